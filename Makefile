@@ -1,0 +1,44 @@
+# `make study` and `make test` work on a fresh machine: they create ./.venv (unless a virtual
+# environment or a non-base conda environment is active), install the project into it, then run.
+#   TORCH_VERSION=2.13.0   the torch release installed beside the project (empty: pyproject's range)
+#   PARAMS=params/smoke.yaml  the study `make study` runs
+PYTHON ?= python3
+TORCH_VERSION ?= 2.13.0
+EXTRAS ?= notebooks,dev
+PARAMS ?= params/smoke.yaml
+
+ifdef VIRTUAL_ENV
+ENV_DIR := $(VIRTUAL_ENV)
+else ifneq ($(filter-out base,$(CONDA_DEFAULT_ENV)),)
+ENV_DIR := $(CONDA_PREFIX)
+else
+ENV_DIR := .venv
+endif
+PY := $(ENV_DIR)/bin/python
+STAMP := $(ENV_DIR)/.dlfa-installed-$(TORCH_VERSION)
+TORCH_REQ := $(if $(TORCH_VERSION),torch==$(TORCH_VERSION),)
+
+.PHONY: install test test-fast study clean
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(ENV_DIR)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet $(TORCH_REQ) -e ".[$(EXTRAS)]"
+	@touch $@
+
+test: $(STAMP)  ## every test, the slow end-to-end ones included (what CI runs)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)  ## unit tests only
+	$(PY) -m pytest -m "not slow"
+
+study: $(STAMP)  ## the offline smoke study, then where its report is
+	@echo "make study: the end-to-end pipeline (dlfa run $(PARAMS)) is not built yet (issue 3)." >&2
+	@exit 1
+
+clean:  ## remove caches (never outputs/: study products stay until you delete them)
+	rm -rf .pytest_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -not -path "./$(ENV_DIR)/*" -exec rm -rf {} +

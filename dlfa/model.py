@@ -1,0 +1,127 @@
+"""BERT sequence classifier with optional DLFA fusion of layer k with the last layer.
+
+The forward pass mirrors transformers' ``BertForSequenceClassification``: encoder -> pooler ([CLS]
+through dense + tanh) -> dropout -> linear classifier. With ``fusion_layer=k`` the pooler reads the
+DLFA fusion of hidden layer k (1..L-1) and layer L instead of layer L alone; with
+``fusion_layer=None`` the model is the plain baseline and gives exactly the logits of
+``BertForSequenceClassification`` with the same weights.
+
+Fusion settings live in the config (``config.fusion_layer``, ``config.fusion_options``), so
+``save_pretrained`` / ``from_pretrained`` round-trip them with the weights (safetensors).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, BertConfig, BertModel, BertPreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from .aif import DLFA
+
+FUSION_OPTIONS = ("reduction", "norm", "weight", "iterative")
+_KEEP = object()  # "not given": keep what the loaded config says
+_HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder")
+
+
+def configure_fusion(config: BertConfig, fusion_layer: int | None = None,
+                     **fusion_options: Any) -> BertConfig:
+    """Return a copy of ``config`` carrying validated fusion settings."""
+    unknown = sorted(set(fusion_options) - set(FUSION_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown fusion option(s) {unknown}; allowed: {list(FUSION_OPTIONS)}")
+    layers = config.num_hidden_layers
+    if fusion_layer is not None and (isinstance(fusion_layer, bool) or not isinstance(fusion_layer, int)
+                                     or not 1 <= fusion_layer <= layers - 1):
+        raise ValueError(f"fusion_layer must be None (baseline) or an integer in 1..{layers - 1} "
+                         f"for a {layers}-layer encoder; got {fusion_layer!r}")
+    config = copy.deepcopy(config)
+    config.fusion_layer = fusion_layer
+    config.fusion_options = dict(fusion_options)
+    if fusion_layer is not None:
+        DLFA(config.hidden_size, **fusion_options)  # validate the options now, not at first forward
+    return config
+
+
+class DLFAForSequenceClassification(BertPreTrainedModel):
+    """BERT-architecture encoder + optional DLFA(layer k, layer L) + pooler/dropout/classifier.
+
+    Build a random model with ``from_config(BertConfig(...), fusion_layer=k)`` and a pretrained one
+    with ``from_pretrained("bert-base-multilingual-cased", num_labels=2, fusion_layer=k)``.
+    """
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.fusion_layer = getattr(config, "fusion_layer", None)
+        options = getattr(config, "fusion_options", None) or {}
+        self.bert = BertModel(config, add_pooling_layer=True)
+        self.dlfa = DLFA(config.hidden_size, **options) if self.fusion_layer is not None else None
+        dropout = config.classifier_dropout
+        self.dropout = nn.Dropout(config.hidden_dropout_prob if dropout is None else dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @classmethod
+    def from_config(cls, config: BertConfig, fusion_layer: int | None = None,
+                    **fusion_options: Any) -> "DLFAForSequenceClassification":
+        """A randomly initialised model (e.g. a tiny ``BertConfig`` for tests and the smoke study)."""
+        return cls(configure_fusion(config, fusion_layer, **fusion_options))
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, num_labels: int | None = None,
+                        fusion_layer: Any = _KEEP, config: BertConfig | None = None,
+                        **kwargs: Any) -> "DLFAForSequenceClassification":
+        """Load a hub id or a ``save_pretrained`` directory (BERT encoder, classifier or DLFA model).
+
+        ``fusion_layer`` and the fusion options (``reduction, norm, weight, iterative``) override
+        the saved ones when given; weights missing from the checkpoint (classifier, DLFA) are
+        freshly initialised, as transformers does.
+        """
+        options = {k: kwargs.pop(k) for k in FUSION_OPTIONS if k in kwargs}
+        if config is None:
+            hub = {k: kwargs[k] for k in _HUB_KWARGS if k in kwargs}
+            config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **hub)
+        if config.model_type != "bert":
+            raise ValueError(f"{pretrained_model_name_or_path!r} is a {config.model_type!r} model; "
+                             "DLFAForSequenceClassification wraps BERT-architecture encoders "
+                             "(model_type 'bert', e.g. bert-base-multilingual-cased)")
+        if num_labels is not None:
+            config.num_labels = num_labels
+        layer = getattr(config, "fusion_layer", None) if fusion_layer is _KEEP else fusion_layer
+        saved = dict(getattr(config, "fusion_options", None) or {})
+        config = configure_fusion(config, layer, **{**saved, **options})
+        return super().from_pretrained(pretrained_model_name_or_path, *model_args, config=config,
+                                       **kwargs)
+
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None, position_ids: torch.Tensor | None = None,
+                inputs_embeds: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+                output_hidden_states: bool | None = None, output_attentions: bool | None = None,
+                **kwargs: Any) -> SequenceClassifierOutput:
+        fuse = self.dlfa is not None
+        outputs = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                            position_ids=position_ids, inputs_embeds=inputs_embeds,
+                            output_hidden_states=bool(fuse or output_hidden_states),
+                            output_attentions=output_attentions, return_dict=True, **kwargs)
+        if fuse:
+            hidden = outputs.hidden_states  # L + 1 tensors (B, T, E); 0 is the embeddings
+            fused = self.dlfa(hidden[self.fusion_layer], hidden[-1], attention_mask)  # (B, T, E)
+            pooled = self.bert.pooler(fused)  # (B, E), from the fused [CLS]
+        else:
+            pooled = outputs.pooler_output  # (B, E)
+        logits = self.classifier(self.dropout(pooled))  # (B, num_labels)
+
+        loss = None
+        if labels is not None:
+            if self.num_labels == 1:
+                loss = nn.functional.mse_loss(logits.squeeze(-1), labels.to(logits.dtype))
+            else:
+                loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits,
+            hidden_states=outputs.hidden_states if output_hidden_states else None,
+            attentions=outputs.attentions)
