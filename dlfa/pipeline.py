@@ -1,0 +1,144 @@
+"""``dlfa run PARAMS.yaml``: validate, execute the notebooks with papermill in order, render the report.
+
+01_data and 02_typology run once, 03_train once per run of the grid (runs whose metrics.json exists
+for the same configuration are skipped, so an interrupted study resumes), then 04_analysis and the
+report. Stages talk only through files in ``outputs/<study>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import params as params_mod
+from .io import atomic_path, write_text
+from .paths import NOTEBOOKS, study_dir
+
+STAGES = ("01_data", "02_typology", "03_train", "04_analysis")
+RUN_PARAMETERS = {"fusion_layer", "intermediate_language", "seed"}  # 03_train's per-run parameters
+
+
+class NotebookFailed(RuntimeError):
+    pass
+
+
+def notebook_parameters(name: str) -> dict[str, Any]:
+    """The names and default values assigned in a notebook's cell tagged ``parameters``."""
+    import jupytext
+    nb = jupytext.read(NOTEBOOKS / f"{name}.py")
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"notebooks/{name}.py must have exactly one cell tagged 'parameters'; found {len(cells)}")
+    found = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            found[node.targets[0].id] = ast.literal_eval(node.value)
+    return found
+
+
+def execute(name: str, out_path: Path, parameters: dict[str, Any]) -> None:
+    """Execute notebooks/<name>.py into ``out_path`` with the parameters it declares."""
+    import jupytext
+    import papermill as pm
+    declared = notebook_parameters(name)
+    unknown = set(parameters) - set(declared)
+    if unknown:  # papermill would only warn
+        raise ValueError(f"notebooks/{name}.py has no parameter(s) {sorted(unknown)}")
+    nb = jupytext.read(NOTEBOOKS / f"{name}.py")
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_path) as tmp:  # the executed notebook appears whole, failed or not
+        try:
+            pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3",
+                                progress_bar=False, cwd=str(NOTEBOOKS))
+        except pm.PapermillExecutionError as err:
+            os.replace(tmp, out_path)
+            raise NotebookFailed(f"{name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                                 f"  executed notebook: {out_path}") from None
+
+
+def _for(name: str, p: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    declared = notebook_parameters(name)
+    return {**{k: v for k, v in p.items() if k in declared}, **extra}
+
+
+def chosen_languages(out: Path, p: dict[str, Any]) -> list[str]:
+    if not p["intermediate_task"]:
+        return []
+    import pandas as pd
+    selection = pd.read_csv(out / "typology" / "selection.csv")
+    return sorted(selection.loc[selection["selected"].astype(bool), "candidate"].unique())
+
+
+def run_study(params_path: str | Path, outputs: str | Path | None = None, log=print) -> Path:
+    """Run a whole study; return the report's path. Raises ParamsError before writing anything."""
+    p = params_mod.load(params_path)
+    out = study_dir(p["study"], outputs)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "params.yaml", yaml.safe_dump(p, sort_keys=False))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    common = {"outputs_dir": str(out.parent)}
+    nb_dir = out / "notebooks"
+    started = time.time()
+
+    def stage(i: int, name: str, detail: str = "") -> None:
+        log(f"[{i}/4 {time.time() - started:6.0f}s] {name}{detail}", flush=True)
+
+    stage(1, "01_data: load, tokenize, cache")
+    execute("01_data", nb_dir / "01_data.ipynb", _for("01_data", p, common))
+    stage(2, "02_typology: URIEL distances, choice of intermediate languages")
+    execute("02_typology", nb_dir / "02_typology.ipynb", _for("02_typology", p, common))
+    runs = params_mod.grid(p, chosen_languages(out, p))
+    from .train import existing_metrics
+    for i, run in enumerate(runs, 1):
+        if existing_metrics(out, p, run) is not None:
+            stage(3, f"03_train: run {i} of {len(runs)} {run.run_id}: done before, skipped")
+            continue
+        stage(3, f"03_train: run {i} of {len(runs)} {run.run_id}")
+        extra = {**common, "fusion_layer": run.fusion_layer, "intermediate_language": run.intermediate_language,
+                 "seed": run.seed}
+        execute("03_train", nb_dir / "03_train" / f"{run.run_id}.ipynb", _for("03_train", p, extra))
+    stage(4, "04_analysis: results, statistics, figures")
+    execute("04_analysis", nb_dir / "04_analysis.ipynb", _for("04_analysis", p, common))
+    from .report import build
+    report = build(out, p)
+    log(f"done in {time.time() - started:.0f}s; report: {report}", flush=True)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dlfa", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a whole study from a params file")
+    run.add_argument("params", help="a params file, e.g. params/smoke.yaml")
+    run.add_argument("--outputs", help="folder for study folders (default: outputs/, or $DLFA_OUTPUTS)")
+    check = sub.add_parser("validate", help="check a params file and show the grid, running nothing")
+    check.add_argument("params")
+    rep = sub.add_parser("report", help="rebuild a study's report from its outputs")
+    rep.add_argument("params")
+    rep.add_argument("--outputs")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            run_study(args.params, args.outputs)
+        elif args.command == "validate":
+            p = params_mod.load(args.params)
+            print(f"{args.params}: valid; study '{p['study']}', variants {p['fusion_layers']}, seeds {p['seeds']}")
+        else:
+            from .report import build
+            p = params_mod.load(args.params)
+            print(build(study_dir(p["study"], args.outputs), p))
+    except params_mod.ParamsError as err:
+        print(f"dlfa: {err}", file=sys.stderr)
+        return 2
+    except NotebookFailed as err:
+        print(f"dlfa: {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,48 @@
+"""Uncertainty and association, on top of scipy.stats."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def accuracy_ci(accuracy: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson interval for an accuracy measured on ``n`` independent test examples."""
+    k = int(round(accuracy * n))
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def mean_ci(values, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and percentile-bootstrap interval (over seeds); a single value has no interval (NaN)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float(values.mean()) if len(values) else np.nan, np.nan, np.nan
+    res = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                          method="percentile", random_state=seed)
+    return float(values.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def correlation(x, y, method: str = "spearman", confidence: float = 0.95, n_resamples: int = 2000,
+                seed: int = 0) -> dict[str, float]:
+    """Spearman or Pearson r, a paired percentile-bootstrap CI and a two-sided permutation p-value."""
+    if method not in ("spearman", "pearson"):
+        raise ValueError(f"method must be 'spearman' or 'pearson'; got {method!r}")
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-D and of equal length; got {x.shape} and {y.shape}")
+    n = len(x)
+    nan = {"statistic": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "n": n}
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return nan
+
+    def r(a, b):
+        return (stats.spearmanr(a, b) if method == "spearman" else stats.pearsonr(a, b)).statistic
+
+    with np.errstate(invalid="ignore", divide="ignore"):  # constant resamples give NaN; dropped below
+        boot = stats.bootstrap((x, y), r, paired=True, vectorized=False, confidence_level=confidence,
+                               n_resamples=n_resamples, method="percentile", random_state=seed)
+        perm = stats.permutation_test((x, y), r, permutation_type="pairings", vectorized=False,
+                                      n_resamples=n_resamples, random_state=seed)
+    return {"statistic": float(r(x, y)), "ci_low": float(boot.confidence_interval.low),
+            "ci_high": float(boot.confidence_interval.high), "p_value": float(perm.pvalue), "n": n}

@@ -1,0 +1,44 @@
+"""The smoke profile's model: a WordPiece tokenizer trained on the study's own text and a small
+randomly initialised BERT, saved under ``<study>/model`` so every run starts from the same files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import BertConfig, BertTokenizerFast
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int) -> BertTokenizerFast:
+    """A BERT-style (lowercasing, WordPiece) tokenizer learnt from ``texts``."""
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL,
+                                                              show_progress=False))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
+                             cls_token="[CLS]", mask_token="[MASK]")
+
+
+def tiny_config(vocab_size: int, hidden_size: int, num_layers: int, num_heads: int,
+                intermediate_size: int, max_length: int) -> BertConfig:
+    return BertConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
+                      num_attention_heads=num_heads, intermediate_size=intermediate_size,
+                      max_position_embeddings=max(max_length, 64), type_vocab_size=2)
+
+
+def prepare(model_dir: str | Path, texts: Iterable[str], tiny: dict, max_length: int) -> BertTokenizerFast:
+    """Train the tokenizer and write it with the tiny BERT's config.json to ``model_dir``."""
+    tokenizer = train_tokenizer(texts, tiny["vocab_size"])
+    config = tiny_config(len(tokenizer), tiny["hidden_size"], tiny["num_layers"], tiny["num_heads"],
+                         tiny["intermediate_size"], max_length)
+    tokenizer.save_pretrained(str(model_dir))
+    config.save_pretrained(str(model_dir))
+    return tokenizer

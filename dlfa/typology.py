@@ -1,0 +1,264 @@
+"""URIEL typological distances between languages, and typology-guided choice of languages.
+
+Vectors are URIEL's, as packaged by lang2vec 1.1.2 (Littell et al., EACL 2017): syntactic,
+phonological and inventory features predicted by k-NN (``*_knn``), language family membership
+(``fam``) and distances to fixed points on the globe (``geo``). Distances are recomputed here:
+lang2vec's PyPI release has no ``distance()`` and does not ship URIEL's precomputed distance
+matrix, so the values are not identical to that unreleased matrix.
+
+Kinds and the lang2vec feature sets behind them: syntactic ``syntax_knn``, phonological
+``phonology_knn``, inventory ``inventory_knn``, featural the three knn sets concatenated,
+genetic ``fam``, geographic ``geo``. Metrics: cosine distance ``1 - cos`` and angular distance
+``arccos(cos) / pi`` (as URIEL+ does); both are clipped to [0, 1].
+
+lang2vec's own module imports ``pkg_resources`` (deprecated, warns) and decompresses its data on
+every lookup, which is slow (seconds for ``fam``). We read its packaged ``.npz`` files directly,
+once per feature set and process, with the same (file, source, prefix) table as
+``lang2vec.lang2vec.FEATURE_SETS_DICT``; tests check the vectors against ``get_features``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib.util
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+KINDS = ("syntactic", "phonological", "inventory", "featural", "genetic", "geographic")
+METRICS = ("cosine", "angular")
+STRATEGIES = ("extremes", "quantiles", "all")
+ORDERS = ("SVO", "SOV", "VSO", "VOS", "OVS", "OSV")
+
+# (file, source, feature prefix), as in lang2vec.lang2vec.FEATURE_SETS_DICT.
+_SETS = {
+    "syntax_knn": ("feature_predictions.npz", "predicted", "S_"),
+    "phonology_knn": ("feature_predictions.npz", "predicted", "P_"),
+    "inventory_knn": ("feature_predictions.npz", "predicted", "INV_"),
+    "syntax_average": ("feature_averages.npz", "avg", "S_"),
+    "fam": ("family_features.npz", "FAM", ""),
+    "geo": ("geocoord_features.npz", "GEOCOORDS", ""),
+}
+_KIND_SETS = {
+    "syntactic": ("syntax_knn",),
+    "phonological": ("phonology_knn",),
+    "inventory": ("inventory_knn",),
+    "featural": ("syntax_knn", "phonology_knn", "inventory_knn"),
+    "genetic": ("fam",),
+    "geographic": ("geo",),
+}
+
+# Macrolanguage codes whose lang2vec default we override (639-1, and the 639-2/B alias that
+# lang2vec's table also maps). zh: both zho and cmn have non-zero vectors for every kind, with
+# comparable attested syntax (WALS: 121 vs 117 features) and the same PHOIBLE inventories; but the
+# study's Chinese (XNLI, PAWS-X) is Mandarin, and only cmn has a real lineage in `fam`
+# (Sino-Tibetan > Sinitic > Northern Chinese > Mandarinic), while zho's holds the root alone.
+# lang2vec's other defaults are kept: ar -> ara (the macrolanguage has more attested data than
+# arb: WALS 118 vs 66 features, PHOIBLE inventories that arb lacks), sw -> swa (the same attested
+# data as swh).
+_OVERRIDES = {"zh": "cmn", "chi": "cmn"}
+
+
+def _check(value, allowed, what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(map(str, allowed))}")
+
+
+@functools.lru_cache(maxsize=None)
+def _data_dir() -> Path:
+    spec = importlib.util.find_spec("lang2vec")  # locates the package without running lang2vec.lang2vec
+    if spec is None or spec.origin is None:
+        raise ImportError("lang2vec is not installed; install the project (pip install -e .)")
+    return Path(spec.origin).parent / "data"
+
+
+@functools.lru_cache(maxsize=None)
+def _letter_codes() -> dict[str, str]:
+    """ISO 639-1 -> 639-3, lang2vec's table with `_OVERRIDES` applied."""
+    codes = json.loads((_data_dir() / "letter_codes.json").read_text())
+    return {**codes, **_OVERRIDES}
+
+
+@functools.lru_cache(maxsize=None)
+def _feature_set(name: str) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+    """(feature names, code -> vector) for every language of one lang2vec feature set."""
+    file, source, prefix = _SETS[name]
+    with np.load(_data_dir() / file) as z:
+        keep = [i for i, f in enumerate(z["feats"]) if f.startswith(prefix)]
+        src = list(z["sources"]).index(source)
+        data = z["data"][:, :, src]  # (languages, features)
+        if len(keep) < data.shape[1]:
+            data = data[:, keep]
+        return tuple(z["feats"][keep].tolist()), dict(zip(z["langs"].tolist(), data))
+
+
+@functools.lru_cache(maxsize=None)
+def _kind_vectors(kind: str) -> dict[str, np.ndarray]:
+    sets = [_feature_set(s)[1] for s in _KIND_SETS[kind]]
+    if len(sets) == 1:
+        return sets[0]
+    return {c: np.concatenate([s[c] for s in sets]) for c in sets[0]}
+
+
+def _close_codes(c: str, pool: set[str], major: set[str], n: int = 3) -> list[str]:
+    """Up to n codes like `c`: most similar first, then ISO 639-1 languages, then shared prefix."""
+    scored = sorted((-difflib.SequenceMatcher(None, c, x).ratio(), x not in major,
+                     -len(os.path.commonprefix([c, x])), x) for x in pool)
+    return [x for neg_ratio, *_, x in scored[:n] if neg_ratio <= -0.5]
+
+
+def iso3(code: str) -> str:
+    """The ISO 639-3 code lang2vec uses for `code` (ISO 639-1 or 639-3, any case).
+
+    An explicit 639-3 code is kept as given (``zho`` stays ``zho``); 639-1 codes follow lang2vec's
+    table except ``zh -> cmn`` (see `_OVERRIDES`).
+    """
+    if not isinstance(code, str):
+        raise ValueError(f"language code must be a string, got {code!r}")
+    c = code.strip().lower()
+    letters, langs = _letter_codes(), _feature_set("syntax_knn")[1]
+    if c in letters:
+        return letters[c]
+    if c in langs:
+        return c
+    close = _close_codes(c, set(letters) | set(langs), major=set(letters) | set(letters.values()))
+    hint = f"; close valid codes: {', '.join(close)}" if close else ""
+    raise ValueError(f"unknown language code {code!r} (not an ISO 639-1/639-3 code in lang2vec){hint}")
+
+
+def _vector(kind: str, code: str) -> np.ndarray:
+    v = _kind_vectors(kind)[iso3(code)]
+    if not v.any():
+        raise ValueError(f"lang2vec has no {kind} data for {code!r} ({iso3(code)}): its vector is all zero")
+    return v.astype(np.float64)
+
+
+def distance(kind: str, a: str, b: str, metric: str = "cosine") -> float:
+    """Distance in [0, 1] between languages `a` and `b` under `kind`; 0 exactly when a == b."""
+    _check(kind, KINDS, "kind")
+    _check(metric, METRICS, "metric")
+    (a3, u), (b3, v) = sorted([(iso3(a), _vector(kind, a)), (iso3(b), _vector(kind, b))], key=lambda p: p[0])
+    if a3 == b3:
+        return 0.0
+    cos = float(u @ v) / math.sqrt(float(u @ u) * float(v @ v))  # sorted pair: exactly symmetric
+    cos = 1.0 if cos > 1.0 - 1e-12 else max(cos, -1.0)  # identical vectors: no rounding residue
+    d = 1.0 - cos if metric == "cosine" else math.acos(cos) / math.pi
+    return min(max(d, 0.0), 1.0)
+
+
+def distance_matrix(kind: str, langs, metric: str = "cosine", columns=None) -> pd.DataFrame:
+    """Distances under `kind`, rows `langs`, columns `columns` (default `langs`), codes as given."""
+    _check(kind, KINDS, "kind")
+    _check(metric, METRICS, "metric")
+    rows = list(langs)
+    cols = rows if columns is None else list(columns)
+    values = [[distance(kind, a, b, metric) for b in cols] for a in rows]
+    return pd.DataFrame(values, index=pd.Index(rows), columns=pd.Index(cols), dtype=float)
+
+
+def distance_table(langs_a, langs_b, kinds=KINDS, metric: str = "cosine") -> pd.DataFrame:
+    """Tidy table `kind, metric, lang_a, lang_b, distance`: every pair of `langs_a` x `langs_b`."""
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    for k in kinds:
+        _check(k, KINDS, "kind")
+    _check(metric, METRICS, "metric")
+    rows = [
+        (k, metric, a, b, d)
+        for k in kinds
+        for a, ds in distance_matrix(k, langs_a, metric, columns=langs_b).iterrows()
+        for b, d in ds.items()
+    ]
+    return pd.DataFrame(rows, columns=["kind", "metric", "lang_a", "lang_b", "distance"])
+
+
+def _roles(n: int, strategy: str) -> dict[int, list[str]]:
+    """rank -> role names among n eligible candidates (ranks 1..n, 1 = nearest)."""
+    roles: dict[int, list[str]] = {}
+    picks = {"extremes": [(1, "nearest"), (n, "farthest")],
+             "quantiles": [(1, "nearest"), ((n + 1) // 2, "median"), (n, "farthest")],
+             "all": [(r, "nearest" if r == 1 else "farthest" if r == n else f"rank {r} of {n}")
+                     for r in range(1, n + 1)]}[strategy]
+    for r, name in picks:
+        if name not in roles.setdefault(r, []):
+            roles[r].append(name)
+    return roles
+
+
+def select_languages(targets, candidates, kind: str = "syntactic", strategy: str = "extremes",
+                     budget: int | None = None, metric: str = "cosine") -> pd.DataFrame:
+    """Choose intermediate languages among `candidates` for each of `targets` by distance under `kind`.
+
+    One row per (candidate, target), target-major: `candidate, target, distance_<kind>` for every
+    kind, `rank` (within the target under `kind`, 1 = nearest; ties broken by candidate order;
+    NaN when the candidate is the target itself, which is never chosen for it), `selected`
+    (chosen for this target) and `reason` (e.g. "nearest to ja under syntactic"; "" when not
+    selected). Strategies: extremes = nearest and farthest, quantiles = nearest, (lower) median
+    and farthest, all = every candidate. `budget` caps the number of distinct chosen languages:
+    those chosen for the most targets are kept, ties going to the larger sum of extremeness
+    (|2 (rank - 1) / (n - 1) - 1| per choice: 1 at either end, 0 at the middle), then to
+    candidate order; dropped languages are not replaced. One line per chosen language:
+    ``df[df.selected].groupby("candidate").reason.agg("; ".join)``.
+    """
+    _check(kind, KINDS, "kind")
+    _check(strategy, STRATEGIES, "strategy")
+    _check(metric, METRICS, "metric")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+        raise ValueError(f"budget must be a positive int or None, got {budget!r}")
+    targets, candidates = list(targets), list(candidates)
+    for what, codes in (("targets", targets), ("candidates", candidates)):
+        if not codes:
+            raise ValueError(f"{what} must not be empty")
+        resolved = [iso3(c) for c in codes]
+        dup = sorted({c for c, r in zip(codes, resolved) if resolved.count(r) > 1})
+        if dup:
+            raise ValueError(f"{what} name the same language more than once: {', '.join(dup)}")
+
+    mats = {k: distance_matrix(k, candidates, metric, columns=targets).to_numpy() for k in KINDS}
+    df = pd.DataFrame([{"candidate": c, "target": t, **{f"distance_{k}": mats[k][i, j] for k in KINDS}}
+                       for j, t in enumerate(targets) for i, c in enumerate(candidates)])
+    eligible = [iso3(c) != iso3(t) for c, t in zip(df.candidate, df.target)]
+    df["rank"] = df[eligible].groupby("target", sort=False)[f"distance_{kind}"].rank(method="first")
+
+    reason = pd.Series("", index=df.index)
+    extremeness: dict[str, float] = {}
+    for t, group in df.dropna(subset=["rank"]).groupby("target", sort=False):
+        n = len(group)
+        roles = _roles(n, strategy)
+        for i, r in group["rank"].astype(int).items():
+            if r in roles:
+                reason[i] = f"{' and '.join(roles[r])} to {t} under {kind}"
+                c = df.at[i, "candidate"]
+                extremeness[c] = extremeness.get(c, 0.0) + (abs(2 * (r - 1) / (n - 1) - 1) if n > 1 else 1.0)
+    if budget is not None:
+        counts = df[reason != ""].groupby("candidate").size()
+        order = sorted(counts.index, key=lambda c: (-counts[c], -extremeness[c], candidates.index(c)))
+        reason[~df.candidate.isin(order[:budget])] = ""
+    df["selected"] = reason != ""
+    df["reason"] = reason
+    return df
+
+
+def syntax_profile(code: str) -> dict:
+    """Word order, adjective-noun and adposition-noun order of `code` from lang2vec's syntax_knn.
+
+    Each is the listed feature with the highest knn value. knn values are 0/1 and often tie
+    (French has both adjective orders); ties go to the higher URIEL source average
+    (``syntax_average``, the mean over WALS, SSWL, Ethnologue), then to the first listed.
+    """
+    c = iso3(code)
+    (names, knn), (avg_names, avg) = _feature_set("syntax_knn"), _feature_set("syntax_average")
+
+    def pick(options: list[str]) -> int:
+        keys = [(knn[c][names.index(f)], avg[c][avg_names.index(f)]) for f in options]
+        return max(range(len(options)), key=keys.__getitem__)  # max keeps the first of equals
+
+    return {
+        "order": ORDERS[pick([f"S_{o}" for o in ORDERS])],
+        "adj_before_noun": pick(["S_ADJECTIVE_BEFORE_NOUN", "S_ADJECTIVE_AFTER_NOUN"]) == 0,
+        "adposition_before_noun": pick(["S_ADPOSITION_BEFORE_NOUN", "S_ADPOSITION_AFTER_NOUN"]) == 0,
+    }

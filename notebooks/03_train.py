@@ -1,0 +1,97 @@
+# %% [markdown]
+# # 03 · Train one run
+#
+# **What it does.** One point of the grid: optionally fine-tunes on the intermediate task in one
+# language (a 3-way head of its own), carries the encoder (and the DLFA module) over, fine-tunes on
+# English PAWS-X with a fresh 2-way head, and evaluates dev and test of every language at each
+# evaluation step. Checkpoints are then chosen from dev accuracy only: `en-dev` (best English dev,
+# the XTREME protocol) and `oracle` (best dev in each target language, reported separately).
+#
+# **Reads** `data/tokenized/…` and (tiny model) `model/` from 01. **Writes**
+# `runs/<run_id>/metrics.json` and `runs/<run_id>/curve.png`. A run whose metrics exist for the same
+# configuration is shown, not retrained.
+
+# %% tags=["parameters"]
+study = "smoke"
+outputs_dir = None
+fusion_layer = None
+intermediate_language = None
+seed = 1
+model = "tiny"
+tiny_model = {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128, "vocab_size": 1000}
+data_source = "synthetic"
+targets = ["de", "es", "fr", "ja", "ko", "zh"]
+intermediate_task = "xnli"
+data_seed = 0
+train_size = 3000
+eval_size = 400
+intermediate_train_size = 3000
+max_length = 64
+learning_rate = 0.0005
+train_batch_size = 32
+effective_batch_size = 32
+eval_batch_size = 256
+num_train_epochs = 4.0
+warmup_ratio = 0.1
+weight_decay = 0.01
+evals_per_epoch = 2
+intermediate_epochs = 2.0
+intermediate_learning_rate = 0.0005
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from dlfa.io import save_figure
+from dlfa.params import Run, validate
+from dlfa.paths import study_dir as find_study
+from dlfa.train import existing_metrics, train_run
+
+P = validate(dict(study=study, model=model, tiny_model=tiny_model, data_source=data_source, targets=targets,
+                  intermediate_task=intermediate_task, data_seed=data_seed, train_size=train_size,
+                  eval_size=eval_size, intermediate_train_size=intermediate_train_size, max_length=max_length,
+                  learning_rate=learning_rate, train_batch_size=train_batch_size,
+                  effective_batch_size=effective_batch_size, eval_batch_size=eval_batch_size,
+                  num_train_epochs=num_train_epochs, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
+                  evals_per_epoch=evals_per_epoch, intermediate_epochs=intermediate_epochs,
+                  intermediate_learning_rate=intermediate_learning_rate,
+                  fusion_layers=[fusion_layer], seeds=[seed]), "03_train parameters")
+run = Run(fusion_layer, P["intermediate_task"] if intermediate_language else None, intermediate_language, seed)
+out = find_study(study, outputs_dir)
+print("run:", run.run_id)
+
+# %%
+metrics = existing_metrics(out, P, run)
+if metrics is None:
+    metrics = train_run(P, run, out)
+else:
+    print("metrics.json exists for this configuration: not retrained")
+print(f"wall time {metrics['wall_time_s']:.1f} s, {metrics['train_examples_per_second']:.1f} training examples/s")
+
+# %% [markdown]
+# ## Selected checkpoints
+# Test accuracy at the step chosen by each protocol (dev accuracy alongside).
+
+# %%
+table = pd.DataFrame([{"selection": protocol, "language": lang, **chosen}
+                      for protocol, per_lang in metrics["selection"].items() for lang, chosen in per_lang.items()])
+table.pivot_table(index="language", columns="selection", values=["test", "dev", "step"]).round(3)
+
+# %% [markdown]
+# ## Training curve
+# Training loss and dev accuracy of every language by step; the dashed line is the `en-dev` choice.
+
+# %%
+loss = pd.DataFrame(metrics["curve"]["loss"])
+evals = pd.DataFrame(metrics["curve"]["eval"])
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.5))
+ax1.plot(loss["step"], loss["loss"])
+ax1.set(xlabel="step", ylabel="training loss", title=f"{run.run_id}: loss")
+sns.lineplot(data=evals[evals.split == "dev"], x="step", y="accuracy", hue="language", marker="o", ax=ax2)
+ax2.axvline(metrics["selection"]["en-dev"]["en"]["step"], color="k", ls="--", lw=1)
+ax2.set(title="dev accuracy by language", ylim=(0, 1))
+ax2.legend(ncol=2, fontsize=8)
+fig.tight_layout()
+save_figure(fig, out / "runs" / run.run_id / "curve.png")
+plt.show()

@@ -1,0 +1,156 @@
+"""URIEL distances, language selection and syntax profiles: hand-checkable values and every error."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from dlfa import typology as ty
+
+TARGETS = ["en", "de", "es", "fr", "ja", "ko", "zh"]
+XNLI = ["ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
+
+
+@pytest.mark.parametrize("kind", ty.KINDS)
+@pytest.mark.parametrize("metric", ty.METRICS)
+def test_range_symmetry_and_zero_diagonal(kind, metric):
+    m = ty.distance_matrix(kind, ["en", "de", "ja", "zh", "sw", "hi", "ur"], metric).to_numpy()
+    assert ((m >= 0) & (m <= 1)).all()
+    assert (m == m.T).all()
+    assert (np.diag(m) == 0).all()
+
+
+@pytest.mark.parametrize("kind", ty.KINDS)
+def test_iso_639_1_and_639_3_agree(kind):
+    assert ty.distance(kind, "de", "ja") == ty.distance(kind, "deu", "jpn") == ty.distance(kind, "DEU", "ja")
+    assert ty.distance(kind, "zh", "cmn") == 0.0
+
+
+def test_code_choices():
+    assert [ty.iso3(c) for c in ("de", "deu", "ar", "sw", "el", "zh", "zho")] == \
+        ["deu", "deu", "ara", "swa", "ell", "cmn", "zho"]
+
+
+def test_genetic_by_hand():
+    # fam is one-hot over lineage nodes: en has 9, de 6, sharing Indo-European > Germanic >
+    # Northwest Germanic > West Germanic; fr has 12 and shares only Indo-European with en.
+    assert ty.distance("genetic", "en", "de") == pytest.approx(1 - 4 / math.sqrt(9 * 6))
+    assert ty.distance("genetic", "en", "fr") == pytest.approx(1 - 1 / math.sqrt(9 * 12))
+    assert ty.distance("genetic", "en", "ja") == 1.0  # no shared node
+    assert ty.distance("genetic", "hi", "ur") == 0.0  # identical lineage, different languages
+
+
+def test_angular_matches_cosine():
+    cos_dist = ty.distance("syntactic", "en", "ja")
+    assert 0 < cos_dist < 1
+    assert ty.distance("syntactic", "en", "ja", "angular") == pytest.approx(np.arccos(1 - cos_dist) / np.pi)
+
+
+def test_orderings():
+    assert ty.distance("genetic", "en", "de") < ty.distance("genetic", "en", "ja")
+    assert ty.distance("geographic", "de", "fr") < ty.distance("geographic", "de", "ja")
+    assert ty.distance("syntactic", "ja", "ko") < ty.distance("syntactic", "ja", "en")
+
+
+def test_matrix_labels_as_given():
+    m = ty.distance_matrix("featural", ["en", "deu", "ja"], columns=["fr", "zh"])
+    assert m.shape == (3, 2)
+    assert list(m.index) == ["en", "deu", "ja"] and list(m.columns) == ["fr", "zh"]
+    assert m.loc["deu", "fr"] == ty.distance("featural", "de", "fra")
+
+
+def test_distance_table_every_pair():
+    t = ty.distance_table(["en", "ja"], ["en", "de", "zh"], kinds=("syntactic", "genetic"), metric="angular")
+    assert list(t.columns) == ["kind", "metric", "lang_a", "lang_b", "distance"]
+    assert len(t) == 2 * 2 * 3 and (t.metric == "angular").all()
+    same = t[t.lang_a == t.lang_b]
+    assert len(same) == 2 and (same.distance == 0).all()
+    assert len(ty.distance_table(TARGETS, XNLI)) == len(ty.KINDS) * 7 * 15
+
+
+def test_select_extremes():
+    s = ty.select_languages(TARGETS, XNLI)
+    assert list(s.columns) == ["candidate", "target", *[f"distance_{k}" for k in ty.KINDS],
+                               "rank", "selected", "reason"]
+    assert len(s) == 7 * 15
+    for t, g in s.groupby("target"):
+        own = g[g.candidate == t]
+        assert own["rank"].isna().all() and not own.selected.any() and (own.reason == "").all()
+        others = g[g.candidate != t]
+        near = others.loc[others.distance_syntactic.idxmin(), "candidate"]
+        far = others.loc[others.distance_syntactic.idxmax(), "candidate"]
+        chosen = g[g.selected]
+        assert set(chosen.candidate) == {near, far}
+        assert chosen.set_index("candidate").reason[near] == f"nearest to {t} under syntactic"
+        assert chosen.set_index("candidate").reason[far] == f"farthest to {t} under syntactic"
+        assert sorted(others["rank"]) == list(range(1, len(others) + 1))
+    assert (s.reason[~s.selected] == "").all()
+
+
+def test_select_quantiles_and_all():
+    q = ty.select_languages(["ja", "de"], XNLI, kind="genetic", strategy="quantiles")
+    assert q.groupby("target").selected.sum().to_dict() == {"ja": 3, "de": 3}
+    assert q[q.selected].reason.str.contains("median to").sum() == 2
+    a = ty.select_languages(["ja"], XNLI, strategy="all")
+    assert a.selected.all() and a.reason.str.endswith("to ja under syntactic").all()
+
+
+def test_select_budget():
+    full = ty.select_languages(TARGETS, XNLI)
+    counts = full[full.selected].groupby("candidate").target.nunique()
+    s = ty.select_languages(TARGETS, XNLI, budget=2)
+    kept = set(s[s.selected].candidate)
+    assert len(kept) == 2
+    assert min(counts[list(kept)]) >= max(counts.drop(list(kept)))  # most-chosen languages kept
+    summary = s[s.selected].groupby("candidate").reason.agg("; ".join)
+    assert all(f"to {t} under" in summary[c] for c, t in s[s.selected][["candidate", "target"]].values)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"'engl'.*eng"):
+        ty.iso3("engl")
+    with pytest.raises(ValueError, match=r"'deo'.*deu"):
+        ty.distance("syntactic", "deo", "en")
+    with pytest.raises(ValueError, match=r"'syntax'.*syntactic, phonological"):
+        ty.distance("syntax", "en", "de")
+    with pytest.raises(ValueError, match=r"'euclid'.*cosine, angular"):
+        ty.distance_matrix("genetic", ["en"], metric="euclid")
+    with pytest.raises(ValueError, match=r"'bogus'.*syntactic"):
+        ty.distance_table(["en"], ["de"], kinds=("genetic", "bogus"))
+    with pytest.raises(ValueError, match=r"'best'.*extremes, quantiles, all"):
+        ty.select_languages(["ja"], ["en", "de"], strategy="best")
+    with pytest.raises(ValueError, match="budget"):
+        ty.select_languages(["ja"], ["en", "de"], budget=0)
+    with pytest.raises(ValueError, match=r"more than once: en, eng"):
+        ty.select_languages(["ja"], ["en", "eng"])
+    with pytest.raises(ValueError, match=r"genetic data for 'eu' \(eus\)"):  # Basque: isolate, no fam nodes
+        ty.distance("genetic", "eu", "en")
+
+
+def test_syntax_profiles():
+    assert ty.syntax_profile("en") == {"order": "SVO", "adj_before_noun": True, "adposition_before_noun": True}
+    assert ty.syntax_profile("ja") == {"order": "SOV", "adj_before_noun": True, "adposition_before_noun": False}
+    assert ty.syntax_profile("ko")["order"] == "SOV"
+    assert ty.syntax_profile("zh")["order"] == "SVO"
+    # knn has both adjective orders for fr/es; the source average breaks the tie
+    assert not ty.syntax_profile("fr")["adj_before_noun"] and not ty.syntax_profile("es")["adj_before_noun"]
+
+
+def _lang2vec_features(langs, feature_set):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pkg_resources deprecation
+        import lang2vec.lang2vec as l2v
+    return l2v.get_features(langs, feature_set, header=True)
+
+
+@pytest.mark.parametrize("feature_set", ["syntax_knn", "phonology_knn", "inventory_knn", "geo", "syntax_average",
+                                         pytest.param("fam", marks=pytest.mark.slow)])
+def test_vectors_match_lang2vec(feature_set):
+    langs = ["eng", "cmn", "jpn"]
+    out = _lang2vec_features(langs, feature_set)
+    names, vectors = ty._feature_set(feature_set)
+    assert list(out["CODE"]) == [n.replace(" ", "_") for n in names]
+    for c in langs:
+        expected = np.array([-1 if v == "--" else v for v in out[c]], dtype=float)
+        np.testing.assert_allclose(vectors[c], expected, rtol=1e-6)
