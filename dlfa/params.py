@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "selection_strategy": "extremes",
     "selection_budget": None,
     "distance_metric": "cosine",
-    "fusion_layers": [None, 6],
+    "fusion_layers": [None],
     "seeds": [1],
     "data_seed": 0,
     "train_size": None,
@@ -57,7 +57,6 @@ DEFAULTS: dict[str, Any] = {
     "evals_per_epoch": 1,
     "intermediate_epochs": 2.0,
     "intermediate_learning_rate": 2e-5,
-    "keep_checkpoints": False,
 }
 GRID_KEYS = {"fusion_layers": "fusion_layer", "seeds": "seed"}  # expanded by the pipeline into runs
 
@@ -198,8 +197,6 @@ def validate(raw: Any, source: str = "params") -> dict[str, Any]:
             and p["effective_batch_size"] % p["train_batch_size"]:
         problems.append(f"'effective_batch_size' ({p['effective_batch_size']}) must be a multiple of "
                         f"'train_batch_size' ({p['train_batch_size']}): the rest is gradient accumulation")
-    if not isinstance(p["keep_checkpoints"], bool):
-        problems.append(f"'keep_checkpoints' must be true or false; got {p['keep_checkpoints']!r}")
     if problems:
         raise ParamsError(source, problems)
     return p

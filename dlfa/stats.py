@@ -25,7 +25,8 @@ def mean_ci(values, confidence: float = 0.95, n_resamples: int = 2000, seed: int
 
 def correlation(x, y, method: str = "spearman", confidence: float = 0.95, n_resamples: int = 2000,
                 seed: int = 0) -> dict[str, float]:
-    """Spearman or Pearson r, a paired percentile-bootstrap CI and a two-sided permutation p-value."""
+    """Spearman or Pearson r, a paired percentile-bootstrap CI and a two-sided permutation p-value
+    (twice the smaller one-sided tail, as scipy.stats.permutation_test defines it)."""
     if method not in ("spearman", "pearson"):
         raise ValueError(f"method must be 'spearman' or 'pearson'; got {method!r}")
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -42,7 +43,8 @@ def correlation(x, y, method: str = "spearman", confidence: float = 0.95, n_resa
     with np.errstate(invalid="ignore", divide="ignore"):  # constant resamples give NaN; dropped below
         boot = stats.bootstrap((x, y), r, paired=True, vectorized=False, confidence_level=confidence,
                                n_resamples=n_resamples, method="percentile", random_state=seed)
-        perm = stats.permutation_test((x, y), r, permutation_type="pairings", vectorized=False,
-                                      n_resamples=n_resamples, random_state=seed)
+        # Permuting y alone gives n! pairings: enumerated exactly when n! <= n_resamples (n <= 6 here).
+        perm = stats.permutation_test((y,), lambda yy: r(x, yy), permutation_type="pairings",
+                                      vectorized=False, n_resamples=n_resamples, random_state=seed)
     return {"statistic": float(r(x, y)), "ci_low": float(boot.confidence_interval.low),
             "ci_high": float(boot.confidence_interval.high), "p_value": float(perm.pvalue), "n": n}

@@ -1,0 +1,14 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pawsx-sample"
+
+
+@pytest.fixture
+def pawsx_sample() -> Path:
+    if not (SHARED_SAMPLE / "en" / "dev_2k.tsv").is_file():
+        pytest.skip(f"the real PAWS-X sample is not at {SHARED_SAMPLE} (it lives in ../shared/data beside the checkout)")
+    return SHARED_SAMPLE

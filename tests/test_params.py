@@ -1,0 +1,88 @@
+"""Params files: the shipped ones are valid; every kind of bad input is refused with a clear message."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dlfa.params import DEFAULTS, ParamsError, Run, grid, load, validate
+from dlfa.paths import PARAMS, ROOT
+
+
+@pytest.mark.parametrize("path", sorted(PARAMS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_params_files_are_valid(path):
+    p = load(path)
+    assert set(p) == set(DEFAULTS)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"fusion_layer": [1]}, "unknown key 'fusion_layer' (did you mean 'fusion_layers'?)"),
+    ({"targets": ["de", "xx"]}, "'targets' has unknown language code(s) ['xx']; allowed: ['de', 'es', 'fr', 'ja', 'ko', 'zh']"),
+    ({"targets": []}, "'targets' must not be empty"),
+    ({"fusion_layers": [None, 2]}, "'fusion_layers' has [2]: allowed are null (baseline) and 1..1"),
+    ({"fusion_layers": []}, "'fusion_layers' must be a non-empty list"),
+    ({"seeds": [1, 1]}, "'seeds' must be a non-empty list of distinct integers"),
+    ({"intermediate_task": "mnli"}, "'intermediate_task' must be null or one of ['xnli']"),
+    ({"candidate_languages": ["ja"]}, "'candidate_languages' has unknown language code(s) ['ja']"),
+    ({"intermediate_languages": ["ar"]}, "'intermediate_languages' has unknown language code(s) ['ar']"),
+    ({"typology_kind": "lexical"}, "'typology_kind' must be one of"),
+    ({"learning_rate": "fast"}, "'learning_rate' must be a number > 0; got 'fast'"),
+    ({"effective_batch_size": 48}, "'effective_batch_size' (48) must be a multiple of 'train_batch_size' (32)"),
+    ({"max_length": 1024}, "'max_length' must be an integer in 8..512"),
+    ({"study": "../escape"}, "'study' must be a folder name"),
+    ({"data_source": "/nonexistent"}, "'data_source' must be 'synthetic', 'hub' or a directory"),
+    ({"tiny_model": {"layers": 2}}, "'tiny_model' must map some of"),
+])
+def test_bad_values_are_refused_naming_the_key(change, message):
+    raw = yaml.safe_load((PARAMS / "smoke.yaml").read_text())
+    with pytest.raises(ParamsError) as err:
+        validate({**raw, **change}, "test.yaml")
+    assert message in str(err.value)
+    assert str(err.value).startswith("test.yaml: invalid parameters:")
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ParamsError) as err:
+        validate({"targets": ["xx"], "seeds": "1", "colour": 1})
+    assert len(err.value.problems) == 3
+
+
+def test_fusion_layers_of_a_known_hub_model_are_checked():
+    validate({"model": "bert-base-multilingual-cased", "data_source": "hub", "fusion_layers": [None, 1, 11]})
+    with pytest.raises(ParamsError, match=r"'fusion_layers' has \[12\]: allowed are null \(baseline\) and 1\.\.11"):
+        validate({"model": "bert-base-multilingual-cased", "data_source": "hub", "fusion_layers": [12]})
+
+
+def test_files_that_are_missing_or_not_yaml(tmp_path):
+    with pytest.raises(ParamsError, match="no such file"):
+        load(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("study: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load(bad)
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ParamsError, match="must hold a YAML mapping"):
+        load(bad)
+
+
+def test_cli_refuses_bad_params_with_exit_code_2_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("study: refused\ntargets: [de, xx]\n")
+    result = subprocess.run([sys.executable, "-m", "dlfa", "run", str(bad), "--outputs", str(tmp_path / "out")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    assert "'targets' has unknown language code(s) ['xx']" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_grid_and_run_ids():
+    p = validate({"fusion_layers": [None, 1], "seeds": [1, 2]})
+    runs = grid(p, ["hi"])
+    assert len(runs) == 2 * 2 * 2
+    ids = {r.run_id for r in runs}
+    assert {"baseline__none__s1", "d1__none__s2", "d1__xnli-hi__s1", "baseline__xnli-hi__s2"} <= ids
+    assert Run(6, "xnli", "de", 1).run_id == "d6__xnli-de__s1"
+    assert [r.run_id for r in grid(validate({"intermediate_task": None}), ["hi"])] == ["baseline__none__s1"]
