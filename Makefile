@@ -18,7 +18,7 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.dlfa-installed-$(TORCH_VERSION)
 TORCH_REQ := $(if $(TORCH_VERSION),torch==$(TORCH_VERSION),)
 
-.PHONY: install test test-fast study clean
+.PHONY: install test test-fast study lab clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ test-fast: $(STAMP)  ## unit tests only
 
 study: $(STAMP)  ## the offline smoke study (or PARAMS=...), then where its report is
 	$(ENV_DIR)/bin/dlfa run $(PARAMS)
+
+lab: $(STAMP)  ## JupyterLab with the notebooks (the .py files open as notebooks through jupytext)
+	$(PY) -m pip install --quiet "jupyterlab>=4.0"
+	$(PY) -m jupyter lab notebooks/
 
 clean:  ## remove caches (never outputs/: study products stay until you delete them)
 	rm -rf .pytest_cache build *.egg-info

@@ -26,6 +26,11 @@ XNLI_HUB = "facebook/xnli"
 # Official x-final layout: split -> file name (English train is train.tsv, others translated_train.tsv)
 _OFFICIAL_FILES = {"validation": "dev_2k.tsv", "test": "test_2k.tsv"}
 SYNTHETIC_SIZES = {"train": 4000, "validation": 500, "test": 500}
+# The synthetic corpora's knobs (see dlfa.synthetic). A tiny BERT trained from scratch in seconds
+# does not learn PAWS's argument swaps (it needs thousands of steps), so the smoke corpus is mostly
+# lexical minimal pairs (synonym vs other word), with swaps and rare voice changes as a minority.
+SYNTHETIC_PAWSX = {"passive_share": 0.2, "moved_adverbs": False, "lexical_share": 0.9}
+SYNTHETIC_NLI = {"passive_share": 0.2}
 COLUMNS = ["id", "sentence1", "sentence2", "label"]
 
 
@@ -72,7 +77,8 @@ def load_pawsx(source: str, language: str, split: str, size: int | None = None, 
     if source == "synthetic":
         from . import synthetic
         n = size or SYNTHETIC_SIZES[split]
-        rows = synthetic.pawsx_rows(synthetic_profile(language), n, seed, split)
+        rows = synthetic.pawsx_rows(synthetic_profile(language), n, seed, split,
+                                   **SYNTHETIC_PAWSX)
         return datasets.Dataset.from_dict({c: rows[c] for c in COLUMNS})
     if source == "hub":
         ds = _from_hub(PAWSX_HUB, language, split)
@@ -93,7 +99,8 @@ def load_intermediate(task: str, source: str, language: str, split: str = "train
     if source == "synthetic":
         from . import synthetic
         n = size or SYNTHETIC_SIZES[split]
-        rows = synthetic.nli_rows(synthetic_profile(language), n, seed, split)
+        rows = synthetic.nli_rows(synthetic_profile(language), n, seed, split,
+                                 **SYNTHETIC_NLI)
         ds = datasets.Dataset.from_dict(rows)
     else:  # hub, also when PAWS-X comes from local files
         ds = _from_hub(XNLI_HUB, language, split)

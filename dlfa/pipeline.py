@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,22 @@ def notebook_parameters(name: str) -> dict[str, Any]:
     return found
 
 
+def notebook_params(name: str, namespace: dict[str, Any]) -> dict[str, Any]:
+    """Validate a notebook's parameter values (from its globals) as a params file; return them complete.
+
+    03_train's per-run values are checked as a one-point grid (``fusion_layer`` -> ``fusion_layers``).
+    """
+    values = {k: namespace[k] for k in notebook_parameters(name) if k != "outputs_dir"}
+    if "fusion_layer" in values:
+        values["fusion_layers"] = [values.pop("fusion_layer")]
+        values["seeds"] = [values.pop("seed")]
+        language = values.pop("intermediate_language")
+        if language is not None:
+            values["intermediate_languages"] = [language]
+            values["candidate_languages"] = [language]
+    return params_mod.validate(values, f"notebooks/{name}.py parameters")
+
+
 def execute(name: str, out_path: Path, parameters: dict[str, Any]) -> None:
     """Execute notebooks/<name>.py into ``out_path`` with the parameters it declares."""
     import jupytext
@@ -60,7 +77,11 @@ def execute(name: str, out_path: Path, parameters: dict[str, Any]) -> None:
                                 progress_bar=False, cwd=str(NOTEBOOKS))
         except pm.PapermillExecutionError as err:
             os.replace(tmp, out_path)
-            raise NotebookFailed(f"{name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+            where = ""
+            if not err.evalue:  # e.g. a bare assert: show where it happened
+                lines = [re.sub(r"\x1b\[[0-9;]*m", "", t).strip() for t in "\n".join(err.traceback).splitlines()]
+                where = "\n    " + "\n    ".join([t for t in lines if t][-3:])
+            raise NotebookFailed(f"{name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}{where}\n"
                                  f"  executed notebook: {out_path}") from None
 
 

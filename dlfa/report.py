@@ -98,6 +98,7 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
         wide = acc.pivot_table(index="setting", columns="language", values="accuracy", sort=False)
         languages = [c for c in wide.columns if c != "en"]
         wide["zero-shot avg"] = wide[languages].mean(axis=1)
+        wide.columns.name = None
         parts.append("<p>Test accuracy (checkpoint chosen on English dev), per setting and language:</p>")
         parts.append(_table(wide.reset_index()))
     corr_csv = out / "analysis" / "typology_correlation.csv"

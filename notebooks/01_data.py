@@ -20,7 +20,7 @@ targets = ["de", "es", "fr", "ja", "ko", "zh"]
 intermediate_task = "xnli"
 candidate_languages = ["de", "fr", "hi", "ru", "tr", "vi"]
 data_seed = 0
-train_size = 3000
+train_size = 8000
 eval_size = 400
 intermediate_train_size = 3000
 max_length = 64
@@ -36,14 +36,11 @@ from transformers import AutoTokenizer
 
 from dlfa import data, tiny
 from dlfa.io import save_figure, write_csv
-from dlfa.params import validate
 from dlfa.paths import study_dir as find_study
+from dlfa.pipeline import notebook_params
 from dlfa.train import tokenized_path
 
-P = validate(dict(study=study, model=model, tiny_model=tiny_model, data_source=data_source, targets=targets,
-                  intermediate_task=intermediate_task, candidate_languages=candidate_languages,
-                  data_seed=data_seed, train_size=train_size, eval_size=eval_size,
-                  intermediate_train_size=intermediate_train_size, max_length=max_length), "01_data parameters")
+P = notebook_params("01_data", globals())
 out = find_study(study, outputs_dir)
 languages = ["en"] + P["targets"]
 print("study folder:", out)

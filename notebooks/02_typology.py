@@ -32,13 +32,10 @@ import seaborn as sns
 
 from dlfa import typology
 from dlfa.io import save_figure, write_csv
-from dlfa.params import validate
 from dlfa.paths import study_dir as find_study
+from dlfa.pipeline import notebook_params
 
-P = validate(dict(study=study, targets=targets, intermediate_task=intermediate_task,
-                  candidate_languages=candidate_languages, intermediate_languages=intermediate_languages,
-                  typology_kind=typology_kind, selection_strategy=selection_strategy,
-                  selection_budget=selection_budget, distance_metric=distance_metric), "02_typology parameters")
+P = notebook_params("02_typology", globals())
 out = find_study(study, outputs_dir)
 languages = ["en"] + P["targets"]
 candidates = P["candidate_languages"] if P["intermediate_task"] else []

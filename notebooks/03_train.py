@@ -23,20 +23,20 @@ data_source = "synthetic"
 targets = ["de", "es", "fr", "ja", "ko", "zh"]
 intermediate_task = "xnli"
 data_seed = 0
-train_size = 3000
+train_size = 8000
 eval_size = 400
 intermediate_train_size = 3000
 max_length = 64
-learning_rate = 0.0005
+learning_rate = 0.001
 train_batch_size = 32
 effective_batch_size = 32
 eval_batch_size = 256
-num_train_epochs = 4.0
-warmup_ratio = 0.1
+num_train_epochs = 3.0
+warmup_ratio = 0.05
 weight_decay = 0.01
 evals_per_epoch = 2
 intermediate_epochs = 2.0
-intermediate_learning_rate = 0.0005
+intermediate_learning_rate = 0.001
 
 # %%
 import matplotlib.pyplot as plt
@@ -44,19 +44,12 @@ import pandas as pd
 import seaborn as sns
 
 from dlfa.io import save_figure
-from dlfa.params import Run, validate
+from dlfa.params import Run
 from dlfa.paths import study_dir as find_study
+from dlfa.pipeline import notebook_params
 from dlfa.train import existing_metrics, train_run
 
-P = validate(dict(study=study, model=model, tiny_model=tiny_model, data_source=data_source, targets=targets,
-                  intermediate_task=intermediate_task, data_seed=data_seed, train_size=train_size,
-                  eval_size=eval_size, intermediate_train_size=intermediate_train_size, max_length=max_length,
-                  learning_rate=learning_rate, train_batch_size=train_batch_size,
-                  effective_batch_size=effective_batch_size, eval_batch_size=eval_batch_size,
-                  num_train_epochs=num_train_epochs, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
-                  evals_per_epoch=evals_per_epoch, intermediate_epochs=intermediate_epochs,
-                  intermediate_learning_rate=intermediate_learning_rate,
-                  fusion_layers=[fusion_layer], seeds=[seed]), "03_train parameters")
+P = notebook_params("03_train", globals())
 run = Run(fusion_layer, P["intermediate_task"] if intermediate_language else None, intermediate_language, seed)
 out = find_study(study, outputs_dir)
 print("run:", run.run_id)

@@ -6,18 +6,25 @@ from collections import Counter
 import pytest
 
 from dlfa.synthetic import (
-    ADJECTIVES, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH, NOUNS, ORDERS, VERBS, WORDS,
+    ADJECTIVE_SYNONYMS, ADJECTIVES, ADVERB_SYNONYMS, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH,
+    NOUN_SYNONYMS, NOUNS, ORDERS, SYNONYMS, VERB_SYNONYMS, VERBS, WORDS,
     LanguageProfile, lexicon, nli_pairs, nli_rows, pawsx_pairs, pawsx_rows,
 )
 
-PAST = {past: lemma for lemma, (past, _) in VERBS.items()}
-PARTICIPLE = {part: lemma for lemma, (_, part) in VERBS.items()}
+# Verb forms (both spellings) -> lemma; other synonym spellings -> their usual word.
+PAST = {**{past: lemma for lemma, (past, _) in VERBS.items()},
+        **{past: lemma for lemma, (_, past, _) in VERB_SYNONYMS.items()}}
+PARTICIPLE = {**{part: lemma for lemma, (_, part) in VERBS.items()},
+              **{part: lemma for lemma, (_, _, part) in VERB_SYNONYMS.items()}}
+CANON = {syn: w for w, syn in {**NOUN_SYNONYMS, **ADJECTIVE_SYNONYMS, **ADVERB_SYNONYMS}.items()}
+SYNONYM_SPELLINGS = set(SYNONYMS.values())
 FOREIGN_SOV = LanguageProfile("xx", order="SOV", shared_fraction=0.0)
 
 
 def parse(sentence: str):
-    """An English sentence -> (agent NP, verb lemma, patient NP, adverb), read off the grammar."""
-    toks = sentence.split()
+    """An English sentence -> (agent NP, verb lemma, patient NP, adverb), read off the grammar;
+    words are read as their concepts (synonym spellings as the usual word)."""
+    toks = [CANON.get(t, t) for t in sentence.split()]
     assert toks[-1] == "."
     toks, adverb = toks[:-1], None
     if toks[0] in ADVERBS:
@@ -43,11 +50,13 @@ def _mods(prop):
 
 
 def test_vocabulary():
-    classes = [set(NOUNS), set(ADJECTIVES), set(PAST) | set(PARTICIPLE), set(ADVERBS),
+    classes = [set(NOUNS) | set(NOUN_SYNONYMS.values()), set(ADJECTIVES) | set(ADJECTIVE_SYNONYMS.values()),
+               set(PAST) | set(PARTICIPLE), set(ADVERBS) | set(ADVERB_SYNONYMS.values()),
                set(DETERMINERS), {AUX, AGENT_MARKER}]
     assert sum(map(len, classes)) == len(set().union(*classes)) == len(WORDS)  # disjoint
     assert (len(NOUNS), len(ADJECTIVES), len(VERBS)) == (40, 25, 25)
-    assert all(w[0] not in "aeiou" for w in NOUNS + ADJECTIVES)  # "a" never needs "an"
+    nominal = [*NOUNS, *ADJECTIVES, *NOUN_SYNONYMS.values(), *ADJECTIVE_SYNONYMS.values()]
+    assert all(w[0] not in "aeiou" for w in nominal)  # "a" never needs "an"
 
 
 def test_english_pawsx_by_hand():
@@ -275,3 +284,180 @@ def test_row_errors(fn):
             fn(ENGLISH, n, 0, "train")
     with pytest.raises(ValueError, match="'dev'.*train, validation, test"):
         fn(ENGLISH, 10, 0, "dev")
+
+
+# --------------------------------------------------------------------------- lexical paraphrases
+
+LEX = dict(passive_share=0.2, moved_adverbs=False)
+
+
+def concept(word):
+    """(category, concept) of a content word in either spelling; None for function words."""
+    if word in PAST or word in PARTICIPLE:
+        return "verb", PAST.get(word) or PARTICIPLE[word]
+    word = CANON.get(word, word)
+    for name, words in (("noun", NOUNS), ("adjective", ADJECTIVES), ("adverb", ADVERBS)):
+        if word in words:
+            return name, word
+    return None
+
+
+def test_synonym_tables():
+    content = {*NOUNS, *ADJECTIVES, *ADVERBS, *(f for forms in VERBS.values() for f in forms)}
+    assert set(SYNONYMS) == content
+    assert not SYNONYM_SPELLINGS & content and SYNONYM_SPELLINGS <= set(WORDS)
+    assert len(WORDS) == len(set(WORDS))
+    for word, syn in SYNONYMS.items():
+        assert concept(word) == concept(syn) and word != syn
+    assert SYNONYMS["dog"] == "hound" and SYNONYMS["big"] == "large" and SYNONYMS["chased"] == "pursued"
+    # Each spelling has its own lexicon entry, so a language can share one and not the other.
+    lex = lexicon(LanguageProfile("de", shared_fraction=0.5))
+    assert all(w in lex for w in SYNONYM_SPELLINGS)
+    halves = Counter((lex[w] == w, lex[s] == s) for w, s in SYNONYMS.items())
+    assert halves[True, False] > 10 and halves[False, True] > 10
+    # Foreign spellings of the original words did not change when the synonyms came.
+    assert lexicon(FOREIGN_SOV)["dog"] == lexicon(FOREIGN_SOV)["dog"] and len(set(lexicon(FOREIGN_SOV).values())) == len(WORDS)
+
+
+def test_lexical_share_zero_is_unchanged():
+    for kwargs in ({}, LEX):
+        base = pawsx_rows(FOREIGN_SOV, 500, 4, "train", **kwargs)
+        assert pawsx_rows(FOREIGN_SOV, 500, 4, "train", lexical_share=0.0, **kwargs) == base
+        assert pawsx_rows(FOREIGN_SOV, 500, 4, "train", lexical_share=0.0, lexical_words=None, **kwargs) == base
+    assert nli_rows(FOREIGN_SOV, 500, 4, "train", lexical_share=0.0) == nli_rows(FOREIGN_SOV, 500, 4, "train")
+    r = pawsx_rows(ENGLISH, 500, 4, "train")
+    assert not {t for s in r["sentence1"] + r["sentence2"] for t in s.split()} & SYNONYM_SPELLINGS
+
+
+def _diffs(a, b):
+    ta, tb = a.split(), b.split()
+    assert len(ta) == len(tb)
+    return [(x, y) for x, y in zip(ta, tb) if x != y]
+
+
+def _lexical_rows(n, seed, split, **kwargs):
+    """English rows and, for each, whether it is a lexical row (read off the pairs: a respelled
+    or replaced concept; the other rows keep both the concepts and their spelling)."""
+    r = pawsx_rows(ENGLISH, n, seed, split, **LEX, **kwargs)
+    pairs = pawsx_pairs(n, seed, split, LEX["passive_share"], LEX["moved_adverbs"], **kwargs)
+    concepts = lambda s: Counter(c for c in map(concept, s.split()) if c)  # noqa: E731
+    lexical = [c1.synonyms != c2.synonyms or concepts(a) != concepts(b)
+               for (_, c1, c2), a, b in zip(pairs, r["sentence1"], r["sentence2"])]
+    return r, lexical
+
+
+@pytest.mark.parametrize("words", [1, 2, None])
+def test_lexical_pawsx_rows(words):
+    r, lexical = _lexical_rows(3000, 5, "train", lexical_share=0.6, lexical_words=words)
+    assert abs(sum(lexical) / 3000 - 0.6) < 0.04
+    # The label is the role rule on concepts, for lexical rows and others alike.
+    assert r["label"] == [int(parse(a) == parse(b)) for a, b in zip(r["sentence1"], r["sentence2"])]
+    n_changed, n_synonym_spelled = Counter(), 0
+    for a, b, label, lex in zip(r["sentence1"], r["sentence2"], r["label"], lexical):
+        if not lex:  # swaps and voice changes: every concept keeps its spelling
+            spell = lambda s: {concept(t): t in SYNONYM_SPELLINGS for t in s.split() if concept(t)}  # noqa: E731
+            assert spell(a) == spell(b)
+            n_synonym_spelled += any(spell(a).values())
+            continue
+        diffs = _diffs(a, b)  # one layout: the sentences differ word for word
+        n_content = sum(concept(t) is not None for t in a.split())
+        assert 1 <= len(diffs) <= (words or n_content)
+        if words is None:
+            assert len(diffs) == n_content
+        for x, y in diffs:
+            assert concept(x) and concept(y) and concept(x)[0] == concept(y)[0]  # same category
+            assert (x in SYNONYM_SPELLINGS) != (y in SYNONYM_SPELLINGS)  # a usual and a synonym spelling
+            assert (concept(x) == concept(y)) == bool(label)  # synonyms iff paraphrase
+        if not label:  # the replacement is a concept the first sentence lacks
+            assert not {concept(y) for _, y in diffs} & {concept(t) for t in a.split()}
+        n_changed[label, len(diffs)] += 1
+    assert {k for _, k in n_changed} <= set(range(1, 7))
+    assert n_synonym_spelled > 0.5 * (3000 - sum(lexical))  # the other rows use synonyms too
+    if words == 2:  # both labels change one or two words, in like proportions
+        for label in (0, 1):
+            share = n_changed[label, 2] / (n_changed[label, 1] + n_changed[label, 2])
+            assert 0.3 < share < 0.7
+    lex_labels = [label for label, lex in zip(r["label"], lexical) if lex]
+    assert abs(sum(lex_labels) / len(lex_labels) - 0.45) < 0.04
+    assert abs(sum(r["label"]) / 3000 - 0.45) < 0.03
+
+
+def test_lexical_rows_by_hand():
+    r = pawsx_rows(ENGLISH, 4, 0, "train", lexical_share=1.0, **LEX)
+    rows = list(zip(r["sentence1"], r["sentence2"], r["label"]))
+    assert rows == [  # the propositions and labels of test_english_pawsx_by_hand's rows
+        # two words replaced by other concepts (happy -> shy, duck -> tiger), spelled the other way
+        ("a glad duck called a huntsman .", "a shy tigress called a huntsman .", 0),
+        ("the queen defeated a sagacious sheep .", "the queen forgot a weak sheep .", 0),
+        ("a rabbit was welcomed by a nurse .", "a rabbit was bitten by a hog .", 0),
+        # king and rich respelled: monarch, wealthy
+        ("a king called a rich dog .", "a monarch called a wealthy dog .", 1),
+    ]
+
+
+def test_lexical_rows_keep_propositions_and_labels():
+    base = pawsx_pairs(2000, 2, "test", 0.2, False)
+    for words in (2, None):
+        lex = pawsx_pairs(2000, 2, "test", 0.2, False, lexical_share=0.7, lexical_words=words)
+        assert [row[0] for row in lex] == [row[0] for row in base]
+        assert [row[1].proposition for row in lex] == [row[1].proposition for row in base]
+    assert all(c.synonyms == frozenset() for _, c1, c2 in base for c in (c1, c2))
+
+
+def test_lexical_determinism_parallelism_and_splits():
+    kwargs = dict(lexical_share=0.5, **LEX)
+    a = pawsx_rows(FOREIGN_SOV, 300, 7, "test", **kwargs)
+    assert a == pawsx_rows(FOREIGN_SOV, 300, 7, "test", **kwargs)
+    assert all(pawsx_rows(FOREIGN_SOV, 100, 7, "test", **kwargs)[k] == a[k][:100] for k in a)
+    inverse = {v: k for k, v in lexicon(FOREIGN_SOV).items()}
+    en, xx = pawsx_rows(ENGLISH, 500, 2, "train", **kwargs), pawsx_rows(FOREIGN_SOV, 500, 2, "train", **kwargs)
+    assert en["label"] == xx["label"]
+    for c in ("sentence1", "sentence2"):
+        for e, x in zip(en[c], xx[c]):
+            assert Counter(e.split()) == Counter(inverse.get(t, t) for t in x.split())
+    streams = [pawsx_rows(ENGLISH, 200, s, split, **kwargs)["sentence2"]
+               for s, split in ((0, "train"), (0, "validation"), (0, "test"), (1, "train"))]
+    for i in range(len(streams)):
+        for j in range(i):
+            assert sum(x == y for x, y in zip(streams[i], streams[j])) < 5
+
+
+def test_language_sharing_one_spelling():
+    """A foreign sentence keeps an English spelling exactly where the language shares that form."""
+    de = LanguageProfile("de", shared_fraction=0.5)
+    lex = lexicon(de)
+    en, xx = (pawsx_rows(p, 300, 0, "train", lexical_share=1.0, **LEX) for p in (ENGLISH, de))
+    for e, x in zip(en["sentence2"], xx["sentence2"]):
+        assert x.split() == [lex.get(t, t) for t in e.split()]
+
+
+def test_lexical_nli_rows():
+    r = nli_rows(ENGLISH, 3000, 3, "validation", lexical_share=0.5)
+    base = nli_rows(ENGLISH, 3000, 3, "validation")
+    assert r["label"] == base["label"]
+    respelled = 0
+    for prem, hyp, label, bp, bh in zip(r["premise"], r["hypothesis"], r["label"], base["premise"], base["hypothesis"]):
+        p, h = parse(prem), parse(hyp)
+        assert (p, h) == (parse(bp), parse(bh))  # the same propositions, spelled otherwise
+        if (h[0][2], h[2][2]) == (p[2][2], p[0][2]):
+            assert label == 2
+        else:
+            assert label == (0 if _mods(h) <= _mods(p) else 1)
+        spelled = lambda s: {concept(t): t for t in s.split() if concept(t)}  # noqa: E731
+        sp, sh = spelled(prem), spelled(hyp)
+        respelled += any(sp[c] != sh[c] for c in sp.keys() & sh.keys())
+    assert 0.4 < respelled / 3000 < 0.6
+    assert nli_rows(FOREIGN_SOV, 300, 1, "test", lexical_share=0.5)["label"] == nli_rows(ENGLISH, 300, 1, "test", lexical_share=0.5)["label"]
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    (dict(lexical_share=1.5), "lexical_share must be in"), (dict(lexical_share=-0.1), "lexical_share must be in"),
+    (dict(lexical_words=0), "lexical_words must be"), (dict(lexical_words=1.5), "lexical_words must be"),
+    (dict(lexical_words=True), "lexical_words must be"),
+])
+def test_lexical_errors(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        pawsx_rows(ENGLISH, 10, 0, "train", **kwargs)
+    if "lexical_share" in kwargs:
+        with pytest.raises(ValueError, match=needle):
+            nli_rows(ENGLISH, 10, 0, "train", **kwargs)
