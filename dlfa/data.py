@@ -26,11 +26,13 @@ XNLI_HUB = "facebook/xnli"
 # Official x-final layout: split -> file name (English train is train.tsv, others translated_train.tsv)
 _OFFICIAL_FILES = {"validation": "dev_2k.tsv", "test": "test_2k.tsv"}
 SYNTHETIC_SIZES = {"train": 4000, "validation": 500, "test": 500}
-# The synthetic corpora's knobs (see dlfa.synthetic). A tiny BERT trained from scratch in seconds
-# does not learn PAWS's argument swaps (it needs thousands of steps), so the smoke corpus is mostly
-# lexical minimal pairs (synonym vs other word), with swaps and rare voice changes as a minority.
-SYNTHETIC_PAWSX = {"passive_share": 0.2, "moved_adverbs": False, "lexical_share": 0.9}
+# The synthetic corpora's knobs (see dlfa.synthetic). A tiny BERT trained from scratch for ~1,500
+# steps learns only pairs that differ in many words: argument swaps (PAWS's core) need 3,000+ steps
+# and one-word lexical changes stay at chance. So the smoke PAWS-X rows are lexical pairs that
+# respell every content word (synonyms: paraphrase; other words: not), judged by shared vocabulary.
+SYNTHETIC_PAWSX = {"passive_share": 0.2, "moved_adverbs": True, "lexical_share": 1.0, "lexical_words": None}
 SYNTHETIC_NLI = {"passive_share": 0.2}
+
 COLUMNS = ["id", "sentence1", "sentence2", "label"]
 
 

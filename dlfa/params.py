@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "num_train_epochs": 5.0,
     "warmup_ratio": 0.1,
     "weight_decay": 0.0,
+    "adam_beta2": 0.999,
     "evals_per_epoch": 1,
     "intermediate_epochs": 2.0,
     "intermediate_learning_rate": 2e-5,
@@ -191,6 +192,8 @@ def validate(raw: Any, source: str = "params") -> dict[str, Any]:
             problems.append(f"'{key}' must be a number > 0; got {p[key]!r}")
     if not _is_number(p["warmup_ratio"]) or not 0 <= p["warmup_ratio"] < 1:
         problems.append(f"'warmup_ratio' must be a number in [0, 1); got {p['warmup_ratio']!r}")
+    if not _is_number(p["adam_beta2"]) or not 0 < p["adam_beta2"] < 1:
+        problems.append(f"'adam_beta2' must be a number in (0, 1); got {p['adam_beta2']!r}")
     if not _is_number(p["weight_decay"]) or p["weight_decay"] < 0:
         problems.append(f"'weight_decay' must be a number >= 0; got {p['weight_decay']!r}")
     if _is_int(p["effective_batch_size"]) and _is_int(p["train_batch_size"]) and p["train_batch_size"] > 0 \

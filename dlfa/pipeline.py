@@ -74,7 +74,8 @@ def execute(name: str, out_path: Path, parameters: dict[str, Any]) -> None:
     with atomic_path(out_path) as tmp:  # the executed notebook appears whole, failed or not
         try:
             pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3",
-                                progress_bar=False, cwd=str(NOTEBOOKS))
+                                progress_bar=False, cwd=str(NOTEBOOKS),
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no TCP warning
         except pm.PapermillExecutionError as err:
             os.replace(tmp, out_path)
             where = ""

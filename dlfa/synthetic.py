@@ -523,7 +523,8 @@ def nli_pairs(n: int, seed: int, split: str, passive_share: float = 0.5, lexical
             spelling_h = (spelling & set(_concepts(h))) | _spelling(lex_rng, added)
             if lexical:
                 spelling_h ^= set(lex_rng.sample(_concepts(h), lex_rng.choice((1, 2))))
-            premise, hypothesis = premise._replace(synonyms=spelling), hypothesis._replace(synonyms=frozenset(spelling_h))
+            premise = premise._replace(synonyms=spelling)
+            hypothesis = hypothesis._replace(synonyms=frozenset(spelling_h))
         out.append((nli_label(p, h), premise, hypothesis))
     return out
 
@@ -543,8 +544,8 @@ def pawsx_rows(profile: LanguageProfile, n: int, seed: int, split: str, *, lexic
                passive_share: float = 0.5, moved_adverbs: bool = True,
                lexical_share: float = 0.0, lexical_words: int | None = 2) -> dict[str, list]:
     """PAWS-X-shaped columns id, sentence1, sentence2, label (0/1), parallel across languages."""
-    return _rows(pawsx_pairs(n, seed, split, passive_share, moved_adverbs, lexical_share, lexical_words), profile,
-                 lexicon_seed, ("sentence1", "sentence2"))
+    pairs = pawsx_pairs(n, seed, split, passive_share, moved_adverbs, lexical_share, lexical_words)
+    return _rows(pairs, profile, lexicon_seed, ("sentence1", "sentence2"))
 
 
 def nli_rows(profile: LanguageProfile, n: int, seed: int, split: str, *, lexicon_seed: int = 0,

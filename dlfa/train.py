@@ -13,8 +13,12 @@ import json
 import math
 import platform
 import time
+import warnings
 from pathlib import Path
 from typing import Any
+
+# Before transformers imports tqdm.auto: text progress bars are fine in executed notebooks.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 import datasets
 import numpy as np
@@ -71,12 +75,13 @@ def _arguments(params: dict, run_dir: Path, seed: int, lr: float, epochs: float,
     return TrainingArguments(
         output_dir=str(run_dir / "trainer"), seed=seed, data_seed=seed,
         learning_rate=lr, num_train_epochs=epochs, weight_decay=params["weight_decay"],
+        adam_beta2=params["adam_beta2"],
         warmup_steps=int(params["warmup_ratio"] * steps_per_epoch * epochs), lr_scheduler_type="linear",
         per_device_train_batch_size=params["train_batch_size"], gradient_accumulation_steps=accumulation,
         per_device_eval_batch_size=params["eval_batch_size"], train_sampling_strategy="group_by_length",
         eval_strategy="steps" if evaluate else "no", eval_steps=eval_steps,
         logging_steps=max(1, eval_steps // 2), save_strategy="no", report_to="none", bf16=bf16,
-        dataloader_num_workers=0, disable_tqdm=False)
+        dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(), disable_tqdm=False)
 
 
 def evaluation_table(log_history: list[dict], languages: list[str]) -> pd.DataFrame:
@@ -113,7 +118,8 @@ def run_config(params: dict, run: Run) -> dict[str, Any]:
     """Everything that determines a run's result: equal configs may reuse an existing metrics.json."""
     keys = ["model", "tiny_model", "data_source", "targets", "data_seed", "train_size", "eval_size",
             "intermediate_train_size", "max_length", "learning_rate", "train_batch_size",
-            "effective_batch_size", "num_train_epochs", "warmup_ratio", "weight_decay", "evals_per_epoch"]
+            "effective_batch_size", "num_train_epochs", "warmup_ratio", "weight_decay", "adam_beta2",
+            "evals_per_epoch"]
     if run.intermediate_language:
         keys += ["intermediate_epochs", "intermediate_learning_rate"]
     config = {k: params[k] for k in keys}

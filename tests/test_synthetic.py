@@ -316,7 +316,7 @@ def test_synonym_tables():
     halves = Counter((lex[w] == w, lex[s] == s) for w, s in SYNONYMS.items())
     assert halves[True, False] > 10 and halves[False, True] > 10
     # Foreign spellings of the original words did not change when the synonyms came.
-    assert lexicon(FOREIGN_SOV)["dog"] == lexicon(FOREIGN_SOV)["dog"] and len(set(lexicon(FOREIGN_SOV).values())) == len(WORDS)
+    assert len(set(lexicon(FOREIGN_SOV).values())) == len(WORDS)
 
 
 def test_lexical_share_zero_is_unchanged():
@@ -327,6 +327,16 @@ def test_lexical_share_zero_is_unchanged():
     assert nli_rows(FOREIGN_SOV, 500, 4, "train", lexical_share=0.0) == nli_rows(FOREIGN_SOV, 500, 4, "train")
     r = pawsx_rows(ENGLISH, 500, 4, "train")
     assert not {t for s in r["sentence1"] + r["sentence2"] for t in s.split()} & SYNONYM_SPELLINGS
+
+
+def _spelled(sentence):
+    """concept -> the word that spells it in ``sentence``."""
+    return {concept(t): t for t in sentence.split() if concept(t)}
+
+
+def _synonym_spelled(sentence):
+    """concept -> whether ``sentence`` spells it as its synonym (a verb's form may differ by voice)."""
+    return {c: t in SYNONYM_SPELLINGS for c, t in _spelled(sentence).items()}
 
 
 def _diffs(a, b):
@@ -340,7 +350,9 @@ def _lexical_rows(n, seed, split, **kwargs):
     or replaced concept; the other rows keep both the concepts and their spelling)."""
     r = pawsx_rows(ENGLISH, n, seed, split, **LEX, **kwargs)
     pairs = pawsx_pairs(n, seed, split, LEX["passive_share"], LEX["moved_adverbs"], **kwargs)
-    concepts = lambda s: Counter(c for c in map(concept, s.split()) if c)  # noqa: E731
+    def concepts(s):
+        return Counter(c for c in map(concept, s.split()) if c)
+
     lexical = [c1.synonyms != c2.synonyms or concepts(a) != concepts(b)
                for (_, c1, c2), a, b in zip(pairs, r["sentence1"], r["sentence2"])]
     return r, lexical
@@ -355,9 +367,8 @@ def test_lexical_pawsx_rows(words):
     n_changed, n_synonym_spelled = Counter(), 0
     for a, b, label, lex in zip(r["sentence1"], r["sentence2"], r["label"], lexical):
         if not lex:  # swaps and voice changes: every concept keeps its spelling
-            spell = lambda s: {concept(t): t in SYNONYM_SPELLINGS for t in s.split() if concept(t)}  # noqa: E731
-            assert spell(a) == spell(b)
-            n_synonym_spelled += any(spell(a).values())
+            assert _synonym_spelled(a) == _synonym_spelled(b)
+            n_synonym_spelled += any(_synonym_spelled(a).values())
             continue
         diffs = _diffs(a, b)  # one layout: the sentences differ word for word
         n_content = sum(concept(t) is not None for t in a.split())
@@ -410,7 +421,7 @@ def test_lexical_determinism_parallelism_and_splits():
     assert a == pawsx_rows(FOREIGN_SOV, 300, 7, "test", **kwargs)
     assert all(pawsx_rows(FOREIGN_SOV, 100, 7, "test", **kwargs)[k] == a[k][:100] for k in a)
     inverse = {v: k for k, v in lexicon(FOREIGN_SOV).items()}
-    en, xx = pawsx_rows(ENGLISH, 500, 2, "train", **kwargs), pawsx_rows(FOREIGN_SOV, 500, 2, "train", **kwargs)
+    en, xx = (pawsx_rows(p, 500, 2, "train", **kwargs) for p in (ENGLISH, FOREIGN_SOV))
     assert en["label"] == xx["label"]
     for c in ("sentence1", "sentence2"):
         for e, x in zip(en[c], xx[c]):
@@ -436,22 +447,24 @@ def test_lexical_nli_rows():
     base = nli_rows(ENGLISH, 3000, 3, "validation")
     assert r["label"] == base["label"]
     respelled = 0
-    for prem, hyp, label, bp, bh in zip(r["premise"], r["hypothesis"], r["label"], base["premise"], base["hypothesis"]):
+    for prem, hyp, label, bp, bh in zip(r["premise"], r["hypothesis"], r["label"], base["premise"],
+                                        base["hypothesis"]):
         p, h = parse(prem), parse(hyp)
         assert (p, h) == (parse(bp), parse(bh))  # the same propositions, spelled otherwise
         if (h[0][2], h[2][2]) == (p[2][2], p[0][2]):
             assert label == 2
         else:
             assert label == (0 if _mods(h) <= _mods(p) else 1)
-        spelled = lambda s: {concept(t): t for t in s.split() if concept(t)}  # noqa: E731
-        sp, sh = spelled(prem), spelled(hyp)
+        sp, sh = _spelled(prem), _spelled(hyp)
         respelled += any(sp[c] != sh[c] for c in sp.keys() & sh.keys())
     assert 0.4 < respelled / 3000 < 0.6
-    assert nli_rows(FOREIGN_SOV, 300, 1, "test", lexical_share=0.5)["label"] == nli_rows(ENGLISH, 300, 1, "test", lexical_share=0.5)["label"]
+    en, xx = (nli_rows(p, 300, 1, "test", lexical_share=0.5) for p in (ENGLISH, FOREIGN_SOV))
+    assert en["label"] == xx["label"]
 
 
 @pytest.mark.parametrize("kwargs, needle", [
-    (dict(lexical_share=1.5), "lexical_share must be in"), (dict(lexical_share=-0.1), "lexical_share must be in"),
+    (dict(lexical_share=1.5), "lexical_share must be in"),
+    (dict(lexical_share=-0.1), "lexical_share must be in"),
     (dict(lexical_words=0), "lexical_words must be"), (dict(lexical_words=1.5), "lexical_words must be"),
     (dict(lexical_words=True), "lexical_words must be"),
 ])
