@@ -155,7 +155,8 @@ def train_run(params: dict, run: Run, study_dir: str | Path) -> dict[str, Any]:
         set_seed(run.seed)
         model = build_model(params, study_dir, run.fusion_layer, 2)
         missing, unexpected = model.load_state_dict(encoder, strict=False)
-        assert set(missing) == {"classifier.weight", "classifier.bias"} and not unexpected, (missing, unexpected)
+        if set(missing) != {"classifier.weight", "classifier.bias"} or unexpected:  # only the head is new
+            raise RuntimeError(f"carrying the encoder over failed: missing {missing}, unexpected {unexpected}")
     else:
         model = build_model(params, study_dir, run.fusion_layer, 2)
 

@@ -117,3 +117,13 @@ def test_describe_counts_lengths_and_labels(tokenizer):
     row = data.describe(ds, "pawsx", "en", "test")
     assert row["n"] == 40 and row["label_0_share"] + row["label_1_share"] == pytest.approx(1.0)
     assert row["max_tokens"] == max(len(x) for x in ds["input_ids"])
+
+
+def test_tokenizer_training_is_deterministic_and_covers_every_character():
+    ds = data.load_pawsx("synthetic", "ja", "test", size=200)
+    texts = list(ds["sentence1"]) + list(ds["sentence2"])
+    vocabs = [train_tokenizer(texts, 120).get_vocab() for _ in range(3)]
+    assert vocabs[0] == vocabs[1] == vocabs[2]  # tokenizers' own trainer gives a new vocabulary each call
+    tok = train_tokenizer(texts, 120)
+    assert len(tok) == 120
+    assert "[UNK]" not in tok.tokenize(" ".join(texts[:20]))  # rare words fall back to ##characters
