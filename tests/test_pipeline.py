@@ -103,13 +103,25 @@ def test_a_study_runs_end_to_end_and_resumes(tmp_path):
     assert time.time() - started < 120
 
 
-@pytest.mark.slow
-def test_a_failing_notebook_stops_the_pipeline_naming_it(tmp_path):
+def test_an_invalid_tiny_model_is_refused_before_anything_runs(tmp_path):
     params = tmp_path / "broken.yaml"
-    # 01_data validates its parameters in the notebook: a tiny model too small for its vocabulary fails there.
     params.write_text(yaml.safe_dump({**TINY_STUDY, "study": "broken", "tiny_model": {"hidden_size": 30, "num_heads": 4}}))
     result = subprocess.run([sys.executable, "-m", "dlfa", "run", str(params), "--outputs", str(tmp_path)],
                             capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 2  # refused before anything ran: hidden size not divisible by heads
+    assert result.returncode == 2
     assert "hidden_size must be divisible by num_heads" in result.stderr
     assert not (tmp_path / "broken").exists()
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_stops_the_pipeline_naming_it_and_its_error(tmp_path):
+    (tmp_path / "x-final" / "en").mkdir(parents=True)  # the official layout, but no files in it
+    params = tmp_path / "missing.yaml"
+    params.write_text(yaml.safe_dump({**TINY_STUDY, "study": "missing", "data_source": str(tmp_path / "x-final")}))
+    result = subprocess.run([sys.executable, "-m", "dlfa", "run", str(params), "--outputs", str(tmp_path / "out")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
+    assert "01_data failed in cell" in result.stderr and "FileNotFoundError: missing PAWS-X file" in result.stderr
+    executed = tmp_path / "out" / "missing" / "notebooks" / "01_data.ipynb"
+    assert f"executed notebook: {executed}" in result.stderr and executed.is_file()
+    assert not (tmp_path / "out" / "missing" / "runs").exists()  # nothing after the failing stage ran
