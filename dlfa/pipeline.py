@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import os
 import re
 import sys
@@ -32,6 +33,11 @@ class NotebookFailed(RuntimeError):
 
 def notebook_parameters(name: str) -> dict[str, Any]:
     """The names and default values assigned in a notebook's cell tagged ``parameters``."""
+    return dict(_parse_parameters(name))
+
+
+@functools.lru_cache(maxsize=None)  # a study asks once per stage and run; the source does not change
+def _parse_parameters(name: str) -> dict[str, Any]:
     import jupytext
     nb = jupytext.read(NOTEBOOKS / f"{name}.py")
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]

@@ -8,7 +8,7 @@ import pytest
 from dlfa.synthetic import (
     ADJECTIVE_SYNONYMS, ADJECTIVES, ADVERB_SYNONYMS, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH,
     NOUN_SYNONYMS, NOUNS, ORDERS, SYNONYMS, VERB_SYNONYMS, VERBS, WORDS,
-    LanguageProfile, lexicon, nli_pairs, nli_rows, pawsx_pairs, pawsx_rows,
+    LanguageProfile, lexicon, nli_rows, pawsx_pairs, pawsx_rows,
 )
 
 # Verb forms (both spellings) -> lemma; other synonym spellings -> their usual word.

@@ -1,7 +1,5 @@
 """Checkpoint selection from the dev curves, and collection into results.csv."""
 
-import pytest
-
 from dlfa.params import Run, validate
 from dlfa.results import RESULT_COLUMNS, results_table
 from dlfa.train import evaluation_table, existing_metrics, run_config, select_checkpoints
