@@ -1,17 +1,29 @@
-"""PAWS-X and intermediate-task corpora: from the hub, from official files, or synthetic; tokenized.
+"""PAWS-X and intermediate-task corpora: from the hub, from local files, or synthetic; tokenized, cached.
 
 Every loader returns a ``datasets.Dataset`` with columns ``id, sentence1, sentence2, label``
-(XNLI's premise/hypothesis become sentence1/sentence2 so one tokenization serves every task).
+(XNLI's premise/hypothesis become sentence1/sentence2, so one tokenization serves every task).
+
+Row policy, the same for every source and counted in ``data/stats.csv``:
+
+- Every row of the official files is kept by default, as the published numbers use them. That
+  includes the placeholder rows of the translated files, where a translator wrote ``NS`` (or a
+  stray ``ns`` or ``WL``) instead of a sentence; they are all labelled 0. ``drop_placeholders=True``
+  drops them.
+- Rows labelled -1 (the hub's marker of a missing or wrong label) are always dropped.
+
+Official TSV files are read with quoting disabled: they contain literal ``"`` characters, which
+default CSV quoting would treat as field delimiters. Every field is returned exactly as in the file.
 """
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import datasets
 import numpy as np
@@ -19,12 +31,14 @@ import pandas as pd
 
 from .io import write_json
 from .paths import resolve
+from .tasks import PAWSX, Task, intermediate_task
 
 SPLITS = ("train", "validation", "test")
-PAWSX_HUB = "google-research-datasets/paws-x"
-XNLI_HUB = "facebook/xnli"
-# Official x-final layout: split -> file name (English train is train.tsv, others translated_train.tsv)
-_OFFICIAL_FILES = {"validation": "dev_2k.tsv", "test": "test_2k.tsv"}
+COLUMNS = ["id", "sentence1", "sentence2", "label"]
+FEATURES = datasets.Features({"id": datasets.Value("int64"), "sentence1": datasets.Value("string"),
+                              "sentence2": datasets.Value("string"), "label": datasets.Value("int64")})
+PLACEHOLDERS = frozenset({"NS", "ns", "WL"})  # what PAWS-X's translators wrote for "no sentence"
+UNLABELLED = -1
 SYNTHETIC_SIZES = {"train": 4000, "validation": 500, "test": 500}
 # The synthetic corpora's knobs (see dlfa.synthetic). A tiny BERT trained from scratch for ~1,500
 # steps learns only pairs that differ in many words: argument swaps (PAWS's core) need 3,000+ steps
@@ -32,8 +46,15 @@ SYNTHETIC_SIZES = {"train": 4000, "validation": 500, "test": 500}
 # respell every content word (synonyms: paraphrase; other words: not), judged by shared vocabulary.
 SYNTHETIC_PAWSX = {"passive_share": 0.2, "moved_adverbs": True, "lexical_share": 1.0, "lexical_words": None}
 SYNTHETIC_NLI = {"passive_share": 0.2}
+CACHE_FORMAT = 2  # bump when the tokenized layout changes: old caches are rebuilt
+MODEL_COLUMNS = ["input_ids", "token_type_ids", "attention_mask", "labels"]
 
-COLUMNS = ["id", "sentence1", "sentence2", "label"]
+
+class DataError(ValueError):
+    """A corpus file that cannot be read as its task's data; the message names the file and line."""
+
+
+# --- reading ---------------------------------------------------------------------------------
 
 
 def _check_split(split: str) -> None:
@@ -41,78 +62,173 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
 
 
-def _from_hub(repo: str, config: str, split: str) -> datasets.Dataset:
+def _from_hub(task: Task, language: str, split: str) -> datasets.Dataset:
     try:
-        return datasets.load_dataset(repo, config, split=split)
+        return datasets.load_dataset(task.hub_id, language, split=split)
     except Exception as err:  # offline, missing cache, no network: say what is missing and how to get it
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
         raise RuntimeError(
-            f"could not load the hub dataset {repo!r} (config {config!r}, split {split!r})"
-            + (" with HF_HUB_OFFLINE=1 and no cached copy" if offline else "")
-            + f": {type(err).__name__}: {err}. Run once with the Hugging Face hub reachable to cache it, "
-            "or use data_source: a local directory in the official layout, or 'synthetic'.") from None
+            f"could not load {task.title} from the Hugging Face hub: dataset {task.hub_id!r}, config "
+            f"{language!r}, split {split!r}" + (" (HF_HUB_OFFLINE=1 and no cached copy)" if offline else "")
+            + f" [{type(err).__name__}: {err}]. Run once with the hub reachable to cache it, or point the "
+            "study at local files: data_source (PAWS-X) or intermediate_source (intermediate task) set to a "
+            f"directory laid out as {task.local_files(language, split)[0]!r}, or 'synthetic'.") from None
+
+
+def read_tsv(path: str | os.PathLike) -> pd.DataFrame:
+    """A tab-separated file with a header line, quoting disabled: every field exactly as written.
+
+    Raises DataError naming the file and line of a row with the wrong number of fields.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text ({err})") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise DataError(f"{path}: empty file; expected a header line")
+    header = lines[0].rstrip("\r").split("\t")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.rstrip("\r").split("\t")  # a Windows line end is not part of the last field
+        if len(fields) != len(header):
+            raise DataError(f"{path}, line {number}: {len(fields)} tab-separated fields, expected "
+                            f"{len(header)} ({', '.join(header)})")
+        rows.append(fields)
+    return pd.DataFrame(rows, columns=header, dtype=object)
+
+
+def _read_local_frame(path: Path) -> tuple[pd.DataFrame, int]:
+    """(table, line number of its first row) for .tsv (quoting disabled), .csv and .parquet files."""
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path), 0
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8"), 2
+    return read_tsv(path), 2
+
+
+def _standardise(frame: pd.DataFrame, task: Task, path: Path, first_line: int) -> datasets.Dataset:
+    """A local table as ``id, sentence1, sentence2, label`` with integer labels, checked row by row."""
+    frame = frame.rename(columns=task.aliases)
+    names = {task.text_columns[0]: "sentence1", task.text_columns[1]: "sentence2"}
+    frame = frame.rename(columns=names)
+    missing = [c for c in COLUMNS[1:] if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}. A {task.title} file "
+                        f"needs {list(task.text_columns)} (or sentence1/sentence2) and label, optionally id")
+    where = (lambda i: f"{path}, line {first_line + i}") if first_line else (lambda i: f"{path}, row {i}")
+    by_name = {name: i for i, name in enumerate(task.label_names)}
+    allowed = set(range(task.num_labels)) | {UNLABELLED}
+    labels = []
+    for i, value in enumerate(frame["label"].tolist()):
+        text = str(value).strip()
+        text = task.aliases.get(text, text)
+        label = by_name.get(text)
+        if label is None:
+            try:
+                label = int(text)
+            except ValueError:
+                label = None
+        if label not in allowed:
+            raise DataError(f"{where(i)}: label {value!r} is not one of {task.title}'s labels: ids "
+                            f"{sorted(allowed)} or names {list(task.label_names)}")
+        labels.append(label)
+    if "id" in frame.columns:
+        try:
+            ids = [int(v) for v in frame["id"].tolist()]
+        except (TypeError, ValueError):
+            bad = next(i for i, v in enumerate(frame["id"].tolist()) if not str(v).strip().lstrip("-").isdigit())
+            raise DataError(f"{where(bad)}: id {frame['id'].iloc[bad]!r} is not an integer") from None
+    else:  # XNLI-style files have no ids: the row number stands in
+        ids = list(range(len(frame)))
+    out = {"id": ids, "sentence1": frame["sentence1"].astype(str).tolist(),
+           "sentence2": frame["sentence2"].astype(str).tolist(), "label": labels}
+    return datasets.Dataset.from_dict(out, features=FEATURES)
+
+
+def read_local(task: Task, directory: str | os.PathLike, language: str, split: str) -> datasets.Dataset:
+    """One language and split of ``task`` from a local directory (official layout or <lang>/<split>.<ext>)."""
+    root = resolve(directory)
+    candidates = task.local_files(language, split)
+    for relative in candidates:
+        path = root / relative
+        if path.is_file():
+            frame, first_line = _read_local_frame(path)
+            return _standardise(frame, task, path, first_line)
+    raise FileNotFoundError(f"no {task.title} {split} file for {language!r} in {root}: looked for "
+                            + ", ".join(candidates))
 
 
 def read_official_tsv(path: str | os.PathLike) -> datasets.Dataset:
-    """One PAWS-X TSV: tab-separated, header ``id sentence1 sentence2 label``, quoting disabled."""
+    """One PAWS-X file of the x-final release (header ``id sentence1 sentence2 label``), exactly as written."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"missing PAWS-X file {path} (the official x-final layout has "
                                 "en/train.tsv, <lang>/translated_train.tsv, <lang>/dev_2k.tsv, <lang>/test_2k.tsv)")
-    frame = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False,
-                        encoding="utf-8")
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; expected header {COLUMNS}")
-    frame = frame[COLUMNS].astype({"id": "int64", "label": "int64"})
-    return datasets.Dataset.from_pandas(frame, preserve_index=False)
+    return _standardise(read_tsv(path), PAWSX, path, 2)
 
 
-def load_pawsx(source: str, language: str, split: str, size: int | None = None, seed: int = 0) -> datasets.Dataset:
-    """PAWS-X in ``language`` and ``split`` (train, validation, test).
+def _synthetic(task: Task, language: str, split: str, size: int | None, seed: int) -> datasets.Dataset:
+    from . import synthetic
+    n = size or SYNTHETIC_SIZES[split]
+    profile = synthetic_profile(language)
+    if task.name == "xnli":
+        rows = synthetic.nli_rows(profile, n, seed, split, **SYNTHETIC_NLI)
+    else:  # PAWS-X and its translate-train: rows are parallel across languages, as in the real data
+        rows = synthetic.pawsx_rows(profile, n, seed, split, **SYNTHETIC_PAWSX)
+    first, second = task.text_columns
+    return datasets.Dataset.from_dict({"id": rows["id"], "sentence1": rows[first], "sentence2": rows[second],
+                                       "label": rows["label"]}, features=FEATURES)
 
-    ``source``: ``"hub"`` (google-research-datasets/paws-x), ``"synthetic"`` (generated, ``size``
-    rows, default ``SYNTHETIC_SIZES``) or a directory in the official x-final layout.
-    Rows with label -1 (the hub's marker of a missing label) are dropped.
+
+def read(task: Task, source: str, language: str, split: str, size: int | None = None,
+         seed: int = 0) -> datasets.Dataset:
+    """Every row of one language and split of ``task``, before the row policy.
+
+    ``source``: ``"hub"``, ``"synthetic"`` (``size`` rows generated from ``seed``) or a local directory.
     """
     _check_split(split)
+    if language not in task.languages:
+        raise ValueError(f"{task.title} has no language {language!r}; it has {list(task.languages)}")
     if source == "synthetic":
-        from . import synthetic
-        n = size or SYNTHETIC_SIZES[split]
-        rows = synthetic.pawsx_rows(synthetic_profile(language), n, seed, split,
-                                   **SYNTHETIC_PAWSX)
-        return datasets.Dataset.from_dict({c: rows[c] for c in COLUMNS})
+        return _synthetic(task, language, split, size, seed)
     if source == "hub":
-        ds = _from_hub(PAWSX_HUB, language, split)
-    else:
-        root = resolve(source)
-        name = _OFFICIAL_FILES.get(split) or ("train.tsv" if language == "en" else "translated_train.tsv")
-        ds = read_official_tsv(root / language / name)
-    ds = ds.filter(lambda label: label != -1, input_columns="label")
-    return ds.select_columns(COLUMNS)
+        ds = _from_hub(task, language, split)
+        first, second = task.text_columns
+        ds = ds.rename_columns({first: "sentence1", second: "sentence2"})
+        if "id" not in ds.column_names:
+            ds = ds.add_column("id", list(range(len(ds))))
+        return ds.select_columns(COLUMNS).cast(FEATURES)
+    if task is PAWSX:  # the x-final layout names English train differently from the translations
+        name = {"validation": "dev_2k.tsv", "test": "test_2k.tsv"}.get(split) or (
+            "train.tsv" if language == "en" else "translated_train.tsv")
+        return read_official_tsv(resolve(source) / language / name)
+    return read_local(task, source, language, split)
 
 
-def load_intermediate(task: str, source: str, language: str, split: str = "train", size: int | None = None,
-                      seed: int = 0) -> datasets.Dataset:
-    """An intermediate task's split in ``language`` (XNLI: 0 entailment, 1 neutral, 2 contradiction)."""
-    _check_split(split)
-    if task != "xnli":
-        raise ValueError(f"unknown intermediate task {task!r}; available: ['xnli']")
-    if source == "synthetic":
-        from . import synthetic
-        n = size or SYNTHETIC_SIZES[split]
-        rows = synthetic.nli_rows(synthetic_profile(language), n, seed, split,
-                                 **SYNTHETIC_NLI)
-        ds = datasets.Dataset.from_dict(rows)
-    else:  # hub, also when PAWS-X comes from local files
-        ds = _from_hub(XNLI_HUB, language, split)
-        ds = ds.add_column("id", list(range(len(ds))))
-    ds = ds.rename_columns({"premise": "sentence1", "hypothesis": "sentence2"})
-    return ds.select_columns(COLUMNS)
+def is_placeholder(sentence1: str, sentence2: str) -> bool:
+    return sentence1.strip() in PLACEHOLDERS or sentence2.strip() in PLACEHOLDERS
+
+
+def apply_policy(ds: datasets.Dataset, drop_placeholders: bool = False) -> tuple[datasets.Dataset, dict[str, int]]:
+    """Drop unlabelled rows (label -1), and placeholder rows if asked; count what went and what stayed."""
+    labels = np.asarray(ds["label"])
+    placeholder = np.fromiter((is_placeholder(a, b) for a, b in zip(ds["sentence1"], ds["sentence2"])),
+                              dtype=bool, count=len(ds))
+    unlabelled = labels == UNLABELLED
+    drop = unlabelled | (placeholder & drop_placeholders)
+    counts = {"source_rows": len(ds), "unlabelled_dropped": int(unlabelled.sum()),
+              "placeholders_dropped": int((placeholder & ~unlabelled).sum()) if drop_placeholders else 0}
+    if drop.any():
+        ds = ds.select(np.flatnonzero(~drop))
+    return ds, counts
 
 
 def subset(ds: datasets.Dataset, size: int | None, seed: int) -> datasets.Dataset:
-    """A label-stratified random subset of ``size`` rows (all rows when size is None or larger)."""
+    """A label-stratified random subset of ``size`` rows, in file order (all rows when size is None or larger)."""
     if size is None or size >= len(ds):
         return ds
     labels = np.asarray(ds["label"])
@@ -125,6 +241,31 @@ def subset(ds: datasets.Dataset, size: int | None, seed: int) -> datasets.Datase
         idx = np.flatnonzero(labels == cls)
         keep.extend(rng.choice(idx, size=min(q, len(idx)), replace=False).tolist())
     return ds.select(sorted(keep))
+
+
+def load_corpus(task: Task, source: str, language: str, split: str, size: int | None = None, seed: int = 0,
+                drop_placeholders: bool = False) -> tuple[datasets.Dataset, dict[str, int]]:
+    """Rows after the policy and a label-stratified subset of ``size``; with the policy's counts."""
+    ds, counts = apply_policy(read(task, source, language, split, size, seed), drop_placeholders)
+    return subset(ds, size, seed), counts
+
+
+def load_pawsx(source: str, language: str, split: str, size: int | None = None, seed: int = 0,
+               drop_placeholders: bool = False) -> datasets.Dataset:
+    """PAWS-X in ``language`` and ``split`` (train, validation, test).
+
+    ``source``: ``"hub"`` (google-research-datasets/paws-x), ``"synthetic"`` or a directory in the
+    official x-final layout. ``size``: a label-stratified subset (generated rows for synthetic).
+    Rows labelled -1 are dropped; placeholder rows are kept unless ``drop_placeholders``.
+    """
+    return load_corpus(PAWSX, source, language, split, size, seed, drop_placeholders)[0]
+
+
+def load_intermediate(task: str, source: str, language: str, split: str = "train", size: int | None = None,
+                      seed: int = 0, drop_placeholders: bool = False) -> datasets.Dataset:
+    """An intermediate task's split in ``language`` (see ``dlfa.tasks``; XNLI: 0 entailment, 1 neutral,
+    2 contradiction). ``source``: ``"hub"``, ``"synthetic"`` or a local directory."""
+    return load_corpus(intermediate_task(task), source, language, split, size, seed, drop_placeholders)[0]
 
 
 def synthetic_profile(language: str):
@@ -140,24 +281,71 @@ def synthetic_profile(language: str):
                                      syntax["adposition_before_noun"], round(shared, 3))
 
 
+# --- tokenization and its cache ------------------------------------------------------------------
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """A digest of everything that decides token ids: vocabulary, normaliser, pre-tokenizer, templates."""
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    spec.pop("truncation", None), spec.pop("padding", None)  # set per call, not part of the tokenizer
+    return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def rows_fingerprint(ds: datasets.Dataset) -> str:
+    """A digest of the rows themselves: a changed file or subset re-tokenizes, an unchanged one does not."""
+    hashes = pd.util.hash_pandas_object(ds.select_columns(COLUMNS).to_pandas(), index=False)
+    return hashlib.sha1(hashes.to_numpy().tobytes()).hexdigest()[:16]
+
+
+def cache_key(ds: datasets.Dataset, *, task: str, source: str, language: str, split: str, size: int | None,
+              seed: int, drop_placeholders: bool, tokenizer: str, max_length: int) -> dict[str, Any]:
+    """What a tokenized corpus depends on; ``tokenizer`` is ``tokenizer_fingerprint(...)``."""
+    where = source if source in ("hub", "synthetic") else str(resolve(source))
+    return {"task": task, "language": language, "split": split, "source": where, "size": size, "seed": seed,
+            "drop_placeholders": drop_placeholders, "rows": rows_fingerprint(ds), "tokenizer": tokenizer,
+            "max_length": max_length}
+
+
 def tokenize(ds: datasets.Dataset, tokenizer, max_length: int) -> datasets.Dataset:
-    """Pairs -> input_ids, token_type_ids, attention_mask, labels; truncation longest_first, no padding."""
+    """Pairs -> ``id``, the model's inputs and ``labels``, plus ``truncated`` (the pair was cut).
+
+    Truncation ``longest_first`` at ``max_length``; no padding (batches are padded dynamically).
+    """
     def encode(batch):
-        enc = tokenizer(batch["sentence1"], batch["sentence2"], truncation="longest_first",
-                        max_length=max_length)
-        enc["labels"] = batch["label"]
-        return enc
+        enc = tokenizer(batch["sentence1"], batch["sentence2"], truncation="longest_first", max_length=max_length)
+        out = {"id": batch["id"], **enc, "labels": batch["label"]}
+        if enc.encodings is not None:  # fast tokenizers keep what truncation cut off
+            out["truncated"] = [bool(e.overflowing) for e in enc.encodings]
+        else:
+            full = tokenizer(batch["sentence1"], batch["sentence2"])["input_ids"]
+            out["truncated"] = [len(ids) > max_length for ids in full]
+        return out
     return ds.map(encode, batched=True, remove_columns=ds.column_names, desc="tokenizing")
 
 
-def cached_tokenized(path: str | os.PathLike, key: dict[str, Any], build) -> datasets.Dataset:
-    """Load the tokenized dataset at ``path`` if it was built for ``key``; else build, save, load."""
+def cached_tokenized(path: str | os.PathLike, key: dict[str, Any], build: Callable[[], datasets.Dataset]
+                     ) -> tuple[datasets.Dataset, bool]:
+    """(dataset, reused): the copy at ``path`` if it was built for ``key``, else ``build()`` saved there.
+
+    The copy is written under a temporary name and renamed into place, so it is whole or absent. A
+    copy that no longer loads is rebuilt with a warning.
+    """
     path = Path(path)
+    key = {"format": CACHE_FORMAT, **key}
     stamp = path / "dlfa_key.json"
-    if stamp.is_file() and json.loads(stamp.read_text()) == key:
-        return datasets.load_from_disk(str(path))
+    if stamp.is_file():
+        try:
+            same = json.loads(stamp.read_text()) == json.loads(json.dumps(key))
+        except ValueError:
+            same = False
+        if same:
+            try:
+                return datasets.load_from_disk(str(path)), True
+            except Exception as err:  # a damaged copy: rebuilding costs minutes, failing costs the study
+                warnings.warn(f"the tokenized cache at {path} does not load ({type(err).__name__}: {err}); "
+                              "rebuilding it", stacklevel=2)
     ds = build()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # written whole, then renamed into place
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         ds.save_to_disk(str(tmp))
@@ -166,16 +354,36 @@ def cached_tokenized(path: str | os.PathLike, key: dict[str, Any], build) -> dat
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return datasets.load_from_disk(str(path))
+    return datasets.load_from_disk(str(path)), False
 
 
-def describe(ds: datasets.Dataset, task: str, language: str, split: str) -> dict[str, Any]:
-    """One row of data/stats.csv: size, label shares, token lengths."""
-    lengths = np.asarray([len(x) for x in ds["input_ids"]])
-    labels = np.asarray(ds["labels"])
-    row = {"task": task, "language": language, "split": split, "n": len(ds),
-           "mean_tokens": round(float(lengths.mean()), 2), "p95_tokens": float(np.percentile(lengths, 95)),
-           "max_tokens": int(lengths.max())}
-    for cls in sorted(set(labels.tolist())):
-        row[f"label_{cls}_share"] = round(float((labels == cls).mean()), 4)
+# --- description -------------------------------------------------------------------------------
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+def describe(raw: datasets.Dataset, tokenized: datasets.Dataset, counts: dict[str, int], task: str,
+             language: str, split: str, num_labels: int) -> dict[str, Any]:
+    """One row of ``data/stats.csv``: what the study uses of one corpus, language and split."""
+    labels = np.asarray(raw["label"])
+    first, second = list(raw["sentence1"]), list(raw["sentence2"])
+    lengths = np.fromiter((len(x) for x in tokenized["input_ids"]), dtype=int, count=len(tokenized))
+    row: dict[str, Any] = {"corpus": task, "language": language, "split": split, "rows": len(raw), **counts,
+                           "placeholder_rows": sum(is_placeholder(a, b) for a, b in zip(first, second)),
+                           "identical_pairs": sum(a == b for a, b in zip(first, second))}
+    for cls in range(num_labels):
+        row[f"label_{cls}_share"] = round(float((labels == cls).mean()), 4) if len(labels) else float("nan")
+    row["tokens_mean"] = round(float(lengths.mean()), 2)
+    for q in PERCENTILES:
+        row[f"tokens_p{q}"] = round(float(np.percentile(lengths, q)), 1)
+    row["tokens_max"] = int(lengths.max())
+    row["truncated_share"] = round(float(np.mean(tokenized["truncated"])), 4)
     return row
+
+
+def stats_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``describe`` rows as one table, label shares side by side (tasks differ in label count)."""
+    frame = pd.DataFrame(rows)
+    labels = sorted((c for c in frame if c.startswith("label_")), key=lambda c: int(c.split("_")[1]))
+    tokens = [c for c in frame if c.startswith("tokens_") or c == "truncated_share"]
+    return frame[[c for c in frame if c not in labels + tokens] + labels + tokens]

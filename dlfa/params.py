@@ -15,11 +15,9 @@ from typing import Any
 import yaml
 
 from .paths import resolve
+from .tasks import INTERMEDIATE, PAWSX_LANGUAGES
 
-PAWSX_LANGUAGES = ("en", "de", "es", "fr", "ja", "ko", "zh")
-INTERMEDIATE_TASKS = {  # task -> languages it exists in
-    "xnli": ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"),
-}
+INTERMEDIATE_TASKS = {name: task.languages for name, task in INTERMEDIATE.items()}  # task -> its languages
 TINY_MODEL = "tiny"  # a small random BERT + a WordPiece tokenizer trained on the study's data
 KNOWN_LAYERS = {"bert-base-multilingual-cased": 12, "bert-base-multilingual-uncased": 12}
 TYPOLOGY_KINDS = ("syntactic", "phonological", "inventory", "featural", "genetic", "geographic")
@@ -32,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "tiny_model": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
                    "vocab_size": 1000},
     "data_source": "synthetic",
+    "intermediate_source": None,
+    "drop_placeholders": False,
     "targets": ["de", "es", "fr", "ja", "ko", "zh"],
     "intermediate_task": "xnli",
     "candidate_languages": list(INTERMEDIATE_TASKS["xnli"]),
@@ -91,6 +91,17 @@ def _languages(value: Any, allowed: tuple[str, ...], key: str, problems: list[st
         problems.append(f"'{key}' lists a language twice: {value}")
 
 
+def intermediate_source(params: dict) -> str:
+    """Where the intermediate task is read from: ``intermediate_source``, or else ``data_source`` when
+    that is 'hub' or 'synthetic' or when the task is PAWS-X translate-train (the x-final folder holds
+    it); otherwise (XNLI beside a local PAWS-X folder) the hub."""
+    if params["intermediate_source"] is not None:
+        return params["intermediate_source"]
+    if params["data_source"] in ("hub", "synthetic") or params["intermediate_task"] == "pawsx_tt":
+        return params["data_source"]
+    return "hub"
+
+
 def num_layers(params: dict) -> int | None:
     """Encoder depth, where it can be known without loading the model."""
     if params["model"] == TINY_MODEL:
@@ -138,6 +149,13 @@ def validate(raw: Any, source: str = "params") -> dict[str, Any]:
         if not isinstance(source_value, str) or not (resolve(source_value) / "en").is_dir():
             problems.append(f"'data_source' must be 'synthetic', 'hub' or a directory laid out like "
                             f"PAWS-X's x-final release (with an en/ folder); got {source_value!r}")
+    inter_source = p["intermediate_source"]
+    if inter_source is not None and inter_source not in ("synthetic", "hub") and \
+            not (isinstance(inter_source, str) and resolve(inter_source).is_dir()):
+        problems.append(f"'intermediate_source' must be null (follow data_source), 'synthetic', 'hub' or an "
+                        f"existing directory of the intermediate task's files; got {inter_source!r}")
+    if not isinstance(p["drop_placeholders"], bool):
+        problems.append(f"'drop_placeholders' must be true or false; got {p['drop_placeholders']!r}")
     _languages(p["targets"], PAWSX_LANGUAGES[1:], "targets", problems)
 
     task = p["intermediate_task"]

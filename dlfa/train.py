@@ -28,9 +28,11 @@ import transformers
 from transformers import (AutoTokenizer, BertConfig, DataCollatorWithPadding, Trainer, TrainerCallback,
                           TrainingArguments, set_seed)
 
+from .data import MODEL_COLUMNS
 from .io import write_json
 from .model import DLFAForSequenceClassification
-from .params import TINY_MODEL, Run
+from .params import TINY_MODEL, Run, intermediate_source
+from .tasks import intermediate_task
 
 PROTOCOLS = ("en-dev", "oracle")
 EVAL_SPLITS = {"dev": "validation", "test": "test"}
@@ -43,6 +45,25 @@ def tokenized_path(study_dir: Path, task: str, language: str, split: str) -> Pat
 def model_source(params: dict, study_dir: Path) -> str:
     """Where weights/config and tokenizer come from: the study's tiny model folder or a hub id/path."""
     return str(Path(study_dir) / "model") if params["model"] == TINY_MODEL else params["model"]
+
+
+def load_tokenizer(params: dict, study_dir: Path):
+    """The model's tokenizer; offline without a cached copy, an error that says how to get one."""
+    source = model_source(params, study_dir)
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except OSError as err:
+        raise RuntimeError(f"could not load the tokenizer of {source!r} [{err.__class__.__name__}: "
+                           f"{str(err).splitlines()[0]}]. Run once with the Hugging Face hub reachable to "
+                           "cache it, or set 'model' to a local directory holding it (save_pretrained).") from None
+
+
+def load_tokenized(study_dir: Path, task: str, language: str, split: str) -> datasets.Dataset:
+    """A corpus as 01_data cached it, reduced to the model's inputs and labels."""
+    path = tokenized_path(study_dir, task, language, split)
+    if not (path / "dlfa_key.json").is_file():
+        raise FileNotFoundError(f"no tokenized {task} {language} {split} at {path}: run 01_data for this study first")
+    return datasets.load_from_disk(str(path)).select_columns(MODEL_COLUMNS)
 
 
 def build_model(params: dict, study_dir: Path, fusion_layer: int | None, num_labels: int):
@@ -116,13 +137,15 @@ def select_checkpoints(evals: pd.DataFrame, languages: list[str], source: str = 
 
 def run_config(params: dict, run: Run) -> dict[str, Any]:
     """Everything that determines a run's result: equal configs may reuse an existing metrics.json."""
-    keys = ["model", "tiny_model", "data_source", "targets", "data_seed", "train_size", "eval_size",
-            "intermediate_train_size", "max_length", "learning_rate", "train_batch_size",
+    keys = ["model", "tiny_model", "data_source", "drop_placeholders", "targets", "data_seed", "train_size",
+            "eval_size", "intermediate_train_size", "max_length", "learning_rate", "train_batch_size",
             "effective_batch_size", "num_train_epochs", "warmup_ratio", "weight_decay", "adam_beta2",
             "evals_per_epoch"]
     if run.intermediate_language:
         keys += ["intermediate_epochs", "intermediate_learning_rate"]
     config = {k: params[k] for k in keys}
+    if run.intermediate_language:
+        config["intermediate_source"] = intermediate_source(params)
     config.update(run_id=run.run_id, variant=run.variant, fusion_layer=run.fusion_layer,
                   intermediate_task=run.intermediate_task, intermediate_language=run.intermediate_language,
                   seed=run.seed)
@@ -135,17 +158,15 @@ def train_run(params: dict, run: Run, study_dir: str | Path) -> dict[str, Any]:
     run_dir = study_dir / "runs" / run.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    tokenizer = AutoTokenizer.from_pretrained(model_source(params, study_dir))
-    collator = DataCollatorWithPadding(tokenizer)
-    load = lambda task, lang, split: datasets.load_from_disk(str(tokenized_path(study_dir, task, lang, split)))
+    collator = DataCollatorWithPadding(load_tokenizer(params, study_dir))
+    load = lambda task, lang, split: load_tokenized(study_dir, task, lang, split)
     languages = ["en"] + list(params["targets"])
     stages = []
 
     set_seed(run.seed)
     if run.intermediate_language:
         inter = load(run.intermediate_task, run.intermediate_language, "train")
-        num_labels = len(set(inter["labels"]))
-        model = build_model(params, study_dir, run.fusion_layer, num_labels)
+        model = build_model(params, study_dir, run.fusion_layer, intermediate_task(run.intermediate_task).num_labels)
         args = _arguments(params, run_dir / "intermediate", run.seed, params["intermediate_learning_rate"],
                           params["intermediate_epochs"], len(inter), evaluate=False)
         trainer = Trainer(model=model, args=args, train_dataset=inter, data_collator=collator)

@@ -2,13 +2,20 @@
 # # 01 · Data
 #
 # **What it does.** Loads PAWS-X (English train, dev and test; dev and test of every target language)
-# and the intermediate task's training data in every candidate language, from the hub, from files in
-# the official layout, or from the synthetic corpus; prepares the tokenizer (for the `tiny` model, a
-# WordPiece vocabulary learnt from this text); tokenizes everything once and caches it.
+# and the intermediate task's training data in every candidate language, from the Hugging Face hub,
+# from local files in the official layout, or from the synthetic corpus; prepares the tokenizer (for
+# the `tiny` model, a WordPiece vocabulary learnt from this text); tokenizes everything once and
+# caches it; describes what the study will train and evaluate on.
 #
 # **Reads.** The params (below). **Writes** under `outputs/<study>/`: `data/tokenized/<task>/<lang>/<split>`
-# (datasets on disk), `data/stats.csv`, `data/figures/*.png`, and for the tiny model `model/`
-# (tokenizer and config).
+# (datasets on disk), `data/stats.csv`, `data/figures/lengths.png` and `labels.png`, and for the tiny
+# model `model/` (tokenizer and config).
+#
+# **Row policy.** Every row of the official files is kept by default, as the published numbers use
+# them, including the *placeholder* rows of the translated files (a translator wrote `NS`, or a stray
+# `ns` or `WL`, instead of a sentence; all labelled 0). `drop_placeholders: true` drops them. Rows
+# labelled -1 (the hub's marker of a missing or wrong label) are always dropped. Both are counted in
+# `data/stats.csv`. Official TSV files are read with quoting disabled: they contain literal `"`.
 
 # %% tags=["parameters"]
 study = "smoke"
@@ -16,6 +23,8 @@ outputs_dir = None
 model = "tiny"
 tiny_model = {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128, "vocab_size": 1000}
 data_source = "synthetic"
+intermediate_source = None
+drop_placeholders = False
 targets = ["de", "es", "fr", "ja", "ko", "zh"]
 intermediate_task = "xnli"
 candidate_languages = ["de", "fr", "hi", "ru", "tr", "vi"]
@@ -26,19 +35,17 @@ intermediate_train_size = 3000
 max_length = 64
 
 # %%
-import hashlib
-import json
+import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-from transformers import AutoTokenizer
 
-from dlfa import data, tiny
+from dlfa import data, params, tasks, tiny
 from dlfa.io import save_figure, write_csv
 from dlfa.paths import study_dir as find_study
 from dlfa.pipeline import notebook_params
-from dlfa.train import tokenized_path
+from dlfa.train import load_tokenizer, tokenized_path
 
 P = notebook_params("01_data", globals())
 out = find_study(study, outputs_dir)
@@ -46,29 +53,45 @@ languages = ["en"] + P["targets"]
 print("study folder:", out)
 
 # %% [markdown]
-# ## Raw corpora
+# ## Corpora
 # PAWS-X: English train (the only training data of the target task), dev and test in every language.
-# Intermediate task: the training split in each candidate language. Sizes are capped by
-# `train_size`, `eval_size` and `intermediate_train_size` (label-stratified subsets, seeded).
+# The intermediate task: its training split in each candidate language. `train_size`, `eval_size`
+# and `intermediate_train_size` cap the sizes with label-stratified subsets drawn from `data_seed`
+# (null: every row).
 
 # %%
-def size_for(split):
-    return P["train_size"] if split == "train" else P["eval_size"]
-
-
-raw = {}
-for lang in languages:
-    for split in (["train"] if lang == "en" else []) + ["validation", "test"]:
-        ds = data.load_pawsx(P["data_source"], lang, split, size=size_for(split), seed=P["data_seed"])
-        raw[("pawsx", lang, split)] = data.subset(ds, size_for(split), P["data_seed"])
+corpora = [(tasks.PAWSX, P["data_source"], lang, split, P["train_size"] if split == "train" else P["eval_size"])
+           for lang in languages for split in (["train"] if lang == "en" else []) + ["validation", "test"]]
 if P["intermediate_task"]:
-    for lang in P["candidate_languages"]:
-        ds = data.load_intermediate(P["intermediate_task"], P["data_source"], lang, "train",
-                                    size=P["intermediate_train_size"], seed=P["data_seed"])
-        raw[(P["intermediate_task"], lang, "train")] = data.subset(ds, P["intermediate_train_size"], P["data_seed"])
-print(f"{len(raw)} corpora loaded")
-ex = raw[("pawsx", "en", "train")]
-pd.DataFrame(ex[:6])
+    task = tasks.intermediate_task(P["intermediate_task"])
+    corpora += [(task, params.intermediate_source(P), lang, "train", P["intermediate_train_size"])
+                for lang in P["candidate_languages"]]
+
+raw, counts = {}, {}
+for task, source, lang, split, size in corpora:
+    raw[(task.name, lang, split)], counts[(task.name, lang, split)] = data.load_corpus(
+        task, source, lang, split, size=size, seed=P["data_seed"], drop_placeholders=P["drop_placeholders"])
+sources = pd.DataFrame([{"corpus": t.title, "language": lang, "split": split,
+                         "from": s if s in ("hub", "synthetic") else f"files in {s}",
+                         "hub id": t.hub_id if s == "hub" else "", "rows used": len(raw[(t.name, lang, split)]),
+                         **counts[(t.name, lang, split)]} for t, s, lang, split, _ in corpora])
+sources
+
+# %% [markdown]
+# A few English training pairs, and the placeholder rows among the evaluation data (if any): with
+# the default policy they stay, labelled 0, as in the published numbers.
+
+# %%
+pd.DataFrame(raw[("pawsx", "en", "train")][:5])
+
+# %%
+placeholders = pd.concat([raw[key].to_pandas().assign(language=key[1], split=key[2])
+                          for key in raw if key[0] == "pawsx"])
+placeholders = placeholders[[data.is_placeholder(a, b) for a, b in
+                             zip(placeholders["sentence1"], placeholders["sentence2"])]]
+print(f"{len(placeholders)} placeholder rows in the PAWS-X data used"
+      + (" (dropped: drop_placeholders is true)" if P["drop_placeholders"] else ""))
+placeholders.groupby(["language", "split"]).size().rename("placeholder rows").to_frame() if len(placeholders) else None
 
 # %% [markdown]
 # ## Tokenizer
@@ -80,51 +103,87 @@ if P["model"] == "tiny":
     texts = (t for ds in raw.values() for col in ("sentence1", "sentence2") for t in ds[col])
     tokenizer = tiny.prepare(out / "model", texts, P["tiny_model"], P["max_length"])
 else:
-    tokenizer = AutoTokenizer.from_pretrained(P["model"])
-fingerprint = hashlib.sha1(json.dumps(tokenizer.get_vocab(), sort_keys=True).encode()).hexdigest()[:12]
+    tokenizer = load_tokenizer(P, out)
+fingerprint = data.tokenizer_fingerprint(tokenizer)
+example = raw[("pawsx", "en", "train")][0]
 print(f"vocabulary: {len(tokenizer)} entries, fingerprint {fingerprint}")
-print(tokenizer.tokenize(ex[0]["sentence1"]))
+print(tokenizer.tokenize(example["sentence1"]))
 
 # %% [markdown]
 # ## Tokenize once, cache
 # Pairs are tokenized with truncation `longest_first` at `max_length` and no padding (batches are
-# padded dynamically). A cached copy is reused only if it was built from the same source, sizes,
-# seed, tokenizer and `max_length`.
+# padded dynamically). Each corpus is cached under `data/tokenized/`, keyed by its source, its
+# subset (size, seed, policy and a digest of the rows themselves), the tokenizer's fingerprint and
+# `max_length`: a second run loads the cache; changing any of these re-tokenizes that corpus only.
 
 # %%
-stats, tokenized = [], {}
-for (task, lang, split), ds in raw.items():
-    key = {"task": task, "language": lang, "split": split, "source": str(P["data_source"]), "n": len(ds),
-           "seed": P["data_seed"], "tokenizer": fingerprint, "max_length": P["max_length"]}
-    tok = data.cached_tokenized(tokenized_path(out, task, lang, split), key,
-                                lambda ds=ds: data.tokenize(ds, tokenizer, P["max_length"]))
-    tokenized[(task, lang, split)] = tok
-    stats.append(data.describe(tok, task, lang, split))
-stats = pd.DataFrame(stats)
+started, tokenized, reused = time.perf_counter(), {}, []
+for task, source, lang, split, size in corpora:
+    ds = raw[(task.name, lang, split)]
+    key = data.cache_key(ds, task=task.name, source=source, language=lang, split=split, size=size,
+                         seed=P["data_seed"], drop_placeholders=P["drop_placeholders"], tokenizer=fingerprint,
+                         max_length=P["max_length"])
+    tokenized[(task.name, lang, split)], hit = data.cached_tokenized(
+        tokenized_path(out, task.name, lang, split), key, lambda ds=ds: data.tokenize(ds, tokenizer, P["max_length"]))
+    reused.append(hit)
+print(f"{sum(reused)} of {len(reused)} corpora loaded from the cache, {len(reused) - sum(reused)} tokenized; "
+      f"{time.perf_counter() - started:.1f} s")
+
+# %% [markdown]
+# ## What the study uses
+# One row per corpus, language and split: rows used, rows in the source and what the policy dropped,
+# placeholder rows kept, pairs whose two sentences are identical, label shares, token lengths (after
+# truncation) and the share of pairs cut at `max_length`.
+
+# %%
+stats = data.stats_table([data.describe(raw[key], tokenized[key], counts[key], *key,
+                                    num_labels=tasks.by_name(key[0]).num_labels)
+                      for key in raw])
 write_csv(out / "data" / "stats.csv", stats)
 stats
 
 # %% [markdown]
 # ## Lengths and labels
-# Token lengths decide how much dynamic padding saves; label shares should be close to PAWS-X's
-# 57/43 (label 0 / label 1) and to XNLI's thirds.
+# Token lengths decide how much dynamic padding saves and how much `max_length` cuts (dashed line).
+# The real PAWS-X has about 57/43 (label 0 / label 1) in every language; XNLI's labels are thirds.
 
 # %%
-lengths = pd.DataFrame([{"language": lang, "split": split, "tokens": len(ids)}
-                        for (task, lang, split), ds in tokenized.items() if task == "pawsx"
-                        for ids in ds["input_ids"]])
-fig, ax = plt.subplots(figsize=(8, 3.5))
-sns.boxplot(data=lengths, x="language", y="tokens", hue="split", ax=ax, fliersize=1)
-ax.set_title("PAWS-X pair length in tokens (after truncation)")
+lengths = pd.concat([pd.DataFrame({"corpus": tasks.by_name(task_name).title,
+                                   "language": lang, "split": split,
+                                   "tokens": [len(ids) for ids in ds["input_ids"]]})
+                     for (task_name, lang, split), ds in tokenized.items()])
+panels = list(lengths["corpus"].unique())
+fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), sharex=True, squeeze=False)
+for ax, corpus in zip(axes[0], panels):
+    part = lengths[lengths["corpus"] == corpus]
+    sns.boxplot(data=part, y="language", x="tokens", hue="split", ax=ax, fliersize=1, orient="h",
+                hue_order=[s for s in ("train", "validation", "test") if s in set(part["split"])])
+    ax.axvline(P["max_length"], color="0.3", ls="--", lw=1)
+    ax.set_title(f"{corpus}: pair length in tokens")
+    ax.set_xlabel(f"tokens ([CLS] a [SEP] b [SEP]); max_length {P['max_length']}")
+fig.tight_layout()
 save_figure(fig, out / "data" / "figures" / "lengths.png")
 plt.show()
 
 # %%
-shares = stats.melt(id_vars=["task", "language", "split"], value_vars=[c for c in stats if c.startswith("label_")],
-                    var_name="label", value_name="share").dropna()
-shares["label"] = shares["label"].str.replace("label_", "").str.replace("_share", "")
-fig, ax = plt.subplots(figsize=(8, 3.5))
-sns.barplot(data=shares, x="language", y="share", hue="label", ax=ax, errorbar=None)
-ax.set_title("Label shares across tasks and splits")
+corpora_in_stats = list(stats["corpus"].unique())
+bars = [int((stats["corpus"] == name).sum()) for name in corpora_in_stats]
+fig, axes = plt.subplots(len(bars), 1, figsize=(8, 0.3 * sum(bars) + 1.0 * len(bars)), height_ratios=bars,
+                         squeeze=False)
+for ax, name in zip(axes[:, 0], corpora_in_stats):
+    task = tasks.by_name(name)
+    part = stats[stats["corpus"] == name].set_index(["language", "split"])
+    shares = part[[f"label_{i}_share" for i in range(task.num_labels)]]
+    shares.columns = [f"{i} {label}" for i, label in enumerate(task.label_names)]
+    shares.index = [f"{lang} {split}" for lang, split in shares.index]
+    shares.plot.barh(stacked=True, ax=ax, width=0.75, color=sns.color_palette("colorblind", task.num_labels))
+    for y, share in enumerate(shares.iloc[:, 0]):
+        ax.text(share / 2, y, f"{share:.2f}", ha="center", va="center", fontsize=8, color="white")
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_title(f"{task.title}: label balance")
+    ax.legend(title="label", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+axes[-1, 0].set_xlabel("share of rows")
+fig.tight_layout()
 save_figure(fig, out / "data" / "figures" / "labels.png")
 plt.show()

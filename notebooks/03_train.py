@@ -2,9 +2,9 @@
 # # 03 · Train one run
 #
 # **What it does.** One point of the grid: optionally fine-tunes on the intermediate task in one
-# language (a 3-way head of its own), carries the encoder (and the DLFA module) over, fine-tunes on
-# English PAWS-X with a fresh 2-way head, and evaluates dev and test of every language at each
-# evaluation step. Checkpoints are then chosen from dev accuracy only: `en-dev` (best English dev,
+# language (with a head of its own, sized to that task's labels), carries the encoder (and the DLFA
+# module) over, fine-tunes on English PAWS-X with a fresh 2-way head, and evaluates dev and test of
+# every language at each evaluation step. Checkpoints are then chosen from dev accuracy only: `en-dev` (best English dev,
 # the XTREME protocol) and `oracle` (best dev in each target language, reported separately).
 #
 # **Reads** `data/tokenized/…` and (tiny model) `model/` from 01. **Writes**
@@ -20,6 +20,8 @@ seed = 1
 model = "tiny"
 tiny_model = {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128, "vocab_size": 1000}
 data_source = "synthetic"
+intermediate_source = None
+drop_placeholders = False
 targets = ["de", "es", "fr", "ja", "ko", "zh"]
 intermediate_task = "xnli"
 data_seed = 0

@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from dlfa.params import DEFAULTS, ParamsError, Run, grid, load, validate
+from dlfa.params import DEFAULTS, ParamsError, Run, grid, intermediate_source, load, validate
 from dlfa.paths import PARAMS, ROOT
 
 
@@ -23,7 +23,10 @@ def test_shipped_params_files_are_valid(path):
     ({"fusion_layers": [None, 2]}, "'fusion_layers' has [2]: allowed are null (baseline) and 1..1"),
     ({"fusion_layers": []}, "'fusion_layers' must be a non-empty list"),
     ({"seeds": [1, 1]}, "'seeds' must be a non-empty list of distinct integers"),
-    ({"intermediate_task": "mnli"}, "'intermediate_task' must be null or one of ['xnli']"),
+    ({"intermediate_task": "mnli"}, "'intermediate_task' must be null or one of ['pawsx_tt', 'xnli']"),
+    ({"intermediate_task": "pawsx_tt"}, "'candidate_languages' has unknown language code(s) ['hi', 'ru', 'tr', 'vi']"),
+    ({"intermediate_source": "/nonexistent"}, "'intermediate_source' must be null (follow data_source)"),
+    ({"drop_placeholders": "yes"}, "'drop_placeholders' must be true or false; got 'yes'"),
     ({"candidate_languages": ["ja"]}, "'candidate_languages' has unknown language code(s) ['ja']"),
     ({"intermediate_languages": ["ar"]}, "'intermediate_languages' has unknown language code(s) ['ar']"),
     ({"typology_kind": "lexical"}, "'typology_kind' must be one of"),
@@ -85,3 +88,15 @@ def test_grid_and_run_ids():
     assert {"baseline__none__s1", "d1__none__s2", "d1__xnli-hi__s1", "baseline__xnli-hi__s2"} <= ids
     assert Run(6, "xnli", "de", 1).run_id == "d6__xnli-de__s1"
     assert [r.run_id for r in grid(validate({"intermediate_task": None}), ["hi"])] == ["baseline__none__s1"]
+
+
+def test_intermediate_source_follows_data_source_where_the_task_can_be_read_from_it(tmp_path):
+    (tmp_path / "en").mkdir()
+    base = {**DEFAULTS, "intermediate_source": None}
+    assert intermediate_source({**base, "data_source": "synthetic"}) == "synthetic"
+    assert intermediate_source({**base, "data_source": "hub"}) == "hub"
+    assert intermediate_source({**base, "data_source": str(tmp_path), "intermediate_task": "xnli"}) == "hub"
+    assert intermediate_source({**base, "data_source": str(tmp_path), "intermediate_task": "pawsx_tt"}) == str(tmp_path)
+    assert intermediate_source({**base, "data_source": "hub", "intermediate_source": "synthetic"}) == "synthetic"
+    p = validate({"intermediate_task": "pawsx_tt", "candidate_languages": ["de", "ja"], "data_source": str(tmp_path)})
+    assert p["intermediate_source"] is None and intermediate_source(p) == str(tmp_path)
