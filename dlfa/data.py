@@ -22,8 +22,9 @@ import json
 import os
 import shutil
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import datasets
 import numpy as np
@@ -355,6 +356,16 @@ def cached_tokenized(path: str | os.PathLike, key: dict[str, Any], build: Callab
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return datasets.load_from_disk(str(path)), False
+
+
+@contextmanager
+def quiet_datasets() -> Iterator[None]:
+    """Silence datasets' per-operation progress bars (map, save) while a loop shows its own."""
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        datasets.enable_progress_bars()
 
 
 # --- description -------------------------------------------------------------------------------

@@ -66,7 +66,10 @@ def render_notebook(ipynb: Path, target: Path) -> None:
     """An executed notebook as standalone HTML (images embedded), code hidden until asked for."""
     import nbformat
     from nbconvert import HTMLExporter
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(ipynb, as_version=4))
+    from traitlets.config import Config
+    # progress bars redraw with \r: keep each bar's last state, not every redraw on a line of its own
+    config = Config({"CoalesceStreamsPreprocessor": {"enabled": True}})
+    body, _ = HTMLExporter(template_name="lab", config=config).from_notebook_node(nbformat.read(ipynb, as_version=4))
     write_text(target, body.replace("</head>", HIDE_CODE + "</head>", 1))
 
 

@@ -13,12 +13,8 @@ import json
 import math
 import platform
 import time
-import warnings
 from pathlib import Path
 from typing import Any
-
-# Before transformers imports tqdm.auto: text progress bars are fine in executed notebooks.
-warnings.filterwarnings("ignore", message="IProgress not found")
 
 import datasets
 import numpy as np

@@ -40,6 +40,7 @@ import time
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from tqdm import tqdm  # text bar: tqdm.auto warns without ipywidgets
 
 from dlfa import data, params, tasks, tiny
 from dlfa.io import save_figure, write_csv
@@ -118,14 +119,16 @@ print(tokenizer.tokenize(example["sentence1"]))
 
 # %%
 started, tokenized, reused = time.perf_counter(), {}, []
-for task, source, lang, split, size in corpora:
-    ds = raw[(task.name, lang, split)]
-    key = data.cache_key(ds, task=task.name, source=source, language=lang, split=split, size=size,
-                         seed=P["data_seed"], drop_placeholders=P["drop_placeholders"], tokenizer=fingerprint,
-                         max_length=P["max_length"])
-    tokenized[(task.name, lang, split)], hit = data.cached_tokenized(
-        tokenized_path(out, task.name, lang, split), key, lambda ds=ds: data.tokenize(ds, tokenizer, P["max_length"]))
-    reused.append(hit)
+with data.quiet_datasets():  # one bar over the corpora instead of two per corpus
+    for task, source, lang, split, size in tqdm(corpora, desc="tokenize or load from cache"):
+        ds = raw[(task.name, lang, split)]
+        key = data.cache_key(ds, task=task.name, source=source, language=lang, split=split, size=size,
+                             seed=P["data_seed"], drop_placeholders=P["drop_placeholders"], tokenizer=fingerprint,
+                             max_length=P["max_length"])
+        tokenized[(task.name, lang, split)], hit = data.cached_tokenized(
+            tokenized_path(out, task.name, lang, split), key,
+            lambda ds=ds: data.tokenize(ds, tokenizer, P["max_length"]))
+        reused.append(hit)
 print(f"{sum(reused)} of {len(reused)} corpora loaded from the cache, {len(reused) - sum(reused)} tokenized; "
       f"{time.perf_counter() - started:.1f} s")
 
