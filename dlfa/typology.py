@@ -195,9 +195,10 @@ def select_languages(targets, candidates, kind: str = "syntactic", strategy: str
 
     One row per (candidate, target), target-major: `candidate, target, distance_<kind>` for every
     kind, `rank` (within the target under `kind`, 1 = nearest; ties broken by candidate order;
-    NaN when the candidate is the target itself, which is never chosen for it), `selected`
-    (chosen for this target) and `reason` (e.g. "nearest to ja under syntactic"; "" when not
-    selected). Strategies: extremes = nearest and farthest, quantiles = nearest, (lower) median
+    NaN when the candidate is the target itself, which is never chosen for it), `ties` (other
+    eligible candidates at exactly the same distance), `selected` (chosen for this target) and
+    `reason` (e.g. "nearest to ja under syntactic", with the ties named where candidate order
+    decided; "" when not selected). Strategies: extremes = nearest and farthest, quantiles = nearest, (lower) median
     and farthest, all = every candidate. `budget` caps the number of distinct chosen languages:
     those chosen for the most targets are kept, ties going to the larger sum of extremeness
     (|2 (rank - 1) / (n - 1) - 1| per choice: 1 at either end, 0 at the middle), then to
@@ -224,6 +225,11 @@ def select_languages(targets, candidates, kind: str = "syntactic", strategy: str
     eligible = [iso3(c) != iso3(t) for c, t in zip(df.candidate, df.target)]
     df["rank"] = df[eligible].groupby("target", sort=False)[f"distance_{kind}"].rank(method="first")
 
+    column = f"distance_{kind}"
+    # Candidates at the same distance from a target (genetic: every unrelated language is at 1.0)
+    # are ranked by candidate order alone; say so wherever that decides a choice.
+    ranked = df[df["rank"].notna()]
+    df["ties"] = ranked.groupby(["target", ranked[column].round(12)])["candidate"].transform("size") - 1
     reason = pd.Series("", index=df.index)
     extremeness: dict[str, float] = {}
     for t, group in df.dropna(subset=["rank"]).groupby("target", sort=False):
@@ -232,6 +238,9 @@ def select_languages(targets, candidates, kind: str = "syntactic", strategy: str
         for i, r in group["rank"].astype(int).items():
             if r in roles:
                 reason[i] = f"{' and '.join(roles[r])} to {t} under {kind}"
+                if df.at[i, "ties"] > 0:
+                    reason[i] += (f" (tied with {int(df.at[i, 'ties'])} other candidate(s) at "
+                                  f"{df.at[i, column]:.2f}; candidate order decided)")
                 c = df.at[i, "candidate"]
                 extremeness[c] = extremeness.get(c, 0.0) + (abs(2 * (r - 1) / (n - 1) - 1) if n > 1 else 1.0)
     if budget is not None:
@@ -240,7 +249,7 @@ def select_languages(targets, candidates, kind: str = "syntactic", strategy: str
         reason[~df.candidate.isin(order[:budget])] = ""
     df["selected"] = reason != ""
     df["reason"] = reason
-    return df
+    return df[[c for c in df if c not in ("selected", "reason")] + ["selected", "reason"]]
 
 
 def syntax_profile(code: str) -> dict:

@@ -12,7 +12,7 @@
 #
 # **Reads.** The params. **Writes** `typology/distances.csv` (kind, metric, lang_a, lang_b,
 # distance), `typology/selection.csv` (every candidate x target pair, the chosen ones with the
-# reason), `typology/figures/*.png`.
+# reason), `typology/figures/distances.png`, `kind_agreement.png` and `selection.png`.
 
 # %% tags=["parameters"]
 study = "smoke"
@@ -28,7 +28,9 @@ distance_metric = "cosine"
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
 import seaborn as sns
+from IPython.display import display
 
 from dlfa import typology
 from dlfa.io import save_figure, write_csv
@@ -42,7 +44,8 @@ candidates = P["candidate_languages"] if P["intermediate_task"] else []
 
 # %% [markdown]
 # ## Distances
-# Each row of `distances.csv` is one (kind, PAWS-X language, candidate language) distance in [0, 1].
+# Each row of `distances.csv` is one (kind, metric, language, language) distance in [0, 1], for every
+# pair among the PAWS-X and candidate languages. Below, each language's mean distance to the others.
 
 # %%
 rows_langs = list(dict.fromkeys(languages + candidates))
@@ -50,20 +53,39 @@ distances = typology.distance_table(rows_langs, rows_langs, metric=P["distance_m
 write_csv(out / "typology" / "distances.csv", distances)
 distances.pivot_table(index=["lang_a"], columns="kind", values="distance", aggfunc="mean").round(3)
 
+# %% [markdown]
+# Candidates (rows) against PAWS-X languages (columns), one panel per kind. Colour is scaled per
+# kind (0 to that kind's largest distance): the kinds spread differently over [0, 1] (geographic
+# cosine distances stay below about 0.2), and the selection only uses the order within a kind.
+
 # %%
 if candidates:
     fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True, sharey=True)
     for ax, kind in zip(axes.flat, typology.KINDS):
         matrix = typology.distance_matrix(kind, candidates, metric=P["distance_metric"], columns=languages)
-        sns.heatmap(matrix, ax=ax, vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f", cbar=False,
-                    annot_kws={"size": 7})
-        ax.set_title(kind)
+        sns.heatmap(matrix, ax=ax, vmin=0, vmax=max(matrix.to_numpy().max(), 1e-9), cmap="viridis", annot=True,
+                    fmt=".2f", cbar=False, annot_kws={"size": 7})
+        ax.set_title(f"{kind} (max {matrix.to_numpy().max():.2f})")
         ax.set_xlabel("PAWS-X language")
         ax.set_ylabel(f"{P['intermediate_task']} candidate")
-    fig.suptitle(f"URIEL {P['distance_metric']} distance, candidates x PAWS-X languages")
+    fig.suptitle(f"URIEL {P['distance_metric']} distance, candidates x PAWS-X languages (colour scaled per kind)")
     fig.tight_layout()
     save_figure(fig, out / "typology" / "figures" / "distances.png")
     plt.show()
+
+# %% [markdown]
+# Where many candidates sit at exactly the same distance from a target, "nearest" and "farthest"
+# are decided by the order of the candidates, not by typology. Genetic distance does this for any
+# target unrelated to every candidate (1.0 for all). The count below is, per kind and target, how
+# many candidates share their distance with another.
+
+# %%
+if candidates:
+    tied = pd.DataFrame({kind: {t: int(typology.distance_matrix(kind, candidates, metric=P["distance_metric"],
+                                                                 columns=[t])[t].drop(t, errors="ignore")
+                                       .round(12).duplicated(keep=False).sum())
+                                for t in P["targets"]} for kind in typology.KINDS})
+    display(tied.T.rename_axis("kind").rename_axis("target", axis=1))
 
 # %% [markdown]
 # ## How much do the kinds agree?
@@ -85,7 +107,10 @@ if candidates:
 # ## Selection of intermediate-task languages
 # Strategy `extremes` takes the nearest and the farthest candidate per target, `quantiles` the
 # nearest, median and farthest, `all` every candidate; `selection_budget` caps how many distinct
-# languages are trained (those chosen for the most targets first).
+# languages are trained (those chosen for the most targets first, then the most extreme). A
+# candidate is never chosen for itself as a target. Every (candidate, target) pair, its distance
+# under every kind, its rank under the chosen kind, its ties and the reason it was chosen go to
+# `typology/selection.csv`.
 
 # %%
 if candidates:
@@ -98,5 +123,35 @@ if candidates:
         selection["reason"] = selection["selected"].map({True: "given in params", False: ""})
     write_csv(out / "typology" / "selection.csv", selection)
     chosen = sorted(selection.loc[selection.selected, "candidate"].unique())
-    print("intermediate languages:", chosen)
-    display(selection[selection.selected])
+    print(f"intermediate languages ({P['typology_kind']}, {P['selection_strategy']}, "
+          f"budget {P['selection_budget']}):", chosen)
+    with pd.option_context("display.max_colwidth", None):
+        display(selection[selection.selected].groupby("candidate")["reason"].agg("; ".join).to_frame("chosen because"))
+
+# %% [markdown]
+# Each target's candidates along the chosen kind's distance; the chosen ones are filled and named
+# in bold. Good coverage means chosen languages both near and far for each target.
+
+# %%
+if candidates:
+    column = f"distance_{P['typology_kind']}"
+    eligible = selection[selection["rank"].notna()]
+    fig, ax = plt.subplots(figsize=(11, 0.7 * len(P["targets"]) + 1.2))
+    for y, target in enumerate(P["targets"]):
+        rows = eligible[eligible.target == target]
+        for chosen_here, style in ((False, {"facecolors": "none", "edgecolors": "0.5"}),
+                                   (True, {"color": "tab:red"})):
+            part = rows[rows.selected == chosen_here]
+            ax.scatter(part[column], [y] * len(part), s=40, zorder=3, **style)
+        for _, row in rows.iterrows():
+            ax.annotate(row.candidate, (row[column], y), xytext=(0, 7 if row["rank"] % 2 else -12),
+                        textcoords="offset points", ha="center", fontsize=7,
+                        fontweight="bold" if row.selected else "normal", color="tab:red" if row.selected else "0.35")
+    ax.set_yticks(range(len(P["targets"])), P["targets"])
+    ax.set_ylim(len(P["targets"]) - 0.4, -0.6)
+    ax.set_xlabel(f"{P['typology_kind']} {P['distance_metric']} distance to the target")
+    ax.set_ylabel("target")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"Chosen intermediate languages ({P['selection_strategy']}, budget {P['selection_budget'] or 'none'})")
+    save_figure(fig, out / "typology" / "figures" / "selection.png")
+    plt.show()

@@ -47,10 +47,24 @@ def test_angular_matches_cosine():
     assert ty.distance("syntactic", "en", "ja", "angular") == pytest.approx(np.arccos(1 - cos_dist) / np.pi)
 
 
-def test_orderings():
-    assert ty.distance("genetic", "en", "de") < ty.distance("genetic", "en", "ja")
-    assert ty.distance("geographic", "de", "fr") < ty.distance("geographic", "de", "ja")
-    assert ty.distance("syntactic", "ja", "ko") < ty.distance("syntactic", "ja", "en")
+@pytest.mark.parametrize("kind, near, far", [
+    ("genetic", ("en", "de"), ("en", "ja")),  # Germanic vs unrelated
+    ("genetic", ("ru", "bg"), ("ru", "de")),  # Slavic vs Indo-European only
+    ("genetic", ("ru", "de"), ("ru", "ja")),
+    ("genetic", ("es", "fr"), ("es", "de")),  # Romance
+    ("syntactic", ("ja", "ko"), ("ja", "en")),  # SOV, postpositions, head-final
+    ("syntactic", ("es", "fr"), ("es", "ja")),
+    ("syntactic", ("hi", "ur"), ("hi", "en")),  # one grammar, two scripts
+    ("syntactic", ("th", "vi"), ("th", "de")),  # mainland South-East Asian isolating
+    ("geographic", ("de", "fr"), ("de", "ja")),
+    ("geographic", ("ja", "ko"), ("ja", "fr")),
+    ("geographic", ("hi", "ur"), ("hi", "en")),
+    ("featural", ("de", "en"), ("de", "ja")),
+    ("phonological", ("es", "ru"), ("es", "ko")),
+    ("inventory", ("de", "fr"), ("de", "vi")),
+])
+def test_orderings_a_typologist_would_accept(kind, near, far):
+    assert ty.distance(kind, *near) < ty.distance(kind, *far)
 
 
 def test_matrix_labels_as_given():
@@ -72,7 +86,7 @@ def test_distance_table_every_pair():
 def test_select_extremes():
     s = ty.select_languages(TARGETS, XNLI)
     assert list(s.columns) == ["candidate", "target", *[f"distance_{k}" for k in ty.KINDS],
-                               "rank", "selected", "reason"]
+                               "rank", "ties", "selected", "reason"]
     assert len(s) == 7 * 15
     for t, g in s.groupby("target"):
         own = g[g.candidate == t]
@@ -93,7 +107,18 @@ def test_select_quantiles_and_all():
     assert q.groupby("target").selected.sum().to_dict() == {"ja": 3, "de": 3}
     assert q[q.selected].reason.str.contains("median to").sum() == 2
     a = ty.select_languages(["ja"], XNLI, strategy="all")
-    assert a.selected.all() and a.reason.str.endswith("to ja under syntactic").all()
+    assert a.selected.all() and a.reason.str.contains("to ja under syntactic").all()
+
+
+def test_ties_are_counted_and_named_where_candidate_order_decides():
+    s = ty.select_languages(["de", "ja"], XNLI, kind="genetic").set_index(["target", "candidate"])
+    assert s.loc[("de", "en"), "reason"] == "nearest to de under genetic" and s.loc[("de", "en"), "ties"] == 0
+    # every XNLI language is unrelated to Japanese: all 15 at genetic distance 1.0
+    assert (s.loc["ja", "ties"] == 14).all()
+    chosen = s.loc["ja"][s.loc["ja"].selected]
+    assert list(chosen.index) == ["ar", "zh"]  # the first and last candidate: order decided
+    assert chosen.reason.str.endswith("(tied with 14 other candidate(s) at 1.00; candidate order decided)").all()
+    assert s.loc[("de", "de"), "ties"] != s.loc[("de", "de"), "ties"]  # NaN: never a candidate for itself
 
 
 def test_select_budget():
