@@ -27,8 +27,11 @@ FIGURES = [  # (path under the study folder, caption)
      "Test accuracy under the two checkpoint-selection protocols: English dev vs the target's own dev (oracle)."),
     ("typology/figures/distances.png", "URIEL distances between candidate intermediate languages and PAWS-X languages."),
     ("typology/figures/kind_agreement.png", "How much the six distance kinds agree (Spearman over language pairs)."),
-    ("data/figures/lengths.png", "Pair lengths in tokens, per language and split."),
-    ("data/figures/labels.png", "Label shares per language."),
+    ("typology/figures/selection.png",
+     "The chosen intermediate languages (filled) among each target's candidates, along the selection's distance."),
+    ("data/figures/lengths.png", "Pair lengths in tokens (after truncation; dashed: max_length), per corpus, "
+     "language and split."),
+    ("data/figures/labels.png", "Label shares per corpus, language and split."),
 ]
 
 CSS = """
