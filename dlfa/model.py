@@ -53,6 +53,11 @@ class DLFAForSequenceClassification(BertPreTrainedModel):
     with ``from_pretrained("bert-base-multilingual-cased", num_labels=2, fusion_layer=k)``.
     """
 
+    # The loss is a mean over the batch. Trainer would otherwise see **kwargs, assume the loss is a
+    # sum over num_items_in_batch, and neither divide it by the accumulation steps nor average it
+    # over processes: gradients k times too large with k-step accumulation or k GPUs.
+    accepts_loss_kwargs = False
+
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.num_labels = config.num_labels

@@ -58,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
     "evals_per_epoch": 1,
     "intermediate_epochs": 2.0,
     "intermediate_learning_rate": 2e-5,
+    "keep_checkpoints": False,
+    "gpus_per_run": 1,
 }
 GRID_KEYS = {"fusion_layers": "fusion_layer", "seeds": "seed"}  # expanded by the pipeline into runs
 
@@ -212,12 +214,19 @@ def validate(raw: Any, source: str = "params") -> dict[str, Any]:
         problems.append(f"'warmup_ratio' must be a number in [0, 1); got {p['warmup_ratio']!r}")
     if not _is_number(p["adam_beta2"]) or not 0 < p["adam_beta2"] < 1:
         problems.append(f"'adam_beta2' must be a number in (0, 1); got {p['adam_beta2']!r}")
+    if not isinstance(p["keep_checkpoints"], bool):
+        problems.append(f"'keep_checkpoints' must be true or false; got {p['keep_checkpoints']!r}")
+    if not _is_int(p["gpus_per_run"]) or p["gpus_per_run"] < 1:
+        problems.append(f"'gpus_per_run' must be an integer >= 1; got {p['gpus_per_run']!r}")
     if not _is_number(p["weight_decay"]) or p["weight_decay"] < 0:
         problems.append(f"'weight_decay' must be a number >= 0; got {p['weight_decay']!r}")
+    gpus = p["gpus_per_run"] if _is_int(p["gpus_per_run"]) and p["gpus_per_run"] >= 1 else 1
     if _is_int(p["effective_batch_size"]) and _is_int(p["train_batch_size"]) and p["train_batch_size"] > 0 \
-            and p["effective_batch_size"] % p["train_batch_size"]:
-        problems.append(f"'effective_batch_size' ({p['effective_batch_size']}) must be a multiple of "
-                        f"'train_batch_size' ({p['train_batch_size']}): the rest is gradient accumulation")
+            and p["effective_batch_size"] % (p["train_batch_size"] * gpus):
+        per_step = f"'train_batch_size' ({p['train_batch_size']})" + (
+            f" x 'gpus_per_run' ({gpus})" if gpus > 1 else "")
+        problems.append(f"'effective_batch_size' ({p['effective_batch_size']}) must be a multiple of {per_step}: "
+                        "the rest is gradient accumulation")
     if problems:
         raise ParamsError(source, problems)
     return p
@@ -255,6 +264,15 @@ class Run:
     @property
     def run_id(self) -> str:
         return f"{self.variant}__{self.intermediate}__s{self.seed}"
+
+    @classmethod
+    def parse(cls, run_id: str) -> "Run":
+        """The run named ``run_id`` (``baseline|d<k>__none|<task>-<lang>__s<seed>``)."""
+        match = re.fullmatch(r"(baseline|d(\d+))__(none|([a-z_]+)-([a-z]+))__s(\d+)", run_id)
+        if not match:
+            raise ValueError(f"not a run id: {run_id!r}; expected e.g. 'baseline__none__s1' or 'd6__xnli-de__s2'")
+        layer, task, language, seed = match.group(2), match.group(4), match.group(5), match.group(6)
+        return cls(int(layer) if layer else None, task, language, int(seed))
 
 
 def grid(params: dict[str, Any], intermediate_languages: list[str]) -> list[Run]:

@@ -141,6 +141,29 @@ def run_study(params_path: str | Path, outputs: str | Path | None = None, log=pr
     return report
 
 
+def train_one(params_path: str | Path, run_id: str, outputs: str | Path | None = None) -> dict[str, Any]:
+    """Train one run of the study's grid (its data stage must have run); skip it if already done."""
+    p = params_mod.load(params_path)
+    try:
+        run = params_mod.Run.parse(run_id)
+    except ValueError as err:
+        raise params_mod.ParamsError(str(params_path), [str(err)]) from None
+    problems = []
+    if run.fusion_layer not in p["fusion_layers"]:
+        problems.append(f"run {run_id}: fusion layer {run.fusion_layer} is not in 'fusion_layers' {p['fusion_layers']}")
+    if run.seed not in p["seeds"]:
+        problems.append(f"run {run_id}: seed {run.seed} is not in 'seeds' {p['seeds']}")
+    if run.intermediate_language and (run.intermediate_task != p["intermediate_task"]
+                                      or run.intermediate_language not in p["candidate_languages"]):
+        problems.append(f"run {run_id}: '{run.intermediate}' is not a candidate of intermediate task "
+                        f"{p['intermediate_task']!r} ({p['candidate_languages']})")
+    if problems:
+        raise params_mod.ParamsError(str(params_path), problems)
+    from .train import existing_metrics, train_run
+    out = study_dir(p["study"], outputs)
+    return existing_metrics(out, p, run) or train_run(p, run, out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dlfa", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--outputs", help="folder for study folders (default: outputs/, or $DLFA_OUTPUTS)")
     check = sub.add_parser("validate", help="check a params file and show the grid, running nothing")
     check.add_argument("params")
+    one = sub.add_parser("train", help="train one run of a study (under torchrun / accelerate launch: on N GPUs)")
+    one.add_argument("params")
+    one.add_argument("run_id", help="the run, e.g. d6__xnli-de__s1")
+    one.add_argument("--outputs")
     rep = sub.add_parser("report", help="rebuild a study's report from its outputs")
     rep.add_argument("params")
     rep.add_argument("--outputs")
@@ -156,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             run_study(args.params, args.outputs)
+        elif args.command == "train":
+            train_one(args.params, args.run_id, args.outputs)
         elif args.command == "validate":
             p = params_mod.load(args.params)
             print(f"{args.params}: valid; study '{p['study']}', variants {p['fusion_layers']}, seeds {p['seeds']}")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,15 @@ from typing import Any
 import datasets
 import numpy as np
 import pandas as pd
+import pyarrow.compute
 import torch
 import transformers
 from transformers import (AutoTokenizer, BertConfig, DataCollatorWithPadding, Trainer, TrainerCallback,
                           TrainingArguments, set_seed)
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from .data import MODEL_COLUMNS
-from .io import write_json
+from .io import atomic_path, write_json
 from .model import DLFAForSequenceClassification
 from .params import TINY_MODEL, Run, intermediate_source
 from .tasks import intermediate_task
@@ -70,6 +74,36 @@ def build_model(params: dict, study_dir: Path, fusion_layer: int | None, num_lab
     return DLFAForSequenceClassification.from_pretrained(source, num_labels=num_labels, fusion_layer=fusion_layer)
 
 
+class _EpochSeededLengthSampler(LengthGroupedSampler):
+    """Length-grouped order drawn from (seed, epoch) alone, not from the global RNG.
+
+    Trainer's own sampler draws each epoch's order from torch's global RNG, whose state on resuming
+    differs from an uninterrupted run's, so a run resumed after its first epoch saw other batches.
+    """
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths, generator=torch.Generator())
+        self.seed = seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:  # called by Trainer (through accelerate) before each epoch
+        self.generator.manual_seed(self.seed * 1_000_003 + epoch)
+
+
+class _StudyTrainer(Trainer):
+    """Trainer with a resumable length-grouped order; lengths read from Arrow, not row by row."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        if self.args.train_sampling_strategy != "group_by_length" or not isinstance(dataset, datasets.Dataset):
+            return super()._get_train_sampler(train_dataset)
+        column = dataset.with_format("arrow")[:]["input_ids"]
+        lengths = pyarrow.compute.list_value_length(column).to_pylist()
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        return _EpochSeededLengthSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                         lengths, seed)
+
+
 class _EvaluateAtEnd(TrainerCallback):
     """Evaluate after the last step too, so the curve always ends at the final weights."""
 
@@ -83,22 +117,48 @@ def _accuracy(pred) -> dict[str, float]:
     return {"accuracy": float((np.argmax(pred.predictions, axis=-1) == pred.label_ids).mean())}
 
 
-def _arguments(params: dict, run_dir: Path, seed: int, lr: float, epochs: float, n_train: int,
+def world_size() -> int:
+    """Processes training together (torchrun / accelerate launch set WORLD_SIZE); 1 otherwise."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def accumulation_steps(params: dict, processes: int) -> int:
+    """Micro-batches per optimizer step, so that batch x accumulation x processes = effective batch."""
+    per_step = params["train_batch_size"] * processes
+    if params["effective_batch_size"] % per_step:
+        raise ValueError(f"effective_batch_size {params['effective_batch_size']} is not a multiple of "
+                         f"train_batch_size x processes = {params['train_batch_size']} x {processes}")
+    return params["effective_batch_size"] // per_step
+
+
+def _arguments(params: dict, output_dir: Path, seed: int, lr: float, epochs: float, n_train: int,
                evaluate: bool) -> TrainingArguments:
-    accumulation = params["effective_batch_size"] // params["train_batch_size"]
+    accumulation = accumulation_steps(params, world_size())
     steps_per_epoch = max(1, math.ceil(n_train / params["effective_batch_size"]))
-    eval_steps = max(1, steps_per_epoch // params["evals_per_epoch"])
+    # Logging divides evaluation, and checkpoints are saved at evaluations: a run resumed from a
+    # checkpoint logs the same loss averages as one that never stopped.
+    logging_steps = max(1, steps_per_epoch // params["evals_per_epoch"] // 2)
+    eval_steps = logging_steps * (2 if steps_per_epoch // params["evals_per_epoch"] >= 2 else 1)
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     return TrainingArguments(
-        output_dir=str(run_dir / "trainer"), seed=seed, data_seed=seed,
+        output_dir=str(output_dir), seed=seed, data_seed=seed,
         learning_rate=lr, num_train_epochs=epochs, weight_decay=params["weight_decay"],
         adam_beta2=params["adam_beta2"],
         warmup_steps=int(params["warmup_ratio"] * steps_per_epoch * epochs), lr_scheduler_type="linear",
         per_device_train_batch_size=params["train_batch_size"], gradient_accumulation_steps=accumulation,
         per_device_eval_batch_size=params["eval_batch_size"], train_sampling_strategy="group_by_length",
-        eval_strategy="steps" if evaluate else "no", eval_steps=eval_steps,
-        logging_steps=max(1, eval_steps // 2), save_strategy="no", report_to="none", bf16=bf16,
-        dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(), disable_tqdm=False)
+        eval_strategy="steps" if evaluate else "no", eval_steps=eval_steps, logging_steps=logging_steps,
+        save_strategy="steps", save_steps=eval_steps, save_total_limit=1,  # what resuming needs, nothing more
+        use_cpu=not torch.cuda.is_available(),  # so that torchrun on CPU (tests) runs DDP over gloo
+        report_to="none", bf16=bf16, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
+        disable_tqdm=False)
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    """The newest complete Trainer checkpoint in ``folder`` (trainer_state.json is written last)."""
+    done = [c for c in Path(folder).glob("checkpoint-*") if (c / "trainer_state.json").is_file()
+            and c.name.split("-")[-1].isdigit()]
+    return str(max(done, key=lambda c: int(c.name.split("-")[-1]))) if done else None
 
 
 def evaluation_table(log_history: list[dict], languages: list[str]) -> pd.DataFrame:
@@ -148,48 +208,82 @@ def run_config(params: dict, run: Run) -> dict[str, Any]:
     return config
 
 
-def train_run(params: dict, run: Run, study_dir: str | Path) -> dict[str, Any]:
-    """Train and evaluate one run; write ``runs/<run_id>/metrics.json`` atomically; return it."""
+def _intermediate_stage(params: dict, run: Run, study_dir: Path, run_dir: Path, collator,
+                        callbacks) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Train on the intermediate task (resuming its checkpoint); return the encoder's weights and stats.
+
+    The result is kept in ``intermediate/encoder.safetensors`` so that a run stopped during the
+    PAWS-X stage does not repeat this one.
+    """
+    from safetensors.torch import load_file, save_file
+    stage_dir = run_dir / "intermediate"
+    saved, info = stage_dir / "encoder.safetensors", stage_dir / "stage.json"
+    if saved.is_file() and info.is_file():
+        return load_file(str(saved)), json.loads(info.read_text())
+    inter = load_tokenized(study_dir, run.intermediate_task, run.intermediate_language, "train")
+    set_seed(run.seed)
+    model = build_model(params, study_dir, run.fusion_layer, intermediate_task(run.intermediate_task).num_labels)
+    args = _arguments(params, stage_dir / "trainer", run.seed, params["intermediate_learning_rate"],
+                      params["intermediate_epochs"], len(inter), evaluate=False)
+    trainer = _StudyTrainer(model=model, args=args, train_dataset=inter, data_collator=collator,
+                            callbacks=list(callbacks))
+    resume = last_checkpoint(stage_dir / "trainer")
+    result = trainer.train(resume_from_checkpoint=resume)
+    stage = {"stage": "intermediate", "examples": len(inter), "resumed_from": resume and Path(resume).name,
+             **result.metrics}
+    encoder = {k: v.contiguous() for k, v in model.state_dict().items() if not k.startswith("classifier.")}
+    if trainer.is_world_process_zero():
+        with atomic_path(saved) as tmp:
+            save_file(encoder, str(tmp))
+        write_json(info, stage)
+    return encoder, stage
+
+
+def train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> dict[str, Any]:
+    """Train and evaluate one run; write ``runs/<run_id>/metrics.json`` atomically; return it.
+
+    A run stopped at any point resumes from its last checkpoint when called again (the intermediate
+    stage's result is kept once it is done), and ends with the metrics of an uninterrupted run.
+    Checkpoints are removed once metrics.json is written, unless ``keep_checkpoints``.
+    """
     study_dir = Path(study_dir)
     run_dir = study_dir / "runs" / run.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     collator = DataCollatorWithPadding(load_tokenizer(params, study_dir))
-    load = lambda task, lang, split: load_tokenized(study_dir, task, lang, split)
     languages = ["en"] + list(params["targets"])
     stages = []
 
-    set_seed(run.seed)
     if run.intermediate_language:
-        inter = load(run.intermediate_task, run.intermediate_language, "train")
-        model = build_model(params, study_dir, run.fusion_layer, intermediate_task(run.intermediate_task).num_labels)
-        args = _arguments(params, run_dir / "intermediate", run.seed, params["intermediate_learning_rate"],
-                          params["intermediate_epochs"], len(inter), evaluate=False)
-        trainer = Trainer(model=model, args=args, train_dataset=inter, data_collator=collator)
-        result = trainer.train()
-        stages.append({"stage": "intermediate", "examples": len(inter), **result.metrics})
-        encoder = {k: v for k, v in model.state_dict().items() if not k.startswith("classifier.")}
-        set_seed(run.seed)
+        encoder, stage = _intermediate_stage(params, run, study_dir, run_dir, collator, callbacks)
+        stages.append(stage)
+        set_seed(run.seed)  # the PAWS-X head starts as it would without the intermediate stage
         model = build_model(params, study_dir, run.fusion_layer, 2)
         missing, unexpected = model.load_state_dict(encoder, strict=False)
         if set(missing) != {"classifier.weight", "classifier.bias"} or unexpected:  # only the head is new
             raise RuntimeError(f"carrying the encoder over failed: missing {missing}, unexpected {unexpected}")
     else:
+        set_seed(run.seed)
         model = build_model(params, study_dir, run.fusion_layer, 2)
 
-    train = load("pawsx", "en", "train")
-    evals = {f"{lang}_{name}": load("pawsx", lang, split) for lang in languages for name, split in EVAL_SPLITS.items()}
-    args = _arguments(params, run_dir, run.seed, params["learning_rate"], params["num_train_epochs"], len(train),
-                      evaluate=True)
-    trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=evals, data_collator=collator,
-                      compute_metrics=_accuracy, callbacks=[_EvaluateAtEnd()])
-    result = trainer.train()
-    stages.append({"stage": "pawsx-en", "examples": len(train), **result.metrics})
+    train = load_tokenized(study_dir, "pawsx", "en", "train")
+    evals = {f"{lang}_{name}": load_tokenized(study_dir, "pawsx", lang, split)
+             for lang in languages for name, split in EVAL_SPLITS.items()}
+    args = _arguments(params, run_dir / "trainer", run.seed, params["learning_rate"], params["num_train_epochs"],
+                      len(train), evaluate=True)
+    trainer = _StudyTrainer(model=model, args=args, train_dataset=train, eval_dataset=evals, data_collator=collator,
+                            compute_metrics=_accuracy, callbacks=[_EvaluateAtEnd(), *callbacks])
+    resume = last_checkpoint(run_dir / "trainer")
+    result = trainer.train(resume_from_checkpoint=resume)
+    stages.append({"stage": "pawsx-en", "examples": len(train), "resumed_from": resume and Path(resume).name,
+                   **result.metrics})
 
     curve = evaluation_table(trainer.state.log_history, languages)
     selected = select_checkpoints(curve, languages)
     n = {lang: {name: len(evals[f"{lang}_{name}"]) for name in EVAL_SPLITS} for lang in languages}
     loss = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else \
+        f"cpu ({platform.processor() or platform.machine()})"
     metrics = {
         "run_id": run.run_id,
         "status": "complete",
@@ -198,14 +292,42 @@ def train_run(params: dict, run: Run, study_dir: str | Path) -> dict[str, Any]:
         "n": n,
         "curve": {"loss": loss, "eval": curve.to_dict(orient="records")},
         "stages": stages,
-        "wall_time_s": round(time.time() - started, 2),
+        "wall_time_s": round(time.time() - started, 2),  # of this call: a resumed run counts its last part
         "train_examples_per_second": result.metrics.get("train_samples_per_second"),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "datasets": datasets.__version__},
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()})",
+        "device": device,
+        "processes": world_size(),
     }
-    write_json(run_dir / "metrics.json", metrics)
+    if trainer.is_world_process_zero():
+        write_json(run_dir / "metrics.json", metrics)
+        if not params["keep_checkpoints"]:  # an mBERT checkpoint with its optimizer is about 2 GB
+            shutil.rmtree(run_dir / "trainer", ignore_errors=True)
+            shutil.rmtree(run_dir / "intermediate", ignore_errors=True)
     return metrics
+
+
+def launch_run(params: dict, run: Run, study_dir: str | Path, processes: int) -> dict[str, Any]:
+    """Train one run in ``processes`` processes (one per GPU) with torchrun; return its metrics.
+
+    A notebook kernel is one process, so a multi-GPU run is a subprocess: ``torchrun
+    --nproc_per_node N -m dlfa train <params> <run_id>``, with the run's params written beside it.
+    """
+    import subprocess
+    import sys
+
+    import yaml
+    study_dir = Path(study_dir)
+    run_dir = study_dir / "runs" / run.run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    params_file = run_dir / "params.yaml"
+    with atomic_path(params_file) as tmp:
+        tmp.write_text(yaml.safe_dump({**params, "study": study_dir.name}, sort_keys=False))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+               "-m", "dlfa", "train", str(params_file), run.run_id, "--outputs", str(study_dir.parent)]
+    print("launching:", " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+    return json.loads((run_dir / "metrics.json").read_text())
 
 
 def existing_metrics(study_dir: str | Path, params: dict, run: Run) -> dict[str, Any] | None:

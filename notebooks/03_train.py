@@ -4,12 +4,17 @@
 # **What it does.** One point of the grid: optionally fine-tunes on the intermediate task in one
 # language (with a head of its own, sized to that task's labels), carries the encoder (and the DLFA
 # module) over, fine-tunes on English PAWS-X with a fresh 2-way head, and evaluates dev and test of
-# every language at each evaluation step. Checkpoints are then chosen from dev accuracy only: `en-dev` (best English dev,
-# the XTREME protocol) and `oracle` (best dev in each target language, reported separately).
+# every language at each evaluation step. Checkpoints are then chosen from dev accuracy only:
+# `en-dev` (best English dev, the XTREME protocol) and `oracle` (best dev in each target language,
+# reported separately, as Keung et al. 2020 recommend).
 #
 # **Reads** `data/tokenized/…` and (tiny model) `model/` from 01. **Writes**
 # `runs/<run_id>/metrics.json` and `runs/<run_id>/curve.png`. A run whose metrics exist for the same
-# configuration is shown, not retrained.
+# configuration is shown, not retrained. While it trains, the run keeps its last checkpoint under
+# `runs/<run_id>/trainer/` (and `intermediate/`): executed again after a crash or a kill, it resumes
+# from there and ends with the metrics of an uninterrupted run. The checkpoints are deleted once
+# `metrics.json` is written, unless `keep_checkpoints` is true. With `gpus_per_run` > 1 the run is
+# trained by `torchrun` in a subprocess, one process per GPU.
 
 # %% tags=["parameters"]
 study = "smoke"
@@ -40,17 +45,20 @@ adam_beta2 = 0.98
 evals_per_epoch = 2
 intermediate_epochs = 2.0
 intermediate_learning_rate = 0.001
+keep_checkpoints = False
+gpus_per_run = 1
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import display
 
 from dlfa.io import save_figure
 from dlfa.params import Run
 from dlfa.paths import study_dir as find_study
 from dlfa.pipeline import notebook_params
-from dlfa.train import existing_metrics, train_run
+from dlfa.train import existing_metrics, launch_run, train_run
 
 P = notebook_params("03_train", globals())
 run = Run(fusion_layer, P["intermediate_task"] if intermediate_language else None, intermediate_language, seed)
@@ -59,11 +67,23 @@ print("run:", run.run_id)
 
 # %%
 metrics = existing_metrics(out, P, run)
-if metrics is None:
+if metrics is None and P["gpus_per_run"] > 1:  # several processes: torchrun in a subprocess
+    metrics = launch_run(P, run, out, P["gpus_per_run"])
+elif metrics is None:  # resumes from the run's last checkpoint if an earlier attempt was stopped
     metrics = train_run(P, run, out)
 else:
     print("metrics.json exists for this configuration: not retrained")
-print(f"wall time {metrics['wall_time_s']:.1f} s, {metrics['train_examples_per_second']:.1f} training examples/s")
+print(f"wall time {metrics['wall_time_s']:.1f} s, {metrics['train_examples_per_second']:.1f} training examples/s "
+      f"on {metrics['device']} x {metrics.get('processes', 1)}")
+
+# %% [markdown]
+# ## Configuration
+# Everything that determines the result (a changed value retrains the run), and each stage's
+# size, throughput and the checkpoint it resumed from, if any.
+
+# %%
+display(pd.Series({k: str(v) for k, v in metrics["config"].items()}, name="value").to_frame())
+pd.DataFrame(metrics["stages"]).set_index("stage").T
 
 # %% [markdown]
 # ## Selected checkpoints

@@ -1,6 +1,20 @@
-"""Checkpoint selection from the dev curves, and collection into results.csv."""
+"""Checkpoint selection, results.csv, and training that resumes, accumulates and splits over processes."""
 
+import json
+import signal
+import subprocess
+import sys
+
+import datasets
+import pytest
+import torch
+import yaml
+from transformers import BertConfig, TrainingArguments
+
+from dlfa import train as train_mod
+from dlfa.model import DLFAForSequenceClassification
 from dlfa.params import Run, validate
+from dlfa.paths import ROOT
 from dlfa.results import RESULT_COLUMNS, results_table
 from dlfa.train import evaluation_table, existing_metrics, run_config, select_checkpoints
 
@@ -52,7 +66,6 @@ def test_results_table_has_one_row_per_run_language_split_protocol():
 
 
 def test_existing_metrics_requires_the_same_configuration(tmp_path):
-    import json
     params = validate({"targets": ["de", "ja"]})
     run = Run(None, None, None, 1)
     path = tmp_path / "runs" / run.run_id / "metrics.json"
@@ -62,3 +75,188 @@ def test_existing_metrics_requires_the_same_configuration(tmp_path):
     assert existing_metrics(tmp_path, {**params, "learning_rate": 1e-4}, run) is None
     path.write_text(json.dumps({**_metrics(run, params), "status": "failed"}))
     assert existing_metrics(tmp_path, params, run) is None
+
+
+# --- resumable, multi-process training -------------------------------------------------------------
+
+def test_run_ids_parse_back():
+    for run in [Run(None, None, None, 1), Run(6, "xnli", "de", 2), Run(11, "pawsx_tt", "ja", 10)]:
+        assert Run.parse(run.run_id) == run
+    with pytest.raises(ValueError, match="not a run id: 'd6_xnli-de'"):
+        Run.parse("d6_xnli-de")
+
+
+def test_last_checkpoint_is_the_newest_complete_one(tmp_path):
+    assert train_mod.last_checkpoint(tmp_path) is None
+    for step, complete in ((10, True), (20, True), (30, False)):  # 30: killed while saving
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert train_mod.last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-20")
+
+
+def test_arguments_split_the_effective_batch_over_processes_and_save_at_evaluations(tmp_path):
+    params = validate({"train_batch_size": 8, "effective_batch_size": 32, "evals_per_epoch": 2})
+    args = train_mod._arguments(params, tmp_path, 1, 1e-3, 1.0, n_train=3200, evaluate=True)
+    assert args.gradient_accumulation_steps == 4
+    assert args.save_steps == args.eval_steps == 50 and args.eval_steps % args.logging_steps == 0
+    assert args.save_total_limit == 1
+    assert train_mod.accumulation_steps(params, processes=2) == 2
+    with pytest.raises(ValueError, match="not a multiple of train_batch_size x processes = 8 x 3"):
+        train_mod.accumulation_steps(params, processes=3)
+
+
+def _tiny_model():
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    torch.manual_seed(0)
+    return DLFAForSequenceClassification.from_config(config, fusion_layer=1)
+
+
+def test_logged_loss_is_the_batch_mean_under_gradient_accumulation(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    rows = [{"input_ids": torch.randint(5, 50, (n,), generator=generator).tolist(), "labels": n % 2}
+            for n in range(4, 20)]
+    rows = [{**r, "attention_mask": [1] * len(r["input_ids"]), "token_type_ids": [0] * len(r["input_ids"])}
+            for r in rows]
+    ds = datasets.Dataset.from_list(rows)
+    model = _tiny_model()
+    with torch.no_grad():  # the reference: mean cross-entropy over the same 16 examples, unpadded
+        expected = sum(model(**{k: torch.tensor([v]) for k, v in r.items()}).loss for r in rows) / len(rows)
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=8, gradient_accumulation_steps=2,
+                             learning_rate=0.0, max_steps=1, report_to="none", save_strategy="no", use_cpu=True,
+                             logging_steps=1, disable_tqdm=True)
+    trainer = train_mod._StudyTrainer(model=model, args=args, train_dataset=ds, data_collator=_pad)
+    result = trainer.train()
+    assert result.training_loss == pytest.approx(float(expected), rel=1e-5)  # not 2x: accumulation divides it
+
+
+def _pad(batch):
+    width = max(len(b["input_ids"]) for b in batch)
+    out = {k: torch.tensor([b[k] + [0] * (width - len(b[k])) for b in batch])
+           for k in ("input_ids", "attention_mask", "token_type_ids")}
+    out["labels"] = torch.tensor([b["labels"] for b in batch])
+    return out
+
+
+def test_length_grouped_order_depends_on_seed_and_epoch_only():
+    lengths = list(range(5, 69))
+    sampler = train_mod._EpochSeededLengthSampler(8, lengths, seed=3)
+    first = list(sampler)
+    torch.manual_seed(123)  # the global RNG does not matter
+    sampler.set_epoch(0)
+    assert list(sampler) == first and sorted(first) == list(range(64))
+    sampler.set_epoch(1)
+    second = list(sampler)
+    assert second != first
+    again = train_mod._EpochSeededLengthSampler(8, lengths, seed=3)
+    again.set_epoch(1)
+    assert list(again) == second  # what a run resumed in epoch 1 sees
+
+
+TINY_RUN = {
+    "study": "resume", "tiny_model": {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64,
+                                      "vocab_size": 400},
+    "targets": ["de", "ja"], "intermediate_task": "xnli", "candidate_languages": ["hi", "vi"],
+    "intermediate_languages": ["hi"], "fusion_layers": [None, 1], "seeds": [1], "train_size": 320, "eval_size": 40,
+    "intermediate_train_size": 160, "max_length": 40, "learning_rate": 0.001, "train_batch_size": 8,
+    "effective_batch_size": 16, "eval_batch_size": 64, "num_train_epochs": 2.0, "evals_per_epoch": 2,
+    "intermediate_epochs": 2.0, "intermediate_learning_rate": 0.001,
+}
+
+KILLER = '''
+import os, signal, sys
+from pathlib import Path
+from transformers import TrainerCallback
+from dlfa import params
+from dlfa.train import train_run
+
+class KillAfterSave(TrainerCallback):  # SIGKILL right after the checkpoint at step >= N of one stage
+    def __init__(self, step, stage):
+        self.step, self.stage = step, stage
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step >= self.step and args.output_dir.endswith(self.stage):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+p, out, run = params.load(sys.argv[1]), Path(sys.argv[2]), params.Run.parse(sys.argv[3])
+step, stage = int(sys.argv[4]), sys.argv[5]
+train_run(p, run, out, callbacks=[KillAfterSave(step, stage)] if step else [])
+'''
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """A study folder with 01_data done, and an uninterrupted reference of each run."""
+    from dlfa import params as params_mod
+    from dlfa import pipeline
+    root = tmp_path_factory.mktemp("resume")
+    p = params_mod.validate(TINY_RUN)
+    (root / "params.yaml").write_text(yaml.safe_dump(p))
+    (root / "killer.py").write_text(KILLER)
+    pipeline.execute("01_data", root / "reference" / "resume" / "notebooks" / "01_data.ipynb",
+                     pipeline._for("01_data", p, {"outputs_dir": str(root / "reference")}))
+    return root
+
+
+def _train(root, study, run_id, kill_step=0, stage="x"):
+    return subprocess.run([sys.executable, str(root / "killer.py"), str(root / "params.yaml"), str(study), run_id,
+                           str(kill_step), stage], capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
+def _copy_data(root, name):
+    import shutil
+    study = root / name / "resume"
+    for part in ("data", "model"):
+        shutil.copytree(root / "reference" / "resume" / part, study / part)
+    return study
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run_id, kill_step, stage, resumed_from", [
+    ("d1__none__s1", 30, "trainer", ["checkpoint-30"]),  # PAWS-X stage, in its second epoch
+    ("d1__xnli-hi__s1", 12, "intermediate/trainer", ["checkpoint-12", None]),  # intermediate stage, 2nd epoch
+    ("d1__xnli-hi__s1", 10, "d1__xnli-hi__s1/trainer", [None, "checkpoint-10"]),  # after the intermediate stage
+])
+def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_run(tiny_study, run_id, kill_step, stage,
+                                                                     resumed_from):
+    reference = tiny_study / "reference" / "resume"
+    if not (reference / "runs" / run_id / "metrics.json").is_file():
+        assert _train(tiny_study, reference, run_id).returncode == 0
+    study = _copy_data(tiny_study, f"killed-{run_id}-{kill_step}")
+    killed = _train(tiny_study, study, run_id, kill_step, stage)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (study / "runs" / run_id / "metrics.json").exists()
+    resumed = _train(tiny_study, study, run_id)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = json.loads((reference / "runs" / run_id / "metrics.json").read_text())
+    b = json.loads((study / "runs" / run_id / "metrics.json").read_text())
+    assert b["selection"] == a["selection"] and b["curve"] == a["curve"]  # every loss and accuracy
+    assert [s["resumed_from"] for s in b["stages"]] == resumed_from
+    assert sorted(p.name for p in (study / "runs" / run_id).iterdir()) == ["metrics.json"]  # checkpoints gone
+
+
+@pytest.mark.slow
+def test_two_processes_train_one_run_as_one(tiny_study):
+    """torchrun with two CPU processes (gloo): the batch is split, not doubled; one metrics.json."""
+    study = _copy_data(tiny_study, "ddp")
+    params = yaml.safe_load((tiny_study / "params.yaml").read_text())
+    (tiny_study / "ddp.yaml").write_text(yaml.safe_dump({**params, "gpus_per_run": 2}))
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                             "-m", "dlfa", "train", str(tiny_study / "ddp.yaml"), "baseline__none__s1",
+                             "--outputs", str(study.parent)], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((study / "runs" / "baseline__none__s1" / "metrics.json").read_text())
+    assert metrics["processes"] == 2
+    assert metrics["curve"]["loss"][-1]["step"] == 2 * 320 // 16  # 2 epochs of 320 examples in batches of 16
+    assert all(0.3 < entry["loss"] < 1.0 for entry in metrics["curve"]["loss"])  # a mean, not a sum over ranks
+
+
+def test_train_command_refuses_a_run_outside_the_grid(tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text(yaml.safe_dump({**TINY_RUN, "fusion_layers": [None]}))
+    result = subprocess.run([sys.executable, "-m", "dlfa", "train", str(params), "d1__xnli-ur__s3",
+                             "--outputs", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    for message in ("fusion layer 1 is not in 'fusion_layers' [None]", "seed 3 is not in 'seeds' [1]",
+                    "'xnli-ur' is not a candidate"):
+        assert message in result.stderr
