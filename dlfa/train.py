@@ -9,6 +9,7 @@ al. 2020). Test accuracy is read at the selected step; test numbers never influe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -239,6 +240,19 @@ def _intermediate_stage(params: dict, run: Run, study_dir: Path, run_dir: Path, 
     return encoder, stage
 
 
+@contextlib.contextmanager
+def _no_checkpoint_bars():
+    """No "Writing model shards" bar at every checkpoint: the Trainer's own bar shows progress."""
+    from transformers.utils import logging as hf_logging
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> dict[str, Any]:
     """Train and evaluate one run; write ``runs/<run_id>/metrics.json`` atomically; return it.
 
@@ -246,6 +260,11 @@ def train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> di
     stage's result is kept once it is done), and ends with the metrics of an uninterrupted run.
     Checkpoints are removed once metrics.json is written, unless ``keep_checkpoints``.
     """
+    with _no_checkpoint_bars():
+        return _train_run(params, run, study_dir, callbacks)
+
+
+def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> dict[str, Any]:
     study_dir = Path(study_dir)
     run_dir = study_dir / "runs" / run.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
