@@ -20,6 +20,9 @@ FIGURES = [  # (path under the study folder, caption)
     ("analysis/figures/accuracy_by_language.png",
      "PAWS-X test accuracy per language and setting, checkpoint chosen on English dev (XTREME protocol); "
      "bars are 95% intervals."),
+    ("analysis/figures/layer_sweep.png",
+     "Test accuracy by fused layer and language (no intermediate task), and the average over languages by layer; "
+     "in the paper profile with the DLFA paper's and XTREME's published averages."),
     ("analysis/figures/typology_gain.png",
      "Gain from the intermediate task (accuracy with it minus without it) against the URIEL distance "
      "between the intermediate language and the target, one panel per distance kind."),
@@ -110,8 +113,26 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
             parts.append(f'<div class="note"><b>Not learnt.</b> English test accuracy is as low as '
                          f'{wide["en"].min():.3f} (chance is about 0.5 to 0.56): those runs did not learn the task, '
                          "so their zero-shot numbers and the correlations below carry no information.</div>")
-        parts.append("<p>Test accuracy (checkpoint chosen on English dev), per setting and language:</p>")
-        parts.append(_table(wide.reset_index()))
+        cells = acc.assign(cell=[f"{a:.3f} [{lo:.3f}, {hi:.3f}]" for a, lo, hi in
+                                 zip(acc.accuracy, acc.ci_low, acc.ci_high)])
+        headline = cells.pivot_table(index="setting", columns="language", values="cell", aggfunc="first", sort=False)
+        headline["zero-shot avg"] = wide["zero-shot avg"].map("{:.3f}".format)
+        headline.columns.name = None
+        parts.append("<p>Test accuracy (checkpoint chosen on English dev) per setting and language, with 95% "
+                     "intervals (bootstrap over seeds; Wilson over test examples when there is one seed):</p>")
+        parts.append(_table(headline.reset_index()))
+    paired_csv = out / "analysis" / "paired_tests.csv"
+    if paired_csv.is_file():
+        paired = pd.read_csv(paired_csv)
+        if len(paired):
+            paired["run"] = paired["run_id"]
+            paired["cell"] = [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]{' *' if p < 0.05 else ''}" for d, lo, hi, p in
+                              zip(paired.difference, paired.ci_low, paired.ci_high, paired.p_value)]
+            diff = paired.pivot_table(index="run", columns="language", values="cell", aggfunc="first", sort=False)
+            diff.columns.name = None
+            parts.append("<p>Each run minus the plain baseline of its seed, on the same test examples (paired "
+                         "bootstrap 95% interval; * paired permutation p &lt; 0.05, uncorrected):</p>")
+            parts.append(_table(diff.reset_index()))
     corr_csv = out / "analysis" / "typology_correlation.csv"
     if corr_csv.is_file():
         corr = pd.read_csv(corr_csv)

@@ -36,3 +36,39 @@ def results_table(metrics: list[dict]) -> pd.DataFrame:
                                  "accuracy": chosen[split], "n": m["n"][language][split]})
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     return frame.astype({"fusion_layer": "Int64", "seed": "int64", "n": "int64"})
+
+
+# Published reference points (accuracy in %, PAWS-X test, mBERT-base, en-dev selection).
+XTREME_MBERT = {"en": 94.0, "de": 85.7, "es": 87.4, "fr": 87.0, "ja": 73.0, "ko": 69.6, "zh": 77.0}
+# Chen et al. 2022 (DLFA), average over the seven languages, by fused layer 1..11; their baseline 81.94.
+DLFA_PAPER_LAYER_AVERAGE = {1: 82.50, 2: 83.04, 3: 83.81, 4: 82.75, 5: 82.44, 6: 84.37, 7: 83.48, 8: 82.91,
+                            9: 84.24, 10: 84.33, 11: 83.04}
+DLFA_PAPER_BASELINE_AVERAGE = 81.94
+
+PAIRED_COLUMNS = ["run_id", "baseline_run_id", "variant", "intermediate_language", "seed", "selection", "language",
+                  "accuracy", "baseline_accuracy", "difference", "ci_low", "ci_high", "p_value", "n"]
+
+
+def paired_tests(study_dir: str | Path, results: pd.DataFrame, selection: str = "en-dev",
+                 split: str = "test") -> pd.DataFrame:
+    """Every run against the plain baseline of the same seed (no fusion, no intermediate task), per
+    language, on the same test examples at each run's selected checkpoint (``stats.paired_difference``)."""
+    from .stats import paired_difference
+    from .train import load_predictions
+    runs = results[["run_id", "variant", "intermediate_language", "seed"]].drop_duplicates()
+    plain = runs[(runs.variant == "baseline") & runs.intermediate_language.isna()].set_index("seed")["run_id"]
+    languages = list(dict.fromkeys(results.language))
+    rows = []
+    for run in runs.itertuples():
+        if run.seed not in plain.index or run.run_id == plain[run.seed]:
+            continue
+        for language in languages:
+            a = load_predictions(Path(study_dir, "runs", plain[run.seed]), selection, language, split)
+            b = load_predictions(Path(study_dir, "runs", run.run_id), selection, language, split)
+            pair = a.merge(b, on="id", suffixes=("_a", "_b"), validate="one_to_one")
+            test = paired_difference(pair.correct_a, pair.correct_b)
+            rows.append({"run_id": run.run_id, "baseline_run_id": plain[run.seed], "variant": run.variant,
+                         "intermediate_language": run.intermediate_language, "seed": run.seed,
+                         "selection": selection, "language": language, "accuracy": pair.correct_b.mean(),
+                         "baseline_accuracy": pair.correct_a.mean(), **test})
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)

@@ -48,3 +48,30 @@ def correlation(x, y, method: str = "spearman", confidence: float = 0.95, n_resa
                                       vectorized=False, n_resamples=n_resamples, random_state=seed)
     return {"statistic": float(r(x, y)), "ci_low": float(boot.confidence_interval.low),
             "ci_high": float(boot.confidence_interval.high), "p_value": float(perm.pvalue), "n": n}
+
+
+def paired_difference(correct_a, correct_b, confidence: float = 0.95, n_resamples: int = 5000,
+                      seed: int = 0) -> dict[str, float]:
+    """Accuracy of B minus accuracy of A on the same examples (``correct_*``: one bool per example).
+
+    CI: percentile bootstrap over examples, resampled in pairs. p-value: two-sided paired
+    permutation test (each example's two outcomes swapped at random), exact when 2^n <= n_resamples.
+    For 0/1 outcomes that is the exact McNemar (sign) test on the discordant examples.
+    """
+    a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise ValueError(f"correct_a and correct_b must be 1-D, non-empty and of equal length (the same "
+                         f"examples in the same order); got {a.shape} and {b.shape}")
+    n, difference = len(a), float(b.mean() - a.mean())
+    if np.array_equal(a, b):  # no discordant example: no evidence of a difference, and nothing to resample
+        return {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0, "n": n}
+
+    def diff(x, y, axis=-1):
+        return np.mean(y, axis=axis) - np.mean(x, axis=axis)
+
+    boot = stats.bootstrap((a, b), diff, paired=True, vectorized=True, confidence_level=confidence,
+                           n_resamples=n_resamples, method="percentile", random_state=seed)
+    perm = stats.permutation_test((a, b), diff, permutation_type="samples", vectorized=True,
+                                  n_resamples=n_resamples, random_state=seed)
+    return {"difference": difference, "ci_low": float(boot.confidence_interval.low),
+            "ci_high": float(boot.confidence_interval.high), "p_value": float(perm.pvalue), "n": n}

@@ -92,7 +92,39 @@ class _EpochSeededLengthSampler(LengthGroupedSampler):
 
 
 class _StudyTrainer(Trainer):
-    """Trainer with a resumable length-grouped order; lengths read from Arrow, not row by row."""
+    """Trainer with a resumable length-grouped order (lengths read from Arrow, not row by row) that
+    keeps every evaluation's predicted labels in ``predictions_dir/step-<N>.npz``, one array per
+    evaluation set: paired tests compare runs example by example at the checkpoints they select."""
+
+    predictions_dir: Path | None = None
+    _pending: dict[str, np.ndarray] | None = None
+
+    def _get_eval_sampler(self, eval_dataset):
+        # Trainer would group evaluation examples by length too, i.e. shuffle them: predictions must
+        # come back in the dataset's order to be matched with example ids.
+        if eval_dataset is None or self.args.world_size > 1:
+            return super()._get_eval_sampler(eval_dataset) if eval_dataset is None else None
+        return torch.utils.data.SequentialSampler(eval_dataset)
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix="eval"):
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys,
+                                         metric_key_prefix)
+        if self.predictions_dir is not None and output.predictions is not None:
+            self._pending = self._pending or {}
+            self._pending[metric_key_prefix.removeprefix("eval_")] = \
+                np.argmax(output.predictions, axis=-1).astype(np.int8)
+        return output
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
+        every_set = eval_dataset is None and isinstance(self.eval_dataset, dict)
+        metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        if every_set and self._pending and self.is_world_process_zero():
+            with atomic_path(self.predictions_dir / f"step-{self.state.global_step}.npz") as tmp:
+                np.savez_compressed(tmp, **self._pending)
+        if every_set:
+            self._pending = None
+        return metrics
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = self.train_dataset if train_dataset is None else train_dataset
@@ -292,6 +324,7 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
                       len(train), evaluate=True)
     trainer = _StudyTrainer(model=model, args=args, train_dataset=train, eval_dataset=evals, data_collator=collator,
                             compute_metrics=_accuracy, callbacks=[_EvaluateAtEnd(), *callbacks])
+    trainer.predictions_dir = run_dir / "trainer" / "predictions"
     resume = last_checkpoint(run_dir / "trainer")
     result = trainer.train(resume_from_checkpoint=resume)
     stages.append({"stage": "pawsx-en", "examples": len(train), "resumed_from": resume and Path(resume).name,
@@ -299,6 +332,8 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
 
     curve = evaluation_table(trainer.state.log_history, languages)
     selected = select_checkpoints(curve, languages)
+    if trainer.is_world_process_zero():
+        save_selected_predictions(run_dir, study_dir, selected, languages)
     n = {lang: {name: len(evals[f"{lang}_{name}"]) for name in EVAL_SPLITS} for lang in languages}
     loss = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else \
@@ -349,10 +384,36 @@ def launch_run(params: dict, run: Run, study_dir: str | Path, processes: int) ->
     return json.loads((run_dir / "metrics.json").read_text())
 
 
+def save_selected_predictions(run_dir: Path, study_dir: Path, selected: dict, languages: list[str]) -> None:
+    """``predictions.npz``: for each protocol, language and split, the labels predicted at the
+    selected step (``<protocol>__<lang>__<split>``), with the examples' ids and gold labels."""
+    arrays: dict[str, np.ndarray] = {}
+    for lang in languages:
+        for name, split in EVAL_SPLITS.items():
+            gold = datasets.load_from_disk(str(tokenized_path(study_dir, "pawsx", lang, split)))
+            arrays[f"id__{lang}__{name}"] = np.asarray(gold["id"], dtype=np.int64)
+            arrays[f"label__{lang}__{name}"] = np.asarray(gold["labels"], dtype=np.int8)
+            for protocol, per_language in selected.items():
+                with np.load(run_dir / "trainer" / "predictions" / f"step-{per_language[lang]['step']}.npz") as z:
+                    arrays[f"{protocol}__{lang}__{name}"] = z[f"{lang}_{name}"]
+    with atomic_path(run_dir / "predictions.npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
+
+
+def load_predictions(run_dir: str | Path, protocol: str, language: str, split: str) -> pd.DataFrame:
+    """One run's test (or dev) examples: ``id, label, predicted, correct`` at a protocol's checkpoint."""
+    with np.load(Path(run_dir) / "predictions.npz") as z:
+        frame = pd.DataFrame({"id": z[f"id__{language}__{split}"], "label": z[f"label__{language}__{split}"],
+                              "predicted": z[f"{protocol}__{language}__{split}"]})
+    frame["correct"] = frame["label"] == frame["predicted"]
+    return frame
+
+
 def existing_metrics(study_dir: str | Path, params: dict, run: Run) -> dict[str, Any] | None:
-    """The run's metrics.json if it is complete and was produced by the same configuration."""
+    """The run's metrics.json if it is complete, was produced by the same configuration and has its
+    predictions.npz beside it."""
     path = Path(study_dir) / "runs" / run.run_id / "metrics.json"
-    if not path.is_file():
+    if not path.is_file() or not path.with_name("predictions.npz").is_file():
         return None
     metrics = json.loads(path.read_text())
     same = json.loads(json.dumps(run_config(params, run))) == metrics.get("config")

@@ -9,7 +9,8 @@
 # reported separately, as Keung et al. 2020 recommend).
 #
 # **Reads** `data/tokenized/…` and (tiny model) `model/` from 01. **Writes**
-# `runs/<run_id>/metrics.json` and `runs/<run_id>/curve.png`. A run whose metrics exist for the same
+# `runs/<run_id>/metrics.json`, `predictions.npz` (the predicted label of every dev and test example at
+# each selected checkpoint) and `curve.png`. A run whose metrics exist for the same
 # configuration is shown, not retrained. While it trains, the run keeps its last checkpoint under
 # `runs/<run_id>/trainer/` (and `intermediate/`): executed again after a crash or a kill, it resumes
 # from there and ends with the metrics of an uninterrupted run. The checkpoints are deleted once

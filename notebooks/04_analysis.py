@@ -5,24 +5,27 @@
 # questions: does an intermediate task help more when its language is typologically closer to the
 # target, and does DLFA fusion add accuracy?
 #
-# **Reads** `runs/*/metrics.json`, `typology/distances.csv`. **Writes** `results.csv`,
-# `analysis/accuracy.csv`, `analysis/typology_gain.csv`, `analysis/typology_correlation.csv`,
-# `analysis/figures/*.png`.
+# **Reads** `runs/*/metrics.json` and `runs/*/predictions.npz`, `typology/distances.csv`. **Writes**
+# `results.csv`, `analysis/accuracy.csv`, `analysis/paired_tests.csv`, `analysis/layer_sweep.csv`,
+# `analysis/typology_gain.csv`, `analysis/typology_correlation.csv`, `analysis/figures/*.png`.
 
 # %% tags=["parameters"]
 study = "smoke"
 outputs_dir = None
+model = "tiny"
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import display
 
 from dlfa import stats
 from dlfa.io import save_figure, write_csv
 from dlfa.paths import study_dir as find_study
-from dlfa.results import load_metrics, results_table
+from dlfa.results import (DLFA_PAPER_BASELINE_AVERAGE, DLFA_PAPER_LAYER_AVERAGE, XTREME_MBERT, load_metrics,
+                          paired_tests, results_table)
 
 out = find_study(study, outputs_dir)
 metrics = load_metrics(out)
@@ -70,6 +73,56 @@ save_figure(fig, out / "analysis" / "figures" / "accuracy_by_language.png")
 plt.show()
 summary = accuracy[accuracy.language != "en"].groupby("setting", sort=False).accuracy.mean().rename("zero-shot avg")
 summary.to_frame().join(accuracy[accuracy.language == "en"].set_index("setting").accuracy.rename("en")).round(3)
+
+# %% [markdown]
+# ## Against the baseline, example by example
+# Each run against the plain baseline of the same seed (no fusion, no intermediate task), on the
+# same test examples at the checkpoints each selected on English dev: the accuracy difference, a
+# 95% paired bootstrap interval and a paired permutation p-value (for right/wrong outcomes, the
+# exact McNemar test). One row per run and language in `analysis/paired_tests.csv`.
+
+# %%
+paired = paired_tests(out, results)
+write_csv(out / "analysis" / "paired_tests.csv", paired)
+if len(paired):
+    shown = paired.assign(run=paired.variant + " · " + paired.intermediate_language.fillna("none"),
+                          cell=[f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]{'*' if p < 0.05 else ''}"
+                                for d, lo, hi, p in zip(paired.difference, paired.ci_low, paired.ci_high,
+                                                        paired.p_value)])
+    display(shown.pivot_table(index=["run", "seed"], columns="language", values="cell", aggfunc="first", sort=False)
+            [list(dict.fromkeys(paired.language))])
+    print("* p < 0.05 (paired permutation test; not corrected for the number of comparisons)")
+
+# %% [markdown]
+# ## Layer sweep
+# Test accuracy by fused layer (no intermediate task, mean over seeds), and the average over the
+# seven languages by layer. The paper profile draws the published references: XTREME's mBERT and
+# the DLFA paper's averages by layer (their baseline: 81.94).
+
+# %%
+sweep = test[test.intermediate_language.isna()].copy()
+sweep["layer"] = sweep["fusion_layer"].map(lambda k: "baseline" if pd.isna(k) else f"{int(k)}")
+order = ["baseline"] + [f"{k}" for k in sorted(sweep.fusion_layer.dropna().unique())]
+table = sweep.pivot_table(index="layer", columns="language", values="accuracy", aggfunc="mean").reindex(order)
+table = table[[c for c in ["en", "de", "es", "fr", "ja", "ko", "zh"] if c in table]]
+table["avg"] = table.mean(axis=1)
+write_csv(out / "analysis" / "layer_sweep.csv", table.reset_index())
+reference = model != "tiny"  # the published numbers are mBERT's
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.45 * len(table) + 2), width_ratios=[3, 2])
+sns.heatmap(table * 100, annot=True, fmt=".1f", cmap="viridis", cbar=False, ax=ax1)
+ax1.set(xlabel="language", ylabel="fused layer", title="test accuracy (%), en-dev selection")
+x = np.arange(len(table))
+ax2.plot(x, table["avg"] * 100, marker="o", label="this study")
+if reference:
+    ax2.plot(x, [DLFA_PAPER_BASELINE_AVERAGE if k == "baseline" else DLFA_PAPER_LAYER_AVERAGE.get(int(k), np.nan)
+                 for k in table.index], marker="s", ls="--", label="DLFA paper")
+    ax2.axhline(np.mean(list(XTREME_MBERT.values())), color="grey", ls=":", label="XTREME mBERT")
+ax2.set_xticks(x, table.index)
+ax2.set(xlabel="fused layer", ylabel="average accuracy over languages (%)", title="average by layer")
+ax2.legend(fontsize=8)
+fig.tight_layout()
+save_figure(fig, out / "analysis" / "figures" / "layer_sweep.png")
+plt.show()
 
 # %% [markdown]
 # ## Typology: is the intermediate task's gain larger for closer languages?

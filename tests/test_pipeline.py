@@ -90,7 +90,10 @@ def test_a_study_runs_end_to_end_and_resumes(tmp_path):
     assert list(distances.columns) == ["kind", "metric", "lang_a", "lang_b", "distance"]
     correlation = pd.read_csv(study / "analysis" / "typology_correlation.csv")
     assert list(correlation.columns) == ["kind", "metric", "spearman", "ci_low", "ci_high", "p_value", "n"]
-    for png in ["analysis/figures/accuracy_by_language.png", "typology/figures/distances.png", "data/figures/lengths.png"]:
+    paired = pd.read_csv(study / "analysis" / "paired_tests.csv")
+    assert set(paired.run_id) == set(results.run_id) - {"baseline__none__s1"} and paired.p_value.between(0, 1).all()
+    for png in ["analysis/figures/accuracy_by_language.png", "analysis/figures/layer_sweep.png",
+                "typology/figures/distances.png", "typology/figures/selection.png", "data/figures/lengths.png"]:
         assert (study / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     report = (study / "report" / "index.html").read_text()
     assert "Smoke profile" in report and report.count("data:image/png;base64,") >= 5

@@ -42,3 +42,30 @@ def test_correlation_degenerate_and_bad_input():
         stats.correlation([1, 2, 3], [1, 2, 3], "kendall")
     with pytest.raises(ValueError, match="equal length"):
         stats.correlation([1, 2, 3], [1, 2])
+
+
+def test_paired_difference_is_the_exact_mcnemar_test_on_few_examples():
+    a = np.array([1, 1, 0, 1, 0, 1, 1, 0, 1, 1], bool)
+    b = np.array([1, 1, 1, 1, 1, 1, 0, 1, 1, 1], bool)  # B alone right on 3 examples, A alone on 1
+    r = stats.paired_difference(a, b)
+    assert r["difference"] == pytest.approx(0.2) and r["n"] == 10
+    assert r["p_value"] == pytest.approx(sps.binomtest(3, 4, 0.5).pvalue)  # 0.625: 2^10 pairings enumerated
+    assert r["ci_low"] < 0.2 < r["ci_high"]
+
+
+def test_paired_difference_on_a_test_set_sized_sample():
+    rng = np.random.default_rng(0)
+    a = rng.random(2000) < 0.8
+    b = np.where(rng.random(2000) < 0.1, ~a, a)  # 10% of outcomes flipped
+    r = stats.paired_difference(a, b)
+    d = b.astype(float) - a.astype(float)
+    assert r["difference"] == pytest.approx(d.mean())
+    half = 1.96 * d.std(ddof=1) / np.sqrt(len(d))  # the normal approximation's half-width
+    assert r["ci_low"] == pytest.approx(d.mean() - half, abs=0.004)
+    assert r["ci_high"] == pytest.approx(d.mean() + half, abs=0.004)
+    exact = sps.binomtest(int((d > 0).sum()), int((d != 0).sum()), 0.5).pvalue
+    assert r["p_value"] == pytest.approx(max(exact, 1 / 5001), abs=1e-3)  # Monte Carlo floor 1/(n+1)
+    assert stats.paired_difference(a, a) == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0,
+                                             "n": 2000}
+    with pytest.raises(ValueError, match="the same examples in the same order"):
+        stats.paired_difference(a, b[:-1])

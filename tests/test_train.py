@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import datasets
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -71,6 +72,8 @@ def test_existing_metrics_requires_the_same_configuration(tmp_path):
     path = tmp_path / "runs" / run.run_id / "metrics.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(_metrics(run, params)))
+    assert existing_metrics(tmp_path, params, run) is None  # no predictions.npz: the analysis needs it
+    path.with_name("predictions.npz").write_bytes(b"")
     assert existing_metrics(tmp_path, params, run) is not None
     assert existing_metrics(tmp_path, {**params, "learning_rate": 1e-4}, run) is None
     path.write_text(json.dumps({**_metrics(run, params), "status": "failed"}))
@@ -232,7 +235,11 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_run(tiny_study,
     b = json.loads((study / "runs" / run_id / "metrics.json").read_text())
     assert b["selection"] == a["selection"] and b["curve"] == a["curve"]  # every loss and accuracy
     assert [s["resumed_from"] for s in b["stages"]] == resumed_from
-    assert sorted(p.name for p in (study / "runs" / run_id).iterdir()) == ["metrics.json"]  # checkpoints gone
+    assert sorted(p.name for p in (study / "runs" / run_id).iterdir()) == ["metrics.json", "predictions.npz"]
+    for name in ("en-dev__ja__test", "oracle__de__dev"):  # the same predictions, example by example
+        with np.load(reference / "runs" / run_id / "predictions.npz") as x, \
+                np.load(study / "runs" / run_id / "predictions.npz") as y:
+            assert (x[name] == y[name]).all()
 
 
 @pytest.mark.slow
@@ -260,3 +267,53 @@ def test_train_command_refuses_a_run_outside_the_grid(tmp_path):
     for message in ("fusion layer 1 is not in 'fusion_layers' [None]", "seed 3 is not in 'seeds' [1]",
                     "'xnli-ur' is not a candidate"):
         assert message in result.stderr
+
+
+def test_paired_tests_align_runs_by_example_id(tmp_path):
+    from dlfa import stats
+    from dlfa.results import PAIRED_COLUMNS, paired_tests
+    params = validate({"targets": ["de", "ja"], "fusion_layers": [None, 1]})
+    runs = [Run(None, None, None, 1), Run(1, None, None, 1)]
+    rng = np.random.default_rng(0)
+    ids, gold = np.arange(100, 150), rng.integers(0, 2, 50).astype(np.int8)
+    predicted = {"baseline__none__s1": np.where(rng.random(50) < 0.7, gold, 1 - gold).astype(np.int8),
+                 "d1__none__s1": np.where(rng.random(50) < 0.9, gold, 1 - gold).astype(np.int8)}
+    for run in runs:
+        order = np.arange(50) if run.fusion_layer is None else rng.permutation(50)  # another row order
+        arrays = {}
+        for lang in ("en", "de", "ja"):
+            for split in ("dev", "test"):
+                arrays[f"id__{lang}__{split}"], arrays[f"label__{lang}__{split}"] = ids[order], gold[order]
+                for protocol in ("en-dev", "oracle"):
+                    arrays[f"{protocol}__{lang}__{split}"] = predicted[run.run_id][order]
+        (tmp_path / "runs" / run.run_id).mkdir(parents=True)
+        np.savez(tmp_path / "runs" / run.run_id / "predictions.npz", **arrays)
+    table = paired_tests(tmp_path, results_table([_metrics(r, params) for r in runs]))
+    assert list(table.columns) == PAIRED_COLUMNS and len(table) == 3  # d1 against the baseline, per language
+    row = table[table.language == "ja"].iloc[0]
+    expected = stats.paired_difference(predicted["baseline__none__s1"] == gold, predicted["d1__none__s1"] == gold)
+    assert row.run_id == "d1__none__s1" and row.baseline_run_id == "baseline__none__s1"
+    assert row.difference == pytest.approx(expected["difference"]) and row.p_value == pytest.approx(expected["p_value"])
+    assert row.accuracy == pytest.approx(np.mean(predicted["d1__none__s1"] == gold))
+
+
+def test_saved_predictions_follow_the_dataset_order(tmp_path):
+    """Trainer groups evaluation batches by length (a shuffle); the saved predictions must not be."""
+    generator = torch.Generator().manual_seed(1)
+    rows = [{"input_ids": torch.randint(5, 50, (int(n),), generator=generator).tolist(), "labels": 0}
+            for n in torch.randint(4, 30, (50,), generator=generator)]
+    rows = [{**r, "attention_mask": [1] * len(r["input_ids"]), "token_type_ids": [0] * len(r["input_ids"])}
+            for r in rows]
+    model = _tiny_model().eval()
+    with torch.no_grad():
+        expected = [int(model(**{k: torch.tensor([v]) for k, v in r.items() if k != "labels"}).logits.argmax())
+                    for r in rows]
+    assert 0 < sum(expected) < len(expected)  # a model whose order would show
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=8, report_to="none",
+                             use_cpu=True, train_sampling_strategy="group_by_length", disable_tqdm=True)
+    trainer = train_mod._StudyTrainer(model=model, args=args, eval_dataset={"x_test": datasets.Dataset.from_list(rows)},
+                                      data_collator=_pad, compute_metrics=train_mod._accuracy)
+    trainer.predictions_dir = tmp_path / "predictions"
+    trainer.evaluate()
+    with np.load(tmp_path / "predictions" / "step-0.npz") as saved:
+        assert saved["x_test"].tolist() == expected
