@@ -23,6 +23,9 @@ FIGURES = [  # (path under the study folder, caption)
     ("analysis/figures/layer_sweep.png",
      "Test accuracy by fused layer and language (no intermediate task), and the average over languages by layer; "
      "in the paper profile with the DLFA paper's and XTREME's published averages."),
+    ("analysis/figures/layer_similarity.png",
+     "Cosine similarity between English dev pairs and their translations, per layer, before and after "
+     "fine-tuning (mean-pooled, centred per language): how language-neutral each layer is."),
     ("analysis/figures/typology_gain.png",
      "Gain from the intermediate task (accuracy with it minus without it) against the URIEL distance "
      "between the intermediate language and the target, one panel per distance kind."),

@@ -33,6 +33,7 @@ from .data import MODEL_COLUMNS
 from .io import atomic_path, write_json
 from .model import DLFAForSequenceClassification
 from .params import TINY_MODEL, Run, intermediate_source
+from .similarity import layer_similarity
 from .tasks import intermediate_task
 
 PROTOCOLS = ("en-dev", "oracle")
@@ -304,6 +305,10 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
     collator = DataCollatorWithPadding(load_tokenizer(params, study_dir))
     languages = ["en"] + list(params["targets"])
     stages = []
+    tokenized = lambda task, lang, split: tokenized_path(study_dir, task, lang, split)  # noqa: E731
+    set_seed(run.seed)  # the encoder before any fine-tuning (pretrained, or the tiny model's initialisation)
+    similarity = {"base": layer_similarity(build_model(params, study_dir, run.fusion_layer, 2), tokenized,
+                                           languages, collator)}
 
     if run.intermediate_language:
         encoder, stage = _intermediate_stage(params, run, study_dir, run_dir, collator, callbacks)
@@ -330,6 +335,7 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
     stages.append({"stage": "pawsx-en", "examples": len(train), "resumed_from": resume and Path(resume).name,
                    **result.metrics})
 
+    similarity["fine-tuned"] = layer_similarity(trainer.model, tokenized, languages, collator)
     curve = evaluation_table(trainer.state.log_history, languages)
     selected = select_checkpoints(curve, languages)
     if trainer.is_world_process_zero():
@@ -345,6 +351,8 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
         "selection": selected,
         "n": n,
         "curve": {"loss": loss, "eval": curve.to_dict(orient="records")},
+        # mean cosine similarity of English and each language's parallel dev pairs, per layer (0: embeddings)
+        "similarity": similarity,
         "stages": stages,
         "wall_time_s": round(time.time() - started, 2),  # of this call: a resumed run counts its last part
         "train_examples_per_second": result.metrics.get("train_samples_per_second"),

@@ -7,6 +7,7 @@
 #
 # **Reads** `runs/*/metrics.json` and `runs/*/predictions.npz`, `typology/distances.csv`. **Writes**
 # `results.csv`, `analysis/accuracy.csv`, `analysis/paired_tests.csv`, `analysis/layer_sweep.csv`,
+# `analysis/layer_similarity.csv`,
 # `analysis/typology_gain.csv`, `analysis/typology_correlation.csv`, `analysis/figures/*.png`.
 
 # %% tags=["parameters"]
@@ -26,6 +27,7 @@ from dlfa.io import save_figure, write_csv
 from dlfa.paths import study_dir as find_study
 from dlfa.results import (DLFA_PAPER_BASELINE_AVERAGE, DLFA_PAPER_LAYER_AVERAGE, XTREME_MBERT, load_metrics,
                           paired_tests, results_table)
+from dlfa.similarity import similarity_table
 
 out = find_study(study, outputs_dir)
 metrics = load_metrics(out)
@@ -123,6 +125,31 @@ ax2.legend(fontsize=8)
 fig.tight_layout()
 save_figure(fig, out / "analysis" / "figures" / "layer_sweep.png")
 plt.show()
+
+# %% [markdown]
+# ## Cross-lingual similarity by layer
+# PAWS-X dev rows are parallel across languages. For each layer (0: embeddings), the mean cosine
+# similarity between each English pair and its translation, after mean-pooling over tokens and
+# centring per language, for the encoder before fine-tuning (`base`: pretrained mBERT, or the tiny
+# model's random initialisation) and after it (`fine-tuned`), from the plain baseline runs. The
+# DLFA paper's premise is that lower layers are more language-neutral than the last one.
+
+# %%
+similarity = similarity_table(metrics)
+write_csv(out / "analysis" / "layer_similarity.csv", similarity)
+if len(similarity):
+    plain = similarity[(similarity.variant == "baseline") & similarity.intermediate_language.isna()]
+    plain = plain if len(plain) else similarity
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    sns.lineplot(data=plain, x="layer", y="similarity", hue="language", style="model", markers=True,
+                 errorbar=None, ax=ax)
+    ax.set_xticks(sorted(plain.layer.unique()))
+    ax.set(xlabel="layer (0: embeddings)", ylabel="cosine similarity to English (centred)",
+           title="How language-neutral is each layer? (parallel dev pairs)")
+    ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
+    save_figure(fig, out / "analysis" / "figures" / "layer_similarity.png")
+    plt.show()
+    display(plain.pivot_table(index=["model", "language"], columns="layer", values="similarity").round(3))
 
 # %% [markdown]
 # ## Typology: is the intermediate task's gain larger for closer languages?

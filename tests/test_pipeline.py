@@ -92,7 +92,11 @@ def test_a_study_runs_end_to_end_and_resumes(tmp_path):
     assert list(correlation.columns) == ["kind", "metric", "spearman", "ci_low", "ci_high", "p_value", "n"]
     paired = pd.read_csv(study / "analysis" / "paired_tests.csv")
     assert set(paired.run_id) == set(results.run_id) - {"baseline__none__s1"} and paired.p_value.between(0, 1).all()
+    similarity = pd.read_csv(study / "analysis" / "layer_similarity.csv")
+    assert set(similarity.model) == {"base", "fine-tuned"} and set(similarity.language) == {"de", "ja"}
+    assert set(similarity.layer) == {0, 1, 2} and similarity.similarity.between(-1, 1).all()
     for png in ["analysis/figures/accuracy_by_language.png", "analysis/figures/layer_sweep.png",
+                "analysis/figures/layer_similarity.png",
                 "typology/figures/distances.png", "typology/figures/selection.png", "data/figures/lengths.png"]:
         assert (study / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     report = (study / "report" / "index.html").read_text()

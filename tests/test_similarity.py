@@ -1,0 +1,60 @@
+"""Layer-wise cross-lingual similarity on parallel rows."""
+
+import datasets
+import pytest
+import torch
+from transformers import BertConfig, DataCollatorWithPadding
+
+from dlfa.model import DLFAForSequenceClassification
+from dlfa.similarity import layer_similarity, pooled_layers, similarity_table
+
+
+class _Pad:  # what DataCollatorWithPadding needs of a tokenizer
+    pad_token_id, padding_side, model_input_names = 0, "right", ["input_ids", "token_type_ids", "attention_mask"]
+
+    def pad(self, features, **kwargs):
+        width = max(len(f["input_ids"]) for f in features)
+        return {k: torch.tensor([f[k] + [0] * (width - len(f[k])) for f in features]) for k in features[0]}
+
+
+def _rows(seed, n=30, ids=None):
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for i in range(n):
+        ids_ = torch.randint(5, 60, (int(torch.randint(4, 20, (1,), generator=g)),), generator=g).tolist()
+        rows.append({"id": (ids or list(range(n)))[i], "input_ids": ids_, "token_type_ids": [0] * len(ids_),
+                     "attention_mask": [1] * len(ids_), "labels": 0})
+    return datasets.Dataset.from_list(rows)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                        intermediate_size=32)
+    return DLFAForSequenceClassification.from_config(config, fusion_layer=1)
+
+
+def test_pooling_ignores_padding_and_batch_composition(model):
+    rows = _rows(1)
+    collator = DataCollatorWithPadding(_Pad())
+    one_by_one = pooled_layers(model, rows, collator, batch_size=1)
+    batched = pooled_layers(model, rows, collator, batch_size=16)
+    assert one_by_one.shape == (30, 4, 16)  # embeddings + 3 layers
+    torch.testing.assert_close(batched, one_by_one, atol=1e-5, rtol=1e-5)
+    assert model.training  # left as it was found
+
+
+def test_similarity_is_one_for_identical_rows_and_lower_for_others(tmp_path, model):
+    _rows(1).save_to_disk(tmp_path / "en")
+    _rows(1).save_to_disk(tmp_path / "de")  # a perfect "translation"
+    _rows(2, ids=list(range(10, 40))).save_to_disk(tmp_path / "ja")  # overlaps English on ids 10..29
+    path = lambda task, lang, split: tmp_path / lang  # noqa: E731
+    result = layer_similarity(model, path, ["en", "de", "ja"], DataCollatorWithPadding(_Pad()))
+    assert set(result) == {"de", "ja"} and len(result["de"]) == 4
+    assert result["de"] == pytest.approx([1.0] * 4, abs=1e-5)
+    assert all(-1 <= v < 0.9 for v in result["ja"])
+    metrics = [{"run_id": "baseline__none__s1", "config": {"variant": "baseline", "intermediate_language": None,
+                                                            "seed": 1}, "similarity": {"base": result}}]
+    table = similarity_table(metrics)
+    assert len(table) == 8 and set(table.layer) == {0, 1, 2, 3} and set(table.model) == {"base"}
