@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from .io import write_text
+from .results import interval_table
 
 FIGURES = [  # (path under the study folder, caption)
     ("analysis/figures/accuracy_by_language.png",
@@ -116,11 +117,8 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
             parts.append(f'<div class="note"><b>Not learnt.</b> English test accuracy is as low as '
                          f'{wide["en"].min():.3f} (chance is about 0.5 to 0.56): those runs did not learn the task, '
                          "so their zero-shot numbers and the correlations below carry no information.</div>")
-        cells = acc.assign(cell=[f"{a:.3f} [{lo:.3f}, {hi:.3f}]" for a, lo, hi in
-                                 zip(acc.accuracy, acc.ci_low, acc.ci_high)])
-        headline = cells.pivot_table(index="setting", columns="language", values="cell", aggfunc="first", sort=False)
+        headline = interval_table(acc, "setting", "accuracy")
         headline["zero-shot avg"] = wide["zero-shot avg"].map("{:.3f}".format)
-        headline.columns.name = None
         parts.append("<p>Test accuracy (checkpoint chosen on English dev) per setting and language, with 95% "
                      "intervals (bootstrap over seeds; Wilson over test examples when there is one seed):</p>")
         parts.append(_table(headline.reset_index()))
@@ -128,11 +126,7 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
     if paired_csv.is_file():
         paired = pd.read_csv(paired_csv)
         if len(paired):
-            paired["run"] = paired["run_id"]
-            paired["cell"] = [f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]{' *' if p < 0.05 else ''}" for d, lo, hi, p in
-                              zip(paired.difference, paired.ci_low, paired.ci_high, paired.p_value)]
-            diff = paired.pivot_table(index="run", columns="language", values="cell", aggfunc="first", sort=False)
-            diff.columns.name = None
+            diff = interval_table(paired.rename(columns={"run_id": "run"}), "run", "difference", signed=True)
             parts.append("<p>Each run minus the plain baseline of its seed, on the same test examples (paired "
                          "bootstrap 95% interval; * paired permutation p &lt; 0.05, uncorrected):</p>")
             parts.append(_table(diff.reset_index()))

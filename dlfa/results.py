@@ -45,6 +45,18 @@ DLFA_PAPER_LAYER_AVERAGE = {1: 82.50, 2: 83.04, 3: 83.81, 4: 82.75, 5: 82.44, 6:
                             9: 84.24, 10: 84.33, 11: 83.04}
 DLFA_PAPER_BASELINE_AVERAGE = 81.94
 
+def interval_table(frame: pd.DataFrame, index, value: str, signed: bool = False) -> pd.DataFrame:
+    """``value [ci_low, ci_high]`` per ``index`` x language, as text; `` *`` marks p_value < 0.05 where
+    ``frame`` has a p_value. Rows and columns keep their order of appearance."""
+    number = "{:+.3f}" if signed else "{:.3f}"
+    marked = frame["p_value"] < 0.05 if "p_value" in frame else [False] * len(frame)
+    cells = frame.assign(cell=[f"{number.format(v)} [{number.format(lo)}, {number.format(hi)}]{' *' if m else ''}"
+                               for v, lo, hi, m in zip(frame[value], frame["ci_low"], frame["ci_high"], marked)])
+    table = cells.pivot_table(index=index, columns="language", values="cell", aggfunc="first", sort=False)
+    table.columns.name = None
+    return table[list(dict.fromkeys(frame["language"]))]
+
+
 PAIRED_COLUMNS = ["run_id", "baseline_run_id", "variant", "intermediate_language", "seed", "selection", "language",
                   "accuracy", "baseline_accuracy", "difference", "ci_low", "ci_high", "p_value", "n"]
 

@@ -102,9 +102,10 @@ class _StudyTrainer(Trainer):
 
     def _get_eval_sampler(self, eval_dataset):
         # Trainer would group evaluation examples by length too, i.e. shuffle them: predictions must
-        # come back in the dataset's order to be matched with example ids.
+        # come back in the dataset's order to be matched with example ids. Several processes: None
+        # lets accelerate shard in order, as Trainer does.
         if eval_dataset is None or self.args.world_size > 1:
-            return super()._get_eval_sampler(eval_dataset) if eval_dataset is None else None
+            return None
         return torch.utils.data.SequentialSampler(eval_dataset)
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,

@@ -25,8 +25,8 @@ from IPython.display import display
 from dlfa import stats
 from dlfa.io import save_figure, write_csv
 from dlfa.paths import study_dir as find_study
-from dlfa.results import (DLFA_PAPER_BASELINE_AVERAGE, DLFA_PAPER_LAYER_AVERAGE, XTREME_MBERT, load_metrics,
-                          paired_tests, results_table)
+from dlfa.results import (DLFA_PAPER_BASELINE_AVERAGE, DLFA_PAPER_LAYER_AVERAGE, XTREME_MBERT, interval_table,
+                          load_metrics, paired_tests, results_table)
 from dlfa.similarity import similarity_table
 
 out = find_study(study, outputs_dir)
@@ -87,12 +87,8 @@ summary.to_frame().join(accuracy[accuracy.language == "en"].set_index("setting")
 paired = paired_tests(out, results)
 write_csv(out / "analysis" / "paired_tests.csv", paired)
 if len(paired):
-    shown = paired.assign(run=paired.variant + " · " + paired.intermediate_language.fillna("none"),
-                          cell=[f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]{'*' if p < 0.05 else ''}"
-                                for d, lo, hi, p in zip(paired.difference, paired.ci_low, paired.ci_high,
-                                                        paired.p_value)])
-    display(shown.pivot_table(index=["run", "seed"], columns="language", values="cell", aggfunc="first", sort=False)
-            [list(dict.fromkeys(paired.language))])
+    shown = paired.assign(run=paired.variant + " · " + paired.intermediate_language.fillna("none"))
+    display(interval_table(shown, ["run", "seed"], "difference", signed=True))
     print("* p < 0.05 (paired permutation test; not corrected for the number of comparisons)")
 
 # %% [markdown]
