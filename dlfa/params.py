@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .paths import resolve
-from .tasks import INTERMEDIATE, PAWSX_LANGUAGES
+from .tasks import INTERMEDIATE, PAWSX, PAWSX_LANGUAGES, Task
 
 INTERMEDIATE_TASKS = {name: task.languages for name, task in INTERMEDIATE.items()}  # task -> its languages
 TINY_MODEL = "tiny"  # a small random BERT + a WordPiece tokenizer trained on the study's data
@@ -102,6 +102,32 @@ def intermediate_source(params: dict) -> str:
     if params["data_source"] in ("hub", "synthetic") or params["intermediate_task"] == "pawsx_tt":
         return params["data_source"]
     return "hub"
+
+
+def missing_local_files(task: Task, directory: str, needs: list[tuple[str, str]]) -> list[str]:
+    """For each (language, split) of ``needs`` with no file in ``directory``, the file expected first."""
+    root = resolve(directory)
+    return [task.local_files(lang, split)[0] for lang, split in needs
+            if not any((root / f).is_file() for f in task.local_files(lang, split))]
+
+
+def _check_local_files(p: dict, problems: list[str]) -> None:
+    """Local data must hold every file the study will read, before anything runs."""
+    if p["data_source"] not in ("synthetic", "hub"):
+        needs = [("en", "train")] + [(lang, split) for lang in ["en"] + p["targets"] for split in ("validation", "test")]
+        missing = missing_local_files(PAWSX, p["data_source"], needs)
+        if missing:
+            problems.append(f"'data_source' {p['data_source']} lacks {', '.join(missing)} "
+                            f"(or <lang>/<split>.parquet|tsv|csv; split: train, validation, test)")
+    task = p["intermediate_task"]
+    source = intermediate_source(p)
+    if task is not None and source not in ("synthetic", "hub"):
+        languages = p["intermediate_languages"] if isinstance(p["intermediate_languages"], list) \
+            else p["candidate_languages"]  # typology chooses among them: each may be needed
+        missing = missing_local_files(INTERMEDIATE[task], source, [(lang, "train") for lang in languages])
+        if missing:
+            problems.append(f"the intermediate task's source {source} lacks {INTERMEDIATE[task].title} files "
+                            f"{', '.join(missing)} (or <lang>/train.parquet|tsv|csv); set 'intermediate_source'")
 
 
 def num_layers(params: dict) -> int | None:
@@ -227,6 +253,8 @@ def validate(raw: Any, source: str = "params") -> dict[str, Any]:
             f" x 'gpus_per_run' ({gpus})" if gpus > 1 else "")
         problems.append(f"'effective_batch_size' ({p['effective_batch_size']}) must be a multiple of {per_step}: "
                         "the rest is gradient accumulation")
+    if not problems:  # the files are checked once the keys naming them are known to be sound
+        _check_local_files(p, problems)
     if problems:
         raise ParamsError(source, problems)
     return p

@@ -21,8 +21,11 @@ import yaml
 
 from . import params as params_mod
 from .io import atomic_path, write_text
+from .lock import Busy, hold, remove_stale_temporaries
 from .paths import NOTEBOOKS, study_dir
+from .results import chosen_languages, study_runs
 
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 1, 2, 3  # dlfa's exit codes besides 0
 STAGES = ("01_data", "02_typology", "03_train", "04_analysis")
 RUN_PARAMETERS = {"fusion_layer", "intermediate_language", "seed"}  # 03_train's per-run parameters
 
@@ -97,19 +100,27 @@ def _for(name: str, p: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in p.items() if k in declared}, **extra}
 
 
-def chosen_languages(out: Path, p: dict[str, Any]) -> list[str]:
-    if not p["intermediate_task"]:
-        return []
-    import pandas as pd
-    selection = pd.read_csv(out / "typology" / "selection.csv")
-    return sorted(selection.loc[selection["selected"].astype(bool), "candidate"].unique())
+class RunsFailed(RuntimeError):
+    """The study finished, report included, but some runs of the grid failed."""
 
 
 def run_study(params_path: str | Path, outputs: str | Path | None = None, log=print) -> Path:
-    """Run a whole study; return the report's path. Raises ParamsError before writing anything."""
+    """Run a whole study; return the report's path.
+
+    Raises ParamsError before writing anything, ``lock.Busy`` when another process is running the
+    same study, NotebookFailed when a study-level stage fails, and RunsFailed (after the report is
+    written) when some runs failed: the others are trained, analysed and reported all the same.
+    """
     p = params_mod.load(params_path)
     out = study_dir(p["study"], outputs)
-    out.mkdir(parents=True, exist_ok=True)
+    with hold(out / ".lock", f"study folder {out}"):
+        return _run_study(p, out, log)
+
+
+def _run_study(p: dict[str, Any], out: Path, log) -> Path:
+    swept = remove_stale_temporaries(out)
+    if swept:
+        log(f"removed {len(swept)} temporary file(s) an interrupted run left in {out}", flush=True)
     write_text(out / "params.yaml", yaml.safe_dump(p, sort_keys=False))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     common = {"outputs_dir": str(out.parent)}
@@ -132,13 +143,40 @@ def run_study(params_path: str | Path, outputs: str | Path | None = None, log=pr
         stage(3, f"03_train: run {i} of {len(runs)} {run.run_id}")
         extra = {**common, "fusion_layer": run.fusion_layer, "intermediate_language": run.intermediate_language,
                  "seed": run.seed}
-        execute("03_train", nb_dir / "03_train" / f"{run.run_id}.ipynb", _for("03_train", p, extra))
+        try:
+            execute("03_train", nb_dir / "03_train" / f"{run.run_id}.ipynb", _for("03_train", p, extra))
+        except NotebookFailed as err:
+            _record_failure(out, p, run, err)
+            log(f"    {run.run_id} FAILED, going on with the other runs: {str(err).splitlines()[0]}", flush=True)
+    complete, failed, missing = study_runs(out, p)
+    if not complete:
+        raise NotebookFailed(f"no run of the grid finished ({len(failed)} failed): nothing to analyse; "
+                             f"see the executed notebooks in {nb_dir / '03_train'}")
     stage(4, "04_analysis: results, statistics, figures")
     execute("04_analysis", nb_dir / "04_analysis.ipynb", _for("04_analysis", p, common))
+    stage(4, "report")
     from .report import build
     report = build(out, p)
     log(f"done in {time.time() - started:.0f}s; report: {report}", flush=True)
+    if failed or missing:
+        names = [m["run_id"] for m in failed] + missing
+        raise RunsFailed(f"{len(names)} of {len(runs)} runs did not finish: {', '.join(names)}. The report covers "
+                         f"the others and lists these with their errors ({report}); run the same command again "
+                         "to retry them (finished runs are skipped)")
     return report
+
+
+def _record_failure(out: Path, p: dict[str, Any], run, err: Exception) -> None:
+    """A run whose notebook failed before training could record it gets its failure recorded here."""
+    import json
+
+    from .io import write_json
+    from .train import run_config
+    path = out / "runs" / run.run_id / "metrics.json"
+    if path.is_file() and json.loads(path.read_text()).get("status") == "failed":
+        return  # train_run recorded it, with its own message
+    write_json(path, {"run_id": run.run_id, "status": "failed", "error": str(err), "config": run_config(p, run),
+                      "failed_at": time.strftime("%Y-%m-%d %H:%M:%S")})
 
 
 def train_one(params_path: str | Path, run_id: str, outputs: str | Path | None = None) -> dict[str, Any]:
@@ -191,11 +229,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from .report import build
             p = params_mod.load(args.params)
-            print(build(study_dir(p["study"], args.outputs), p))
+            out = study_dir(p["study"], args.outputs)
+            with hold(out / ".lock", f"study folder {out}"):
+                print(build(out, p))
     except params_mod.ParamsError as err:
         print(f"dlfa: {err}", file=sys.stderr)
-        return 2
-    except NotebookFailed as err:
+        return EXIT_BAD_INPUT
+    except Busy as err:
         print(f"dlfa: {err}", file=sys.stderr)
-        return 1
+        return EXIT_BUSY
+    except (NotebookFailed, RunsFailed) as err:
+        print(f"dlfa: {err}", file=sys.stderr)
+        return EXIT_FAILED
     return 0

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from .io import write_text
-from .results import interval_table
+from .results import interval_table, study_runs
 
 FIGURES = [  # (path under the study folder, caption)
     ("analysis/figures/accuracy_by_language.png",
@@ -87,6 +87,31 @@ def _is_smoke(p: dict[str, Any]) -> bool:
     return p["model"] == "tiny" or p["data_source"] == "synthetic"
 
 
+def _grid_runs(out: Path, p: dict[str, Any]) -> tuple[list[dict], list[dict], list[str]] | None:
+    if p["intermediate_task"] and not (out / "typology" / "selection.csv").is_file():
+        return None  # the grid is not known before the typology stage
+    return study_runs(out, p)
+
+
+def _unfinished(out: Path, p: dict[str, Any]) -> list[str]:
+    runs = _grid_runs(out, p)
+    return [] if runs is None else [m["run_id"] for m in runs[1]] + runs[2]
+
+
+def _runs_section(out: Path, p: dict[str, Any]) -> str:
+    """Every run of the grid: finished (time, throughput, device), failed (its error) or not run."""
+    runs = _grid_runs(out, p)
+    if runs is None:
+        return "<p>No runs: the typology stage has not run.</p>"
+    complete, failed, missing = runs
+    rows = [{"run": m["run_id"], "status": "complete", "wall time (s)": m.get("wall_time_s"),
+             "train examples/s": m.get("train_examples_per_second"), "device": m.get("device"), "error": ""}
+            for m in complete]
+    rows += [{"run": m["run_id"], "status": "failed", "error": m.get("error", "")} for m in failed]
+    rows += [{"run": run_id, "status": "not run", "error": ""} for run_id in missing]
+    return _table(pd.DataFrame(rows), 1) if rows else "<p>No runs.</p>"
+
+
 def build(out: str | Path, p: dict[str, Any]) -> Path:
     """Write ``<study>/report/index.html`` (and the notebooks beside it); return its path."""
     out = Path(out)
@@ -106,6 +131,11 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
                      "languages.</div>")
 
     parts.append("<h2>Summary</h2>")
+    unfinished = _unfinished(out, p)
+    if unfinished:
+        parts.append(f'<div class="note"><b>Incomplete study.</b> {len(unfinished)} run(s) of the grid did not finish '
+                     f"({html.escape(', '.join(unfinished))}); every number below comes from the other runs. "
+                     "The Runs section gives each failure; running the study again retries them.</div>")
     accuracy_csv = out / "analysis" / "accuracy.csv"
     if accuracy_csv.is_file():
         acc = pd.read_csv(accuracy_csv)
@@ -151,12 +181,7 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
         if (out / rel).is_file():
             parts.append(_figure(out / rel, caption))
 
-    runs = []
-    for metrics_path in sorted((out / "runs").glob("*/metrics.json")):
-        m = json.loads(metrics_path.read_text())
-        runs.append({"run": m["run_id"], "status": m.get("status"), "wall time (s)": m.get("wall_time_s"),
-                     "train examples/s": m.get("train_examples_per_second"), "device": m.get("device")})
-    parts.append("<h2>Runs</h2>" + (_table(pd.DataFrame(runs), 1) if runs else "<p>No runs.</p>"))
+    parts.append("<h2>Runs</h2>" + _runs_section(out, p))
 
     parts.append("<h2>Executed notebooks</h2><ul>")
     for ipynb in sorted((out / "notebooks").rglob("*.ipynb")):

@@ -21,6 +21,37 @@ def load_metrics(study_dir: str | Path) -> list[dict]:
     return found
 
 
+def chosen_languages(study_dir: str | Path, params: dict) -> list[str]:
+    """The intermediate languages the typology stage chose (``typology/selection.csv``)."""
+    if not params["intermediate_task"]:
+        return []
+    selection = pd.read_csv(Path(study_dir) / "typology" / "selection.csv")
+    return sorted(selection.loc[selection["selected"].astype(bool), "candidate"].unique())
+
+
+def study_runs(study_dir: str | Path, params: dict) -> tuple[list[dict], list[dict], list[str]]:
+    """The grid's runs as they stand: (complete metrics, failed metrics, ids of runs not done).
+
+    Only metrics of the params' configuration count: a run folder left by other params (another
+    seed list, another learning rate) is neither reported nor analysed.
+    """
+    from .params import grid
+    from .train import existing_metrics, run_config
+    complete, failed, missing = [], [], []
+    for run in grid(params, chosen_languages(study_dir, params)):
+        metrics = existing_metrics(study_dir, params, run)
+        if metrics is not None:
+            complete.append(metrics)
+            continue
+        path = Path(study_dir) / "runs" / run.run_id / "metrics.json"
+        recorded = json.loads(path.read_text()) if path.is_file() else {}
+        if recorded.get("status") == "failed" and recorded.get("config") == json.loads(json.dumps(run_config(params, run))):
+            failed.append(recorded)
+        else:
+            missing.append(run.run_id)
+    return complete, failed, missing
+
+
 def results_table(metrics: list[dict]) -> pd.DataFrame:
     """One row per run x language x split x selection protocol."""
     rows = []

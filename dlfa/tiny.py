@@ -3,6 +3,8 @@ randomly initialised BERT, saved under ``<study>/model`` so every run starts fro
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
@@ -53,6 +55,14 @@ def prepare(model_dir: str | Path, texts: Iterable[str], tiny: dict, max_length:
     tokenizer = train_tokenizer(texts, tiny["vocab_size"])
     config = tiny_config(len(tokenizer), tiny["hidden_size"], tiny["num_layers"], tiny["num_heads"],
                          tiny["intermediate_size"], max_length)
-    tokenizer.save_pretrained(str(model_dir))
-    config.save_pretrained(str(model_dir))
+    model_dir = Path(model_dir)
+    tmp = model_dir.with_name(f".{model_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tokenizer.save_pretrained(str(tmp))
+    config.save_pretrained(str(tmp))
+    old = model_dir.with_name(f".{model_dir.name}.old.tmp-{os.getpid()}")
+    if model_dir.exists():  # whole old folder or whole new one, never a mix of the two
+        os.replace(model_dir, old)
+    os.replace(tmp, model_dir)
+    shutil.rmtree(old, ignore_errors=True)
     return tokenizer

@@ -139,6 +139,28 @@ class _StudyTrainer(Trainer):
                                          lengths, seed)
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite: the run stops rather than train on garbage."""
+
+
+class _StopOnNonFiniteLoss(TrainerCallback):
+    """Raise TrainingDiverged as soon as a logged loss (training or evaluation) is NaN or infinite.
+
+    Checked where Trainer logs (every ``logging_steps``), not every step, where reading the loss
+    would synchronise with the device. The training loss is the mean since the last log with
+    ``logging_nan_inf_filter`` off, so one non-finite step makes it non-finite.
+    """
+
+    def __init__(self, stage: str):
+        self.stage = stage
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key, value in (logs or {}).items():
+            if (key == "loss" or key.endswith("_loss")) and isinstance(value, float) and not math.isfinite(value):
+                raise TrainingDiverged(f"{self.stage} stage: {key} became {value} at step {state.global_step}; "
+                                       "lower the learning rate (or raise warmup_ratio) and run again")
+
+
 class _EvaluateAtEnd(TrainerCallback):
     """Evaluate after the last step too, so the curve always ends at the final weights."""
 
@@ -185,6 +207,7 @@ def _arguments(params: dict, output_dir: Path, seed: int, lr: float, epochs: flo
         eval_strategy="steps" if evaluate else "no", eval_steps=eval_steps, logging_steps=logging_steps,
         save_strategy="steps", save_steps=eval_steps, save_total_limit=1,  # what resuming needs, nothing more
         use_cpu=not torch.cuda.is_available(),  # so that torchrun on CPU (tests) runs DDP over gloo
+        logging_nan_inf_filter=False,  # a non-finite loss must show, not be averaged away
         report_to="none", bf16=bf16, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False)
 
@@ -261,7 +284,7 @@ def _intermediate_stage(params: dict, run: Run, study_dir: Path, run_dir: Path, 
     args = _arguments(params, stage_dir / "trainer", run.seed, params["intermediate_learning_rate"],
                       params["intermediate_epochs"], len(inter), evaluate=False)
     trainer = _StudyTrainer(model=model, args=args, train_dataset=inter, data_collator=collator,
-                            callbacks=list(callbacks))
+                            callbacks=[_StopOnNonFiniteLoss("intermediate"), *callbacks])
     resume = last_checkpoint(stage_dir / "trainer")
     result = trainer.train(resume_from_checkpoint=resume)
     stage = {"stage": "intermediate", "examples": len(inter), "resumed_from": resume and Path(resume).name,
@@ -294,8 +317,43 @@ def train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> di
     stage's result is kept once it is done), and ends with the metrics of an uninterrupted run.
     Checkpoints are removed once metrics.json is written, unless ``keep_checkpoints``.
     """
-    with _no_checkpoint_bars():
-        return _train_run(params, run, study_dir, callbacks)
+    study_dir = Path(study_dir)
+    run_dir = study_dir / "runs" / run.run_id
+    if world_size() == 1:  # several processes: launch_run checked before starting them
+        start_afresh_if_reconfigured(params, run, run_dir)
+    try:
+        with _no_checkpoint_bars():
+            return _train_run(params, run, study_dir, callbacks)
+    except Exception as err:  # recorded, so the study can go on and the report can list it
+        if _is_main_process():
+            write_json(run_dir / "metrics.json", {
+                "run_id": run.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
+                "config": run_config(params, run), "failed_at": time.strftime("%Y-%m-%d %H:%M:%S")})
+            if isinstance(err, TrainingDiverged) and not params["keep_checkpoints"]:
+                _remove_checkpoints(run_dir)  # resuming a diverged run would diverge again
+        raise
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _remove_checkpoints(run_dir: Path) -> None:
+    shutil.rmtree(run_dir / "trainer", ignore_errors=True)
+    shutil.rmtree(run_dir / "intermediate", ignore_errors=True)
+
+
+def start_afresh_if_reconfigured(params: dict, run: Run, run_dir: Path) -> None:
+    """Record the run's configuration in ``config.json``; checkpoints left by another configuration
+    (say, an earlier learning rate) are removed, never resumed."""
+    config = json.loads(json.dumps(run_config(params, run)))
+    stamp = run_dir / "config.json"
+    if _is_main_process():
+        if stamp.is_file() and json.loads(stamp.read_text() or "null") != config:
+            print(f"{run.run_id}: its configuration changed since the last attempt; starting it afresh", flush=True)
+            _remove_checkpoints(run_dir)
+            (run_dir / "predictions.npz").unlink(missing_ok=True)
+        write_json(stamp, config)
 
 
 def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> dict[str, Any]:
@@ -329,7 +387,8 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
     args = _arguments(params, run_dir / "trainer", run.seed, params["learning_rate"], params["num_train_epochs"],
                       len(train), evaluate=True)
     trainer = _StudyTrainer(model=model, args=args, train_dataset=train, eval_dataset=evals, data_collator=collator,
-                            compute_metrics=_accuracy, callbacks=[_EvaluateAtEnd(), *callbacks])
+                            compute_metrics=_accuracy,
+                            callbacks=[_EvaluateAtEnd(), _StopOnNonFiniteLoss("pawsx-en"), *callbacks])
     trainer.predictions_dir = run_dir / "trainer" / "predictions"
     resume = last_checkpoint(run_dir / "trainer")
     result = trainer.train(resume_from_checkpoint=resume)
@@ -365,8 +424,7 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
     if trainer.is_world_process_zero():
         write_json(run_dir / "metrics.json", metrics)
         if not params["keep_checkpoints"]:  # an mBERT checkpoint with its optimizer is about 2 GB
-            shutil.rmtree(run_dir / "trainer", ignore_errors=True)
-            shutil.rmtree(run_dir / "intermediate", ignore_errors=True)
+            _remove_checkpoints(run_dir)
     return metrics
 
 
@@ -383,6 +441,7 @@ def launch_run(params: dict, run: Run, study_dir: str | Path, processes: int) ->
     study_dir = Path(study_dir)
     run_dir = study_dir / "runs" / run.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    start_afresh_if_reconfigured(params, run, run_dir)
     params_file = run_dir / "params.yaml"
     with atomic_path(params_file) as tmp:
         tmp.write_text(yaml.safe_dump({**params, "study": study_dir.name}, sort_keys=False))

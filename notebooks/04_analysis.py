@@ -25,12 +25,20 @@ from IPython.display import display
 from dlfa import stats
 from dlfa.io import save_figure, write_csv
 from dlfa.paths import study_dir as find_study
+from dlfa.params import load as load_params
 from dlfa.results import (DLFA_PAPER_BASELINE_AVERAGE, DLFA_PAPER_LAYER_AVERAGE, XTREME_MBERT, interval_table,
-                          load_metrics, paired_tests, results_table)
+                          load_metrics, paired_tests, results_table, study_runs)
 from dlfa.similarity import similarity_table
 
 out = find_study(study, outputs_dir)
-metrics = load_metrics(out)
+if (out / "params.yaml").is_file():  # written by `dlfa run`: analyse the runs of its grid only
+    metrics, failed, missing = study_runs(out, load_params(out / "params.yaml"))
+    for m in failed:
+        print(f"failed, left out: {m['run_id']}: {m['error'].splitlines()[0]}")
+    if missing:
+        print(f"not run yet, left out: {', '.join(missing)}")
+else:  # notebooks run by hand: every complete run in the folder
+    metrics = load_metrics(out)
 if not metrics:
     raise FileNotFoundError(f"no complete run under {out / 'runs'}: run 03_train first (dlfa run PARAMS.yaml)")
 results = results_table(metrics)

@@ -90,8 +90,16 @@ def test_grid_and_run_ids():
     assert [r.run_id for r in grid(validate({"intermediate_task": None}), ["hi"])] == ["baseline__none__s1"]
 
 
+def _official_layout(root, languages=("en", "de", "es", "fr", "ja", "ko", "zh"), translated=()):
+    """Empty files where an x-final folder has them: validation checks they exist, not their rows."""
+    names = [f"{lang}/{split}_2k.tsv" for lang in languages for split in ("dev", "test")] + ["en/train.tsv"]
+    for name in names + [f"{lang}/translated_train.tsv" for lang in translated]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).touch()
+
+
 def test_intermediate_source_follows_data_source_where_the_task_can_be_read_from_it(tmp_path):
-    (tmp_path / "en").mkdir()
+    _official_layout(tmp_path, translated=("de", "ja"))
     base = {**DEFAULTS, "intermediate_source": None}
     assert intermediate_source({**base, "data_source": "synthetic"}) == "synthetic"
     assert intermediate_source({**base, "data_source": "hub"}) == "hub"

@@ -1,6 +1,7 @@
 """Notebooks and pipeline: parameters line up with params files, pairing works, a study runs end to end."""
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -66,14 +67,25 @@ TINY_STUDY = {
 }
 
 
-@pytest.mark.slow
-def test_a_study_runs_end_to_end_and_resumes(tmp_path):
-    params = tmp_path / "tiny.yaml"
+def _command(params, outputs):
+    return [sys.executable, "-m", "dlfa", "run", str(params), "--outputs", str(outputs)]
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory):
+    """The tiny study run once, uninterrupted: (its params file, its folder, the run's stdout)."""
+    root = tmp_path_factory.mktemp("e2e")
+    params = root / "tiny.yaml"
     params.write_text(yaml.safe_dump(TINY_STUDY))
-    command = [sys.executable, "-m", "dlfa", "run", str(params), "--outputs", str(tmp_path / "out")]
-    first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    first = subprocess.run(_command(params, root / "out"), capture_output=True, text=True, cwd=ROOT)
     assert first.returncode == 0, first.stderr[-3000:]
-    study = tmp_path / "out" / "e2e"
+    return params, root / "out" / "e2e", first
+
+
+@pytest.mark.slow
+def test_a_study_runs_end_to_end_and_resumes(finished_study):
+    params, study, first = finished_study
+    command = _command(params, study.parent)
     assert "run 4 of 4" in first.stdout and "report:" in first.stdout
 
     results = pd.read_csv(study / "results.csv")
@@ -110,6 +122,94 @@ def test_a_study_runs_end_to_end_and_resumes(tmp_path):
     assert time.time() - started < 120
 
 
+def _check_every_file_is_whole(study):
+    """Every product in the study folder parses; returns the temporaries an interrupted write left."""
+    import numpy as np
+    from PIL import Image
+    leftovers = []
+    for path in study.rglob("*"):
+        if path.is_dir() or path.name == ".lock" or "tokenized" in path.parts and path.suffix == ".arrow":
+            continue
+        if path.name.startswith(".") and ".tmp" in path.name or any(".tmp" in part for part in path.parts):
+            leftovers.append(path)
+            continue
+        if any(part.startswith("checkpoint-") for part in path.parts):
+            continue  # Trainer's own; an incomplete one (no trainer_state.json) is never resumed
+        if path.suffix in (".json", ".ipynb"):
+            json.loads(path.read_text())
+        elif path.suffix == ".csv":
+            pd.read_csv(path)
+        elif path.suffix == ".yaml":
+            yaml.safe_load(path.read_text())
+        elif path.suffix == ".png":
+            Image.open(path).verify()
+        elif path.suffix == ".npz":
+            with np.load(path) as z:
+                [z[k] for k in z.files]
+        elif path.suffix == ".html":
+            assert path.read_text().rstrip().endswith("</html>"), path
+    return leftovers
+
+
+# Where a study is killed (SIGKILL to the `dlfa run` process, as an out-of-memory killer or a
+# scheduler would): after a log line or once a new file matching a pattern appears, plus a delay.
+KILL_POINTS = [
+    ("data stage: tokenizer, tokenization, cache", "line", "01_data", 6.0),
+    ("training, after a checkpoint", "file", "runs/*/trainer/checkpoint-*/trainer_state.json", 0.5),
+    ("evaluation and checkpointing", "file", "runs/*/trainer/predictions/step-*.npz", 0.0),
+    ("analysis notebook", "line", "04_analysis", 5.0),
+    ("report", "line", "] report", 0.3),
+]
+
+
+def _run_until(command, study, trigger, pattern, delay):
+    """Start the study, SIGKILL it at the trigger; return its output. Fails if the trigger never comes."""
+    import threading
+
+    import psutil
+    before = set(study.glob(pattern)) if trigger == "file" else set()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if (trigger == "line" and any(pattern in line for line in lines)) or \
+                (trigger == "file" and set(study.glob(pattern)) - before):
+            time.sleep(delay)
+            kernels = psutil.Process(process.pid).children(recursive=True)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            # The notebook kernel notices its parent died and exits by itself; never two writers.
+            gone, alive = psutil.wait_procs(kernels, timeout=20)
+            assert not alive, f"orphaned processes outlived the killed study: {alive}"
+            reader.join(5)
+            return "".join(lines)
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"the study never reached {pattern!r} (exit {process.poll()}):\n" + "".join(lines)[-3000:])
+
+
+@pytest.mark.slow
+def test_a_study_killed_at_any_stage_finishes_with_the_results_of_an_uninterrupted_one(tmp_path, finished_study):
+    params, reference, _ = finished_study
+    command = _command(params, tmp_path)
+    study = tmp_path / "e2e"
+    for what, trigger, pattern, delay in KILL_POINTS:
+        output = _run_until(command, study, trigger, pattern, delay)
+        assert "done in" not in output, f"killed during {what}: the study had already finished"
+        _check_every_file_is_whole(study)
+    final = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert final.returncode == 0, final.stdout[-2000:] + final.stderr[-3000:]
+    assert _check_every_file_is_whole(study) == []  # temporaries of the killed writes are gone
+    pd.testing.assert_frame_equal(pd.read_csv(study / "results.csv"), pd.read_csv(reference / "results.csv"))
+    for run_dir in (reference / "runs").iterdir():  # the same curves, step by step
+        a = json.loads((run_dir / "metrics.json").read_text())
+        b = json.loads((study / "runs" / run_dir.name / "metrics.json").read_text())
+        assert a["curve"] == b["curve"] and a["selection"] == b["selection"], run_dir.name
+    assert (study / "report" / "index.html").read_text().rstrip().endswith("</html>")
+
+
 def test_an_invalid_tiny_model_is_refused_before_anything_runs(tmp_path):
     params = tmp_path / "broken.yaml"
     params.write_text(yaml.safe_dump({**TINY_STUDY, "study": "broken", "tiny_model": {"hidden_size": 30, "num_heads": 4}}))
@@ -132,3 +232,25 @@ def test_a_failing_notebook_stops_the_pipeline_naming_it_and_its_error(tmp_path)
     executed = tmp_path / "out" / "missing" / "notebooks" / "01_data.ipynb"
     assert f"executed notebook: {executed}" in result.stderr and executed.is_file()
     assert not (tmp_path / "out" / "missing" / "runs").exists()  # nothing after the failing stage ran
+
+
+@pytest.mark.slow
+def test_a_diverging_run_is_recorded_and_the_study_goes_on(tmp_path):
+    """The intermediate stage's loss becomes NaN (absurd learning rate): that run fails with its error in
+    metrics.json, the plain baseline is trained, analysed and reported, and the exit code says so."""
+    params = tmp_path / "diverging.yaml"
+    params.write_text(yaml.safe_dump({**TINY_STUDY, "study": "diverging", "fusion_layers": [None],
+                                      "intermediate_learning_rate": 1e30}))
+    result = subprocess.run(_command(params, tmp_path), capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    study = tmp_path / "diverging"
+    inter = next(p.name for p in (study / "runs").iterdir() if "xnli" in p.name)
+    assert f"1 of 2 runs did not finish: {inter}." in result.stderr and "run the same command again" in result.stderr
+    assert f"{inter} FAILED, going on with the other runs" in result.stdout
+    failed = json.loads((study / "runs" / inter / "metrics.json").read_text())
+    assert failed["status"] == "failed" and failed["config"]["intermediate_learning_rate"] == 1e30
+    assert failed["error"].startswith("TrainingDiverged: intermediate stage: loss became nan at step ")
+    assert sorted(p.name for p in (study / "runs" / inter).iterdir()) == ["config.json", "metrics.json"]
+    assert set(pd.read_csv(study / "results.csv").run_id) == {"baseline__none__s1"}
+    report = (study / "report" / "index.html").read_text()
+    assert "Incomplete study." in report and "TrainingDiverged: intermediate stage: loss became nan" in report

@@ -235,11 +235,26 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_run(tiny_study,
     b = json.loads((study / "runs" / run_id / "metrics.json").read_text())
     assert b["selection"] == a["selection"] and b["curve"] == a["curve"]  # every loss and accuracy
     assert [s["resumed_from"] for s in b["stages"]] == resumed_from
-    assert sorted(p.name for p in (study / "runs" / run_id).iterdir()) == ["metrics.json", "predictions.npz"]
+    assert sorted(p.name for p in (study / "runs" / run_id).iterdir()) == ["config.json", "metrics.json",
+                                                                           "predictions.npz"]
     for name in ("en-dev__ja__test", "oracle__de__dev"):  # the same predictions, example by example
         with np.load(reference / "runs" / run_id / "predictions.npz") as x, \
                 np.load(study / "runs" / run_id / "predictions.npz") as y:
             assert (x[name] == y[name]).all()
+
+
+@pytest.mark.slow
+def test_the_same_params_and_seed_give_identical_metrics(tiny_study):
+    first, second = _copy_data(tiny_study, "first"), _copy_data(tiny_study, "second")
+    for study in (first, second):
+        assert _train(tiny_study, study, "d1__none__s1").returncode == 0
+    a, b = (json.loads((s / "runs" / "d1__none__s1" / "metrics.json").read_text()) for s in (first, second))
+    for volatile in ("wall_time_s", "train_examples_per_second", "stages"):
+        a.pop(volatile), b.pop(volatile)
+    assert a == b  # selection, every loss and accuracy of the curve, the layer similarities
+    with np.load(first / "runs" / "d1__none__s1" / "predictions.npz") as x, \
+            np.load(second / "runs" / "d1__none__s1" / "predictions.npz") as y:
+        assert all((x[k] == y[k]).all() for k in x.files)
 
 
 @pytest.mark.slow
