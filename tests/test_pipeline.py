@@ -222,16 +222,23 @@ def test_an_invalid_tiny_model_is_refused_before_anything_runs(tmp_path):
 
 @pytest.mark.slow
 def test_a_failing_notebook_stops_the_pipeline_naming_it_and_its_error(tmp_path):
-    (tmp_path / "x-final" / "en").mkdir(parents=True)  # the official layout, but no files in it
-    params = tmp_path / "missing.yaml"
-    params.write_text(yaml.safe_dump({**TINY_STUDY, "study": "missing", "data_source": str(tmp_path / "x-final")}))
-    result = subprocess.run([sys.executable, "-m", "dlfa", "run", str(params), "--outputs", str(tmp_path / "out")],
-                            capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 1
-    assert "01_data failed in cell" in result.stderr and "FileNotFoundError: missing PAWS-X file" in result.stderr
-    executed = tmp_path / "out" / "missing" / "notebooks" / "01_data.ipynb"
+    data = tmp_path / "x-final"  # every file of the official layout, one of them with a malformed row
+    header = "id\tsentence1\tsentence2\tlabel\n"
+    for lang in ("en", "de", "ja"):
+        for name in ("dev_2k.tsv", "test_2k.tsv") + (("train.tsv",) if lang == "en" else ()):
+            (data / lang).mkdir(parents=True, exist_ok=True)
+            (data / lang / name).write_text(header + "".join(f"{i}\tA {i}.\tB {i}.\t{i % 2}\n" for i in range(1, 41)))
+    (data / "de" / "dev_2k.tsv").write_text(header + "1\tA.\tB.\t0\n2\tonly two fields\t1\n")
+    params = tmp_path / "malformed.yaml"
+    params.write_text(yaml.safe_dump({**TINY_STUDY, "study": "malformed", "data_source": str(data),
+                                      "intermediate_source": "synthetic"}))
+    result = subprocess.run(_command(params, tmp_path / "out"), capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "01_data failed in cell" in result.stderr
+    assert f"DataError: {data / 'de' / 'dev_2k.tsv'}, line 3: 3 tab-separated fields, expected 4" in result.stderr
+    executed = tmp_path / "out" / "malformed" / "notebooks" / "01_data.ipynb"
     assert f"executed notebook: {executed}" in result.stderr and executed.is_file()
-    assert not (tmp_path / "out" / "missing" / "runs").exists()  # nothing after the failing stage ran
+    assert not (tmp_path / "out" / "malformed" / "runs").exists()  # nothing after the failing stage ran
 
 
 @pytest.mark.slow
