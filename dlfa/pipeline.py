@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import functools
 import os
 import re
@@ -69,8 +70,9 @@ def notebook_params(name: str, namespace: dict[str, Any]) -> dict[str, Any]:
     return params_mod.validate(values, f"notebooks/{name}.py parameters")
 
 
-def execute(name: str, out_path: Path, parameters: dict[str, Any]) -> None:
-    """Execute notebooks/<name>.py into ``out_path`` with the parameters it declares."""
+def execute(name: str, out_path: Path, parameters: dict[str, Any], log_path: Path | None = None) -> None:
+    """Execute notebooks/<name>.py into ``out_path`` with the parameters it declares; the kernel's
+    output also goes to ``log_path`` as it runs, if given."""
     import jupytext
     import papermill as pm
     declared = notebook_parameters(name)
@@ -80,10 +82,11 @@ def execute(name: str, out_path: Path, parameters: dict[str, Any]) -> None:
     nb = jupytext.read(NOTEBOOKS / f"{name}.py")
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_path) as tmp:  # the executed notebook appears whole, failed or not
+    log = open(log_path, "a", encoding="utf-8") if log_path else None
+    with atomic_path(out_path) as tmp, log or contextlib.nullcontext():  # the notebook appears whole, failed or not
         try:
             pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3",
-                                progress_bar=False, cwd=str(NOTEBOOKS),
+                                progress_bar=False, cwd=str(NOTEBOOKS), stdout_file=log, stderr_file=log,
                                 extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no TCP warning
         except pm.PapermillExecutionError as err:
             os.replace(tmp, out_path)
@@ -104,69 +107,99 @@ class RunsFailed(RuntimeError):
     """The study finished, report included, but some runs of the grid failed."""
 
 
-def run_study(params_path: str | Path, outputs: str | Path | None = None, log=print) -> Path:
+def run_study(params_path: str | Path, outputs: str | Path | None = None, log=print, executor: str = "local",
+              devices: list[str] | None = None, slurm=None) -> Path:
     """Run a whole study; return the report's path.
 
+    The data and typology stages run here, once; the grid's runs on ``executor`` (``local``: one
+    after another in this process; ``gpus``: one worker per GPU, or per ``devices``; ``slurm``: a
+    job array, ``slurm`` an :class:`executors.SlurmOptions`); then analysis and report, here.
+
     Raises ParamsError before writing anything, ``lock.Busy`` when another process is running the
-    same study, NotebookFailed when a study-level stage fails, and RunsFailed (after the report is
-    written) when some runs failed: the others are trained, analysed and reported all the same.
+    same study, NotebookFailed when a study-level stage fails, and RunsFailed when some runs did not
+    finish: failed runs are reported with the others; runs without metrics (a job that died, a
+    worker that was stopped) leave the analysis and report unbuilt until they have them.
     """
+    from .executors import EXECUTORS
+    if executor not in EXECUTORS:
+        raise params_mod.ParamsError("--executor", [f"unknown executor {executor!r}; choose from {list(EXECUTORS)}"])
     p = params_mod.load(params_path)
     out = study_dir(p["study"], outputs)
     with hold(out / ".lock", f"study folder {out}"):
-        return _run_study(p, out, log)
+        return _run_study(p, out, log, executor, devices, slurm)
 
 
-def _run_study(p: dict[str, Any], out: Path, log) -> Path:
+def prepare_study(params_path: str | Path, outputs: str | Path | None = None, log=print) -> Path:
+    """The data and typology stages only: what workers (``dlfa worker``) need; returns the study folder."""
+    p = params_mod.load(params_path)
+    out = study_dir(p["study"], outputs)
+    with hold(out / ".lock", f"study folder {out}"):
+        _prepare(p, out, log, time.time())
+    return out
+
+
+def _stage_logger(log, started: float):
+    def stage(i: int, name: str) -> None:
+        log(f"[{i}/4 {time.time() - started:6.0f}s] {name}", flush=True)
+    return stage
+
+
+def _prepare(p: dict[str, Any], out: Path, log, started: float) -> None:
     swept = remove_stale_temporaries(out)
     if swept:
         log(f"removed {len(swept)} temporary file(s) an interrupted run left in {out}", flush=True)
-    write_text(out / "params.yaml", yaml.safe_dump(p, sort_keys=False))
+    write_text(out / "params.yaml", yaml.safe_dump(p, sort_keys=False))  # what the runs' workers read
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     common = {"outputs_dir": str(out.parent)}
-    nb_dir = out / "notebooks"
-    started = time.time()
-
-    def stage(i: int, name: str, detail: str = "") -> None:
-        log(f"[{i}/4 {time.time() - started:6.0f}s] {name}{detail}", flush=True)
-
+    stage = _stage_logger(log, started)
     stage(1, "01_data: load, tokenize, cache")
-    execute("01_data", nb_dir / "01_data.ipynb", _for("01_data", p, common))
+    execute("01_data", out / "notebooks" / "01_data.ipynb", _for("01_data", p, common))
     stage(2, "02_typology: URIEL distances, choice of intermediate languages")
-    execute("02_typology", nb_dir / "02_typology.ipynb", _for("02_typology", p, common))
-    runs = params_mod.grid(p, chosen_languages(out, p))
+    execute("02_typology", out / "notebooks" / "02_typology.ipynb", _for("02_typology", p, common))
+
+
+def _run_study(p: dict[str, Any], out: Path, log, executor: str, devices, slurm) -> Path:
+    from . import executors
     from .train import existing_metrics
-    for i, run in enumerate(runs, 1):
-        if existing_metrics(out, p, run) is not None:
-            stage(3, f"03_train: run {i} of {len(runs)} {run.run_id}: done before, skipped")
-            continue
-        stage(3, f"03_train: run {i} of {len(runs)} {run.run_id}")
-        extra = {**common, "fusion_layer": run.fusion_layer, "intermediate_language": run.intermediate_language,
-                 "seed": run.seed}
-        try:
-            execute("03_train", nb_dir / "03_train" / f"{run.run_id}.ipynb", _for("03_train", p, extra))
-        except NotebookFailed as err:
-            _record_failure(out, p, run, err)
-            log(f"    {run.run_id} FAILED, going on with the other runs: {str(err).splitlines()[0]}", flush=True)
+    started = time.time()
+    stage = _stage_logger(log, started)
+    _prepare(p, out, log, started)
+    params_file = out / "params.yaml"
+    runs = params_mod.grid(p, chosen_languages(out, p))
+    todo = [run.run_id for run in runs if existing_metrics(out, p, run) is None]
+    stage(3, f"03_train: {len(runs)} runs, {len(runs) - len(todo)} done before, {len(todo)} to train "
+             f"({executor} executor)")
+    if todo and executor == "local":
+        executors.work(params_file, out.parent, todo, log=log)
+    elif todo and executor == "gpus":
+        executors.run_on_gpus(params_file, out.parent, p["gpus_per_run"], devices, log=log)
+    elif todo:
+        executors.run_on_slurm(params_file, out.parent, todo, p["gpus_per_run"], slurm or executors.SlurmOptions(),
+                               log=log)
+    executors.wait_for_others(out, todo, log=log)  # runs another worker was training
     complete, failed, missing = study_runs(out, p)
+    if missing:
+        raise RunsFailed(f"{len(missing)} of {len(runs)} runs have no metrics: {', '.join(missing)}. Analysis and "
+                         "report are built once every run has them: run the same command again (finished runs "
+                         "are skipped, interrupted ones resume)")
     if not complete:
-        raise NotebookFailed(f"no run of the grid finished ({len(failed)} failed): nothing to analyse; "
-                             f"see the executed notebooks in {nb_dir / '03_train'}")
+        raise NotebookFailed(f"no run of the grid finished ({len(failed)} failed): nothing to analyse; see "
+                             f"runs/<run_id>/03_train.ipynb and log.txt in {out / 'runs'}")
     stage(4, "04_analysis: results, statistics, figures")
-    execute("04_analysis", nb_dir / "04_analysis.ipynb", _for("04_analysis", p, common))
+    execute("04_analysis", out / "notebooks" / "04_analysis.ipynb", _for("04_analysis", p, {"outputs_dir": str(out.parent)}))
     stage(4, "report")
     from .report import build
     report = build(out, p)
     log(f"done in {time.time() - started:.0f}s; report: {report}", flush=True)
-    if failed or missing:
-        names = [m["run_id"] for m in failed] + missing
-        raise RunsFailed(f"{len(names)} of {len(runs)} runs did not finish: {', '.join(names)}. The report covers "
-                         f"the others and lists these with their errors ({report}); run the same command again "
+    if failed:
+        names = [m["run_id"] for m in failed]
+        raise RunsFailed(f"{len(names)} of {len(runs)} runs failed: {', '.join(names)}. The report covers the "
+                         f"others and lists these with their errors ({report}); run the same command again "
                          "to retry them (finished runs are skipped)")
     return report
 
 
-def _record_failure(out: Path, p: dict[str, Any], run, err: Exception) -> None:
+def record_failure(out: Path, p: dict[str, Any], run, err: Exception) -> None:
     """A run whose notebook failed before training could record it gets its failure recorded here."""
     import json
 
@@ -203,11 +236,35 @@ def train_one(params_path: str | Path, run_id: str, outputs: str | Path | None =
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .executors import EXECUTORS, SlurmOptions, work
     parser = argparse.ArgumentParser(prog="dlfa", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a whole study from a params file")
     run.add_argument("params", help="a params file, e.g. params/smoke.yaml")
     run.add_argument("--outputs", help="folder for study folders (default: outputs/, or $DLFA_OUTPUTS)")
+    run.add_argument("--executor", choices=EXECUTORS, default="local",
+                     help="where the grid's runs train: here one after another (local), one worker per visible "
+                          "GPU (gpus), or a Slurm job array through submitit (slurm)")
+    slurm = run.add_argument_group("slurm executor (each run one job of the array; GPUs: gpus_per_run)")
+    defaults = SlurmOptions()
+    slurm.add_argument("--partition", help="Slurm partition")
+    slurm.add_argument("--account", help="Slurm account")
+    slurm.add_argument("--time", type=int, default=defaults.time_min, metavar="MINUTES",
+                       help=f"time limit per run (default {defaults.time_min}); a run that hits it is requeued "
+                            "and resumes from its checkpoint")
+    slurm.add_argument("--mem", type=int, default=defaults.mem_gb, metavar="GB", help=f"memory per run (default {defaults.mem_gb})")
+    slurm.add_argument("--cpus", type=int, default=defaults.cpus, help=f"CPUs per run (default {defaults.cpus})")
+    slurm.add_argument("--max-parallel", type=int, default=defaults.max_parallel,
+                       help=f"runs of the array running at once (default {defaults.max_parallel})")
+    slurm.add_argument("--cluster", choices=["slurm", "local", "debug"], default=None, help=argparse.SUPPRESS)
+    prep = sub.add_parser("prepare", help="the data and typology stages only, so that workers can train the grid")
+    prep.add_argument("params")
+    prep.add_argument("--outputs")
+    worker = sub.add_parser("worker", help="train runs of a prepared study that no other worker holds, until none is "
+                                           "left (start several, on one machine or many, sharing the study folder)")
+    worker.add_argument("params", help="the study's params (its own copy, outputs/<study>/params.yaml, is safest)")
+    worker.add_argument("--outputs")
+    worker.add_argument("--run", action="append", dest="runs", metavar="RUN_ID", help="only these runs (repeatable)")
     check = sub.add_parser("validate", help="check a params file and show the grid, running nothing")
     check.add_argument("params")
     one = sub.add_parser("train", help="train one run of a study (under torchrun / accelerate launch: on N GPUs)")
@@ -220,7 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            run_study(args.params, args.outputs)
+            options = SlurmOptions(partition=args.partition, time_min=args.time, mem_gb=args.mem, cpus=args.cpus,
+                                   account=args.account, max_parallel=args.max_parallel, cluster=args.cluster)
+            run_study(args.params, args.outputs, executor=args.executor, slurm=options)
+        elif args.command == "prepare":
+            print(f"prepared: {prepare_study(args.params, args.outputs)}")
+        elif args.command == "worker":
+            outcome = work(args.params, args.outputs, args.runs)
+            print("trained: " + " ".join(r for r, o in outcome.items() if o in ("done", "failed")))
         elif args.command == "train":
             train_one(args.params, args.run_id, args.outputs)
         elif args.command == "validate":

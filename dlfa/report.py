@@ -184,8 +184,10 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
     parts.append("<h2>Runs</h2>" + _runs_section(out, p))
 
     parts.append("<h2>Executed notebooks</h2><ul>")
-    for ipynb in sorted((out / "notebooks").rglob("*.ipynb")):
-        rel = ipynb.relative_to(out / "notebooks").with_suffix(".html")
+    study_notebooks = {f.with_suffix(".html").name: f for f in (out / "notebooks").glob("*.ipynb")}
+    run_notebooks = {f"03_train/{f.parent.name}.html": f for f in (out / "runs").glob("*/03_train.ipynb")}
+    for rel, ipynb in sorted({**study_notebooks, **run_notebooks}.items()):  # 01, 02, 03_train/<run>, 04
+        rel = Path(rel)
         render_notebook(ipynb, report_dir / "notebooks" / rel)
         parts.append(f'<li><a href="notebooks/{html.escape(str(rel))}">{html.escape(str(rel.with_suffix("")))}</a></li>')
     parts.append("</ul><p class='muted'>Parameters: <code>params.yaml</code> in the study folder.</p>")

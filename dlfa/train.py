@@ -30,6 +30,7 @@ from transformers import (AutoTokenizer, BertConfig, DataCollatorWithPadding, Tr
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from .data import MODEL_COLUMNS
+from .executors import job_info
 from .io import atomic_path, write_json
 from .model import DLFAForSequenceClassification
 from .params import TINY_MODEL, Run, intermediate_source
@@ -161,6 +162,24 @@ class _StopOnNonFiniteLoss(TrainerCallback):
                                        "lower the learning rate (or raise warmup_ratio) and run again")
 
 
+class _LogLines(TrainerCallback):
+    """One plain line per log and evaluation (loss; dev accuracy per language): the run's log.txt
+    and the executed notebook read as a record, where progress bars are HTML widgets."""
+
+    def __init__(self, stage: str):
+        self.stage = stage
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        where = f"{self.stage} step {state.global_step}/{state.max_steps}"
+        if "loss" in logs:
+            print(f"{where}: training loss {logs['loss']:.4f}, learning rate {logs.get('learning_rate', 0):.2e}",
+                  flush=True)
+        dev = {k.split("_")[1]: v for k, v in logs.items() if k.startswith("eval_") and k.endswith("_dev_accuracy")}
+        if dev:
+            print(f"{where}: dev accuracy " + ", ".join(f"{lang} {acc:.3f}" for lang, acc in dev.items()), flush=True)
+
+
 class _EvaluateAtEnd(TrainerCallback):
     """Evaluate after the last step too, so the curve always ends at the final weights."""
 
@@ -284,7 +303,7 @@ def _intermediate_stage(params: dict, run: Run, study_dir: Path, run_dir: Path, 
     args = _arguments(params, stage_dir / "trainer", run.seed, params["intermediate_learning_rate"],
                       params["intermediate_epochs"], len(inter), evaluate=False)
     trainer = _StudyTrainer(model=model, args=args, train_dataset=inter, data_collator=collator,
-                            callbacks=[_StopOnNonFiniteLoss("intermediate"), *callbacks])
+                            callbacks=[_StopOnNonFiniteLoss("intermediate"), _LogLines("intermediate"), *callbacks])
     resume = last_checkpoint(stage_dir / "trainer")
     result = trainer.train(resume_from_checkpoint=resume)
     stage = {"stage": "intermediate", "examples": len(inter), "resumed_from": resume and Path(resume).name,
@@ -388,7 +407,8 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
                       len(train), evaluate=True)
     trainer = _StudyTrainer(model=model, args=args, train_dataset=train, eval_dataset=evals, data_collator=collator,
                             compute_metrics=_accuracy,
-                            callbacks=[_EvaluateAtEnd(), _StopOnNonFiniteLoss("pawsx-en"), *callbacks])
+                            callbacks=[_EvaluateAtEnd(), _StopOnNonFiniteLoss("pawsx-en"), _LogLines("pawsx-en"),
+                                       *callbacks])
     trainer.predictions_dir = run_dir / "trainer" / "predictions"
     resume = last_checkpoint(run_dir / "trainer")
     result = trainer.train(resume_from_checkpoint=resume)
@@ -420,6 +440,7 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
                      "transformers": transformers.__version__, "datasets": datasets.__version__},
         "device": device,
         "processes": world_size(),
+        "job": job_info(),  # the Slurm / submitit job that trained it, if any
     }
     if trainer.is_world_process_zero():
         write_json(run_dir / "metrics.json", metrics)

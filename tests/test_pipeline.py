@@ -97,7 +97,7 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
     for run_dir in (study / "runs").iterdir():
         metrics = json.loads((run_dir / "metrics.json").read_text())
         assert metrics["status"] == "complete" and metrics["n"]["ja"]["test"] == 40
-        assert (study / "notebooks" / "03_train" / f"{run_dir.name}.ipynb").is_file()
+        assert (run_dir / "03_train.ipynb").is_file() and "pawsx-en step 5/5: dev accuracy en " in (run_dir / "log.txt").read_text()
     distances = pd.read_csv(study / "typology" / "distances.csv")
     assert list(distances.columns) == ["kind", "metric", "lang_a", "lang_b", "distance"]
     correlation = pd.read_csv(study / "analysis" / "typology_correlation.csv")
@@ -114,11 +114,12 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
     report = (study / "report" / "index.html").read_text()
     assert "Smoke profile" in report and report.count("data:image/png;base64,") >= 5
     assert (study / "report" / "notebooks" / "04_analysis.html").is_file()
+    assert (study / "report" / "notebooks" / "03_train" / "d1__none__s1.html").is_file()
 
     started = time.time()
     again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("done before, skipped") == 4
+    assert "4 runs, 4 done before, 0 to train" in again.stdout
     assert time.time() - started < 120
 
 
@@ -252,12 +253,13 @@ def test_a_diverging_run_is_recorded_and_the_study_goes_on(tmp_path):
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     study = tmp_path / "diverging"
     inter = next(p.name for p in (study / "runs").iterdir() if "xnli" in p.name)
-    assert f"1 of 2 runs did not finish: {inter}." in result.stderr and "run the same command again" in result.stderr
-    assert f"{inter} FAILED, going on with the other runs" in result.stdout
+    assert f"1 of 2 runs failed: {inter}." in result.stderr and "run the same command again" in result.stderr
+    assert f"{inter}: failed" in result.stdout and f"{inter} failed: 03_train failed in cell" in result.stdout
     failed = json.loads((study / "runs" / inter / "metrics.json").read_text())
     assert failed["status"] == "failed" and failed["config"]["intermediate_learning_rate"] == 1e30
     assert failed["error"].startswith("TrainingDiverged: intermediate stage: loss became nan at step ")
-    assert sorted(p.name for p in (study / "runs" / inter).iterdir()) == ["config.json", "metrics.json"]
+    assert sorted(p.name for p in (study / "runs" / inter).iterdir()) == [".lock", "03_train.ipynb", "config.json",
+                                                                          "log.txt", "metrics.json"]
     assert set(pd.read_csv(study / "results.csv").run_id) == {"baseline__none__s1"}
     report = (study / "report" / "index.html").read_text()
     assert "Incomplete study." in report and "TrainingDiverged: intermediate stage: loss became nan" in report

@@ -1,0 +1,145 @@
+"""Executors: a study's grid trained by cooperating workers, on (faked) GPUs, or as a submitit job array."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from dlfa import executors, lock
+from dlfa.params import grid, validate
+from dlfa.paths import ROOT
+from dlfa.pipeline import RunsFailed, prepare_study, run_study
+
+GRID_STUDY = {  # four runs without an intermediate task: two variants x two seeds
+    "study": "grid", "model": "tiny",
+    "tiny_model": {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64, "vocab_size": 400},
+    "data_source": "synthetic", "targets": ["de"], "intermediate_task": None, "fusion_layers": [None, 1],
+    "seeds": [1, 2], "train_size": 160, "eval_size": 40, "max_length": 40, "learning_rate": 0.001,
+    "train_batch_size": 16, "effective_batch_size": 32, "eval_batch_size": 64, "num_train_epochs": 1.0,
+    "evals_per_epoch": 1,
+}
+RUN_IDS = {r.run_id for r in grid(validate(GRID_STUDY), [])}
+
+
+def test_device_groups_are_disjoint_and_sized_by_gpus_per_run():
+    assert executors.device_groups(["0", "1", "2", "3"], 1) == [["0"], ["1"], ["2"], ["3"]]
+    assert executors.device_groups(["0", "1", "2", "3", "4"], 2) == [["0", "1"], ["2", "3"]]
+    assert executors.device_groups(["0"], 2) == []
+
+
+def test_the_gpus_executor_refuses_too_few_devices(tmp_path):
+    params = tmp_path / "grid.yaml"
+    params.write_text(yaml.safe_dump(GRID_STUDY))
+    with pytest.raises(RuntimeError, match=r"needs at least 2 visible GPU\(s\) \(gpus_per_run\); found 1"):
+        executors.run_on_gpus(params, tmp_path, 2, devices=["0"])
+
+
+def test_a_run_held_by_another_worker_is_left_to_it(tmp_path):
+    params = tmp_path / "grid.yaml"
+    params.write_text(yaml.safe_dump(GRID_STUDY))
+    with lock.hold(tmp_path / "grid" / "runs" / "d1__none__s2" / ".lock", "run"):  # another open file: busy
+        assert executors.run_one(params, "d1__none__s2", tmp_path) == "busy"
+
+
+def test_the_job_of_a_run_is_read_from_submitit_or_slurm(monkeypatch):
+    for name in ("SUBMITIT_EXECUTOR", "SLURM_JOB_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert executors.job_info() is None
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    assert executors.job_info() == {"executor": "slurm", "job_id": "4242"}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """The grid study with its data and typology stages done, to be copied by each test."""
+    root = tmp_path_factory.mktemp("prepared")
+    params = root / "grid.yaml"
+    params.write_text(yaml.safe_dump(GRID_STUDY))
+    prepare_study(params, root / "out", log=lambda *a, **k: None)
+    return params, root / "out" / "grid"
+
+
+def _copy(prepared, tmp_path):
+    _, source = prepared
+    shutil.copytree(source, tmp_path / "grid")
+    return tmp_path / "grid"
+
+
+def _assert_every_run_complete_with_its_notebook_and_log(study):
+    for run_id in RUN_IDS:
+        run_dir = study / "runs" / run_id
+        assert json.loads((run_dir / "metrics.json").read_text())["status"] == "complete", run_id
+        assert (run_dir / "03_train.ipynb").is_file() and "dev accuracy en " in (run_dir / "log.txt").read_text(), run_id
+
+
+@pytest.mark.slow
+def test_two_workers_on_one_study_train_each_run_exactly_once(prepared, tmp_path):
+    study = _copy(prepared, tmp_path)
+    command = [sys.executable, "-m", "dlfa", "worker", str(study / "params.yaml"), "--outputs", str(tmp_path)]
+    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=600)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    trained = [set(re.search(r"^trained: (.*)$", out, re.M).group(1).split()) for out in outputs]
+    assert trained[0].isdisjoint(trained[1]) and trained[0] | trained[1] == RUN_IDS, trained
+    assert all(trained), "both workers took runs"
+    _assert_every_run_complete_with_its_notebook_and_log(study)
+    finish = subprocess.run([sys.executable, "-m", "dlfa", "run", str(study / "params.yaml"), "--outputs",
+                             str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert finish.returncode == 0, finish.stderr[-2000:]
+    assert "4 runs, 4 done before, 0 to train" in finish.stdout
+    assert set(pd.read_csv(study / "results.csv").run_id) == RUN_IDS
+
+
+@pytest.mark.slow
+def test_the_gpus_executor_runs_one_worker_per_device(prepared, tmp_path, monkeypatch):
+    study = _copy(prepared, tmp_path)
+    params = study / "params.yaml"
+    # Workers that never train leave runs without metrics: no analysis, no report, and a message.
+    monkeypatch.setattr(executors, "run_on_gpus", lambda *args, **kwargs: None)
+    with pytest.raises(RunsFailed, match=r"4 of 4 runs have no metrics: baseline__none__s1, d1__none__s1, .*"
+                                         r"Analysis and report are built once every run has them"):
+        run_study(params, tmp_path, log=lambda *a, **k: None, executor="gpus", devices=["cpu", "cpu"])
+    assert not (study / "results.csv").exists() and not (study / "report").exists()
+    monkeypatch.undo()
+    lines = []
+    report = run_study(params, tmp_path, log=lambda line, **k: lines.append(line), executor="gpus",
+                       devices=["cpu", "cpu"])
+    assert report.is_file() and set(pd.read_csv(study / "results.csv").run_id) == RUN_IDS
+    assert sum("worker" in line and "on CPU" in line for line in lines) == 2
+    logs = [(study / "workers" / f"worker-{i}.log").read_text() for i in range(2)]
+    trained = [set(re.search(r"^trained: (.*)$", log, re.M).group(1).split()) for log in logs]
+    assert trained[0].isdisjoint(trained[1]) and trained[0] | trained[1] == RUN_IDS
+    _assert_every_run_complete_with_its_notebook_and_log(study)
+
+
+@pytest.mark.slow
+def test_the_slurm_executor_submits_a_job_array_through_submitit(prepared, tmp_path):
+    """submitit's local executor stands in for Slurm: one job per run, the job id kept in its metrics."""
+    study = _copy(prepared, tmp_path)
+    (study / "runs").mkdir(exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", "dlfa", "run", str(study / "params.yaml"), "--outputs",
+                             str(tmp_path), "--executor", "slurm", "--cluster", "local", "--time", "30"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"submitted 4 job\(s\) \(local\)", result.stdout)
+    jobs = set()
+    for run_id in RUN_IDS:
+        job = json.loads((study / "runs" / run_id / "metrics.json").read_text())["job"]
+        assert job["executor"] == "local" and job["job_id"], job
+        jobs.add(job["job_id"])
+    assert len(jobs) == 4  # one job per run
+    assert any((study / "slurm").rglob("*_log.out"))
+    _assert_every_run_complete_with_its_notebook_and_log(study)
+    assert (study / "report" / "index.html").is_file()
+
+
+def test_unknown_executor_is_refused(tmp_path):
+    from dlfa.params import ParamsError
+    with pytest.raises(ParamsError, match=r"unknown executor 'cloud'; choose from \['local', 'gpus', 'slurm'\]"):
+        run_study(tmp_path / "nope.yaml", tmp_path, executor="cloud")
