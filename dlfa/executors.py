@@ -169,17 +169,23 @@ class SlurmRun:
         return submitit.helpers.DelayedSubmission(SlurmRun(self.params_path, self.outputs), run_id)
 
 
+def slurm_executor(out: Path, gpus_per_run: int, options: SlurmOptions):
+    """A submitit executor whose jobs train one run each, with logs under ``<study>/slurm/<job id>/``."""
+    import submitit
+    executor = submitit.AutoExecutor(folder=str(out / "slurm" / "%j"), cluster=options.cluster)
+    executor.update_parameters(name=f"dlfa-{out.name}", timeout_min=options.time_min, mem_gb=options.mem_gb,
+                               cpus_per_task=options.cpus, tasks_per_node=1, nodes=1,
+                               gpus_per_node=0 if executor.cluster == "local" else gpus_per_run,
+                               slurm_partition=options.partition, slurm_account=options.account,
+                               slurm_array_parallelism=options.max_parallel)
+    return executor
+
+
 def run_on_slurm(params_path: Path, outputs: str | Path | None, run_ids: list[str], gpus_per_run: int,
                  options: SlurmOptions, log: Callable[..., None] = print) -> dict[str, str]:
     """Submit ``run_ids`` as one job array, wait for it, return each run's outcome (or its job's error)."""
-    import submitit
     p, out = _study(params_path, outputs)
-    executor = submitit.AutoExecutor(folder=str(out / "slurm" / "%j"), cluster=options.cluster)
-    executor.update_parameters(name=f"dlfa-{p['study']}", timeout_min=options.time_min, mem_gb=options.mem_gb,
-                               cpus_per_task=options.cpus, tasks_per_node=1, nodes=1,
-                               gpus_per_node=0 if options.cluster == "local" else gpus_per_run,
-                               slurm_partition=options.partition, slurm_account=options.account,
-                               slurm_array_parallelism=options.max_parallel)
+    executor = slurm_executor(out, gpus_per_run, options)
     jobs = executor.map_array(SlurmRun(str(params_path), str(out.parent)), run_ids)
     log(f"    submitted {len(jobs)} job(s) ({executor.cluster}): {', '.join(j.job_id for j in jobs)}; "
         f"logs in {out / 'slurm'}", flush=True)

@@ -1,8 +1,9 @@
 """``dlfa run PARAMS.yaml``: validate, execute the notebooks with papermill in order, render the report.
 
-01_data and 02_typology run once, 03_train once per run of the grid (runs whose metrics.json exists
-for the same configuration are skipped, so an interrupted study resumes), then 04_analysis and the
-report. Stages talk only through files in ``outputs/<study>/``.
+01_data and 02_typology run once, 03_train once per run of the grid on an executor (see
+``executors``; runs whose metrics.json exists for the same configuration are skipped, so an
+interrupted study resumes), then 04_analysis and the report. Stages talk only through files in
+``outputs/<study>/``. Exit codes: 0 done, 1 a stage or some runs failed, 2 bad input, 3 busy.
 """
 
 from __future__ import annotations
@@ -230,9 +231,12 @@ def train_one(params_path: str | Path, run_id: str, outputs: str | Path | None =
                         f"{p['intermediate_task']!r} ({p['candidate_languages']})")
     if problems:
         raise params_mod.ParamsError(str(params_path), problems)
-    from .train import existing_metrics, train_run
+    from .train import existing_metrics, train_run, world_size
     out = study_dir(p["study"], outputs)
-    return existing_metrics(out, p, run) or train_run(p, run, out)
+    if world_size() > 1:  # torchrun's processes train it together; launch_run's caller holds the run's lock
+        return existing_metrics(out, p, run) or train_run(p, run, out)
+    with hold(out / "runs" / run_id / ".lock", f"run {run_id}"):  # never beside a worker training it
+        return existing_metrics(out, p, run) or train_run(p, run, out)
 
 
 def main(argv: list[str] | None = None) -> int:

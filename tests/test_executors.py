@@ -46,6 +46,22 @@ def test_a_run_held_by_another_worker_is_left_to_it(tmp_path):
         assert executors.run_one(params, "d1__none__s2", tmp_path) == "busy"
 
 
+def test_slurm_jobs_ask_for_the_resources_given(tmp_path, monkeypatch):
+    """The sbatch script submitit would submit, with a stand-in ``srun`` (no cluster here)."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (tmp_path / "bin" / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{__import__('os').environ['PATH']}")
+    options = executors.SlurmOptions(partition="gpu", account="my-lab", time_min=240, mem_gb=48, cpus=6)
+    executor = executors.slurm_executor(tmp_path / "paper", 2, options)
+    assert executor.cluster == "slurm"
+    script = executor._executor._make_submission_file_text("python -m dlfa", "uid")  # submitit's own text
+    for line in ("--partition=gpu", "--account=my-lab", "--time=240", "--mem=48GB", "--cpus-per-task=6",
+                 "--gpus-per-node=2", "--job-name=dlfa-paper", f"--output={tmp_path / 'paper' / 'slurm'}"):
+        assert f"#SBATCH {line}" in script, line
+    assert "#SBATCH --signal=USR2@" in script  # pre-emption / timeout: submitit requeues the run
+
+
 def test_the_job_of_a_run_is_read_from_submitit_or_slurm(monkeypatch):
     for name in ("SUBMITIT_EXECUTOR", "SLURM_JOB_ID"):
         monkeypatch.delenv(name, raising=False)
