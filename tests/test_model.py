@@ -97,6 +97,23 @@ def test_output_hidden_states_on_request(config):
     assert len(model(**_batch([3], T=3), output_hidden_states=True).hidden_states) == 4
 
 
+def test_fusion_keeps_only_the_fused_layer_unless_hidden_states_are_asked_for(config):
+    """All L + 1 hidden states are not kept for a fusion that reads one of them (memory, evaluation)."""
+    torch.manual_seed(0)
+    model = _trained_briefly(DLFAForSequenceClassification.from_config(config, fusion_layer=1))
+    asked = []
+    encoder_forward = model.bert.forward
+    model.bert.forward = lambda *a, **kw: asked.append(kw["output_hidden_states"]) or encoder_forward(*a, **kw)
+    batch = _batch([6, 2], T=6)
+    full = model(**batch, output_hidden_states=True)
+    hooks = dict(model.bert.encoder.layer[0]._forward_hooks)  # transformers' own output recorders
+    lean = model(**batch)
+    assert asked == [True, False]
+    assert lean.hidden_states is None and len(full.hidden_states) == 4
+    assert torch.equal(lean.logits, full.logits)
+    assert model.bert.encoder.layer[0]._forward_hooks == hooks  # ours is removed after each forward
+
+
 def test_save_and_reload_round_trip_exactly(config, tmp_path):
     torch.manual_seed(0)
     model = _trained_briefly(DLFAForSequenceClassification.from_config(
