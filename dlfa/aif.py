@@ -27,6 +27,8 @@ How this differs from, or pins down, the poster (each an option with a documente
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -49,14 +51,17 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     """
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1])  # (N, C)
+        with _full_precision(x):  # statistics in the buffers' float32, also under bf16/fp16 autocast
+            return self._normalise(x.reshape(-1, x.shape[-1]).to(self.running_mean.dtype), mask).view(x.shape)
+
+    def _normalise(self, flat: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         if not self.training or (mask is None and flat.shape[0] < 2):  # running statistics, no update
             return F.batch_norm(flat, self.running_mean, self.running_var, self.weight, self.bias,
-                                False, 0.0, self.eps).view_as(x)
+                                False, 0.0, self.eps)
         if mask is None:  # every row counts (the shape says there are enough): the native kernel
             self.num_batches_tracked.add_(1)
             return F.batch_norm(flat, self.running_mean, self.running_var, self.weight, self.bias,
-                                True, self.momentum, self.eps).view_as(x)
+                                True, self.momentum, self.eps)
         w = mask.reshape(-1).to(flat.dtype)  # (N,), 1 at valid rows
         n = w.sum()
         inv_n = 1.0 / n.clamp(min=1)
@@ -72,8 +77,16 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
             self.running_var.lerp_(unbiased.detach(), step)
             self.num_batches_tracked.add_(enough.long())
         if not self.affine:
-            return (centered * scale).view_as(x)
-        return torch.addcmul(self.bias, centered, scale * self.weight).view_as(x)  # (N, C)
+            return centered * scale
+        return torch.addcmul(self.bias, centered, scale * self.weight)  # (N, C)
+
+
+def _full_precision(x: torch.Tensor):
+    """Autocast off on x's device (a no-op where autocast does not apply, e.g. meta tensors)."""
+    kind = x.device.type
+    if kind in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(kind):
+        return torch.autocast(kind, enabled=False)
+    return contextlib.nullcontext()
 
 
 class _Bottleneck(nn.Module):

@@ -184,3 +184,20 @@ def test_non_bert_encoder_is_refused(tmp_path):
 def test_configure_fusion_does_not_touch_the_callers_config(config):
     configured = configure_fusion(config, 2, reduction=2)
     assert configured.fusion_layer == 2 and not hasattr(config, "fusion_layer")
+
+
+@pytest.mark.parametrize("fusion_layer", [None, 1])
+def test_trains_under_bf16_autocast(config, fusion_layer):
+    """Trainer(bf16=True) on a GPU runs the model under autocast: MaskedBatchNorm's running statistics
+    (float32 buffers) must take the update, computed in float32, not fail on a bfloat16 one."""
+    torch.manual_seed(0)
+    model = DLFAForSequenceClassification.from_config(config, fusion_layer=fusion_layer).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(**_batch([5, 3, 4], T=5), labels=torch.tensor([0, 1, 1]))
+    out.loss.backward()
+    assert torch.isfinite(out.loss)
+    for name, buf in model.named_buffers():
+        if "running" in name:
+            assert buf.dtype == torch.float32 and torch.isfinite(buf).all(), name
+    if fusion_layer:
+        assert model.dlfa.aif.local_att.norm1.num_batches_tracked.item() == 1
