@@ -105,7 +105,7 @@ def machine() -> dict[str, Any]:
     except ImportError:
         pass
     if hasattr(os, "getloadavg"):
-        info["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
+        info["load_average_1_5_15_min"] = [round(x, 2) for x in os.getloadavg()]  # when the results were written
     return info
 
 

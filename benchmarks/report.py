@@ -51,12 +51,12 @@ def _header(full: dict, quick: dict) -> list[str]:
             lines.append(f"- **{label}**: not run yet.")
             continue
         m, v = r["machine"], r["versions"]
-        load = m.get("load_average_at_start")
+        load = m.get("load_average_1_5_15_min")
         lines.append(
-            f"- **{label}**: `{r['command']}` on {r['date'][:10]} ({r['date']}), git {r['git'].get('commit')}"
+            f"- **{label}**: `{r['command']}`, {r['date']}, git {r['git'].get('commit')}"
             f"{' with uncommitted changes' if r['git'].get('uncommitted_changes') else ''}. Machine: {m['cpu']}, "
             f"{m['usable_cpus']} usable CPUs, {m.get('memory_gib', '?')} GiB, torch threads {m['torch_threads']} "
-            f"({m['torch_cpu_capability']}), GPU {m['gpu'] or 'none'}; load average at the end {load}. "
+            f"({m['torch_cpu_capability']}), GPU {m['gpu'] or 'none'}; load average (1, 5, 15 min) when the last benchmark ended {load}. "
             f"Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".")
     return lines
 
@@ -73,7 +73,7 @@ def _summary(full: dict, quick: dict) -> list[str]:
 def _overhead(r: dict) -> list[str]:
     s = _section(r, "overhead")
     if not s.get("keys"):
-        return ["Not measured in the full run yet." + (f" Error: {s['error']}" if s.get("error") else "")]
+        return ["Not measured yet." + (f" Error: {s['error']}" if s.get("error") else "")]
     raw, prof, st = s["raw"], s["profile"], s["settings"]
     base, tiny = raw["mbert_base"], raw["tiny"]
     med = {k: v for k, v in base["median_s"].items()}
@@ -87,12 +87,13 @@ def _overhead(r: dict) -> list[str]:
         f"12 heads, 3,072 intermediate, dropout 0.1. Tiny: the smoke study's BERT (2 layers, 64 wide), fusion on "
         f"layer 1, batch {st['tiny']['batch']} x {st['tiny']['tokens']}, {st['tiny']['inner']} steps per measurement.",
         "",
-        "| model | baseline step (median) | DLFA step (median) | DLFA / baseline (median of rounds) | ratio of medians |",
-        "|---|---|---|---|---|",
+        "| model | baseline step (median) | DLFA step (median) | DLFA / baseline (median of rounds) | ratio of medians "
+        "| ratio of minimums |",
+        "|---|---|---|---|---|---|",
         f"| mBERT-base | {_fmt(list(med.values())[0])} s | {_fmt(list(med.values())[1])} s | {_fmt(base['ratio'])} | "
-        f"{_fmt(base['ratio_of_medians'])} |",
+        f"{_fmt(base['ratio_of_medians'])} | {_fmt(base.get('ratio_of_minimums'))} |",
         f"| tiny | {list(tiny['median_s'].values())[0] * 1e3:.2f} ms | {list(tiny['median_s'].values())[1] * 1e3:.2f} ms | "
-        f"{_fmt(tiny['ratio'])} | {_fmt(tiny['ratio_of_medians'])} |",
+        f"{_fmt(tiny['ratio'])} | {_fmt(tiny['ratio_of_medians'])} | {_fmt(tiny.get('ratio_of_minimums'))} |",
         "",
         f"Per-round ratios, mBERT-base: {', '.join(f'{x:.3f}' for x in base['paired_ratios'])}.",
         "",
@@ -112,7 +113,7 @@ def _overhead(r: dict) -> list[str]:
 def _padding(r: dict) -> list[str]:
     s = _section(r, "padding")
     if not s.get("keys"):
-        return ["Not measured in the full run yet." + (f" Error: {s['error']}" if s.get("error") else "")]
+        return ["Not measured yet." + (f" Error: {s['error']}" if s.get("error") else "")]
     raw, ln, st = s["raw"], s["lengths"], s["settings"]
     d = lambda x: f"mean {x['mean']}, p50 {x['p50']:g}, p90 {x['p90']:g}, p99 {x['p99']:.0f}, max {x['max']}"  # noqa: E731
     lines = [
@@ -158,7 +159,7 @@ def _padding(r: dict) -> list[str]:
 def _cache(r: dict) -> list[str]:
     s = _section(r, "cache")
     if not s.get("keys"):
-        return ["Not measured in the full run yet."]
+        return ["Not measured yet."]
     raw, st = s["raw"], s["settings"]
     return [f"Timed: what 01_data does for one corpus, the cache key (a hash of the rows) and "
             f"`dlfa.data.cached_tokenized`, on {st['corpus']} with {st['corpus_pairs']:,} pairs, "
@@ -171,7 +172,7 @@ def _cache(r: dict) -> list[str]:
 def _smoke(r: dict) -> list[str]:
     s = _section(r, "smoke")
     if not s.get("keys"):
-        return ["Not measured in the full run yet." + (f" Error: {s['error']}" if s.get("error") else "")]
+        return ["Not measured yet." + (f" Error: {s['error']}" if s.get("error") else "")]
     raw, st = s["raw"], s["settings"]
     lines = [f"Timed: `{raw['command']}` in a subprocess{' (reduced: ' + str(st['overrides']) + ')' if st['reduced'] else ''}, "
              f"wall time from start to exit; memory: {st['memory']}. Peak RSS of the process tree "
@@ -188,7 +189,7 @@ def _smoke(r: dict) -> list[str]:
 def _evaluation(r: dict) -> list[str]:
     s = _section(r, "evaluation")
     if not s.get("keys"):
-        return ["Not measured in the full run yet." + (f" Error: {s['error']}" if s.get("error") else "")]
+        return ["Not measured yet." + (f" Error: {s['error']}" if s.get("error") else "")]
     raw, st = s["raw"], s["settings"]
     a, b = raw["every_test_every_time"], raw["tests_where_selectable"]
     return [f"Timed: the smoke run `{st['run']}`{' (reduced corpora)' if st['reduced'] else ''} trained twice "
@@ -206,7 +207,7 @@ def _evaluation(r: dict) -> list[str]:
 def _fixes(r: dict) -> list[str]:
     s = _section(r, "fixes")
     if not s.get("keys"):
-        return ["Not measured in the full run yet." + (f" {s.get('skipped', '')}" if s.get("skipped") else "")]
+        return ["Not measured yet." + (f" {s.get('skipped', '')}" if s.get("skipped") else "")]
     raw, st = s["raw"], s["settings"]
     m, t, e = raw["dlfa_module"]["median_s"], raw["tiny_step"]["median_s"], raw["eval_forward_peak_mib"]
     return [f"Measured side by side in one process: `dlfa/aif.py` and `dlfa/model.py` at {st['before']} (before) "
@@ -250,6 +251,13 @@ def _gpu(g: dict) -> list[str]:
     return lines
 
 
+def _details(title: str, name: str, section, full: dict, quick: dict) -> list[str]:
+    """A benchmark's section from the full run, or from the quick one (said so) when the full has none."""
+    if _section(full, name).get("keys") or not _section(quick, name).get("keys"):
+        return [f"## {title}", "", *section(full), ""]
+    return [f"## {title} (quick run)", "", *section(quick), ""]
+
+
 def render() -> str:
     full, quick, gpu = load_results(RESULTS), load_results(QUICK_RESULTS), load_results(GPU_RESULTS)
     out = ["# Benchmarks", "",
@@ -262,12 +270,12 @@ def render() -> str:
            "QUICK uses fewer repeats, a smaller batch for the mBERT-base step (8 instead of 32), a BERT-shaped "
            "slice of mBERT-base for the padding benchmark (2 of its 12 layers, 1/6 of its vocabulary) and a "
            "reduced smoke study; its figures are noisier and are not the ones the targets are judged on.", "",
-           "## 1. DLFA overhead", "", *_overhead(full), "",
-           "## 2. Padding", "", *_padding(full), "",
-           "## 3. Data: tokenize once, load from the cache", "", *_cache(full), "",
-           "## 4. The smoke study end to end", "", *_smoke(full), "",
-           "## Evaluation: test sets only where a step can be selected", "", *_evaluation(full), "",
-           "## Before and after the fixes", "", *_fixes(full), "",
+           *_details("1. DLFA overhead", "overhead", _overhead, full, quick),
+           *_details("2. Padding", "padding", _padding, full, quick),
+           *_details("3. Data: tokenize once, load from the cache", "cache", _cache, full, quick),
+           *_details("4. The smoke study end to end", "smoke", _smoke, full, quick),
+           *_details("Evaluation: test sets only where a step can be selected", "evaluation", _evaluation, full, quick),
+           *_details("Before and after the fixes", "fixes", _fixes, full, quick),
            "## GPU", "", *_gpu(gpu), ""]
     notes = ROOT / "benchmarks" / "NOTES.md"
     if notes.is_file():

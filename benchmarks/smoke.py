@@ -31,7 +31,8 @@ from .common import ROOT, log
 
 NAME = "smoke"
 PARAMS = ROOT / "params" / "smoke.yaml"
-QUICK_OVERRIDES = {"train_size": 2000, "eval_size": 100, "intermediate_train_size": 600}
+QUICK_OVERRIDES = {"train_size": 2000, "eval_size": 100, "intermediate_train_size": 600, "num_train_epochs": 1.0,
+                   "intermediate_epochs": 1.0}
 STAGE = re.compile(r"^\[(\d)/4\s+(\d+)s\] (.*)$")
 
 
