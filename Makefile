@@ -2,6 +2,8 @@
 # environment or a non-base conda environment is active), install the project into it, then run.
 #   TORCH_VERSION=2.13.0   the torch release installed beside the project (empty: pyproject's range)
 #   PARAMS=params/smoke.yaml  the study `make study` runs
+#   QUICK=1                   `make bench` in under 5 minutes (fewer repeats, smaller sizes, the same keys)
+#   ONLY="padding cache"      `make bench` runs only these benchmarks (the others keep their results)
 PYTHON ?= python3
 TORCH_VERSION ?= 2.13.0
 EXTRAS ?= notebooks,dev
@@ -18,7 +20,7 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.dlfa-installed-$(TORCH_VERSION)
 TORCH_REQ := $(if $(TORCH_VERSION),torch==$(TORCH_VERSION),)
 
-.PHONY: install test test-fast study lab clean
+.PHONY: install test test-fast study lab bench bench-gpu clean
 
 install: $(STAMP)
 
@@ -37,6 +39,12 @@ test-fast: $(STAMP)  ## unit tests only
 
 study: $(STAMP)  ## the offline smoke study (or PARAMS=...), then where its report is
 	$(ENV_DIR)/bin/dlfa run $(PARAMS)
+
+bench: $(STAMP)  ## benchmarks -> benchmarks/results.json (QUICK=1: results-quick.json) and docs/benchmarks.md
+	$(PY) -m benchmarks $(if $(filter 1 yes true,$(QUICK)),--quick,) $(if $(ONLY),--only $(ONLY),)
+
+bench-gpu: $(STAMP)  ## on a CUDA machine: bf16/SDPA/compile, MFU, GPU hours -> benchmarks/results-gpu.json
+	$(PY) -m benchmarks.gpu
 
 lab: $(STAMP)  ## JupyterLab with the notebooks (the .py files open as notebooks through jupytext)
 	$(PY) -m pip install --quiet "jupyterlab>=4.0"

@@ -27,6 +27,8 @@ How this differs from, or pins down, the poster (each an option with a documente
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -42,32 +44,49 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     statistics. Fewer than two valid rows in training leave the batch variance undefined: the
     layer then normalises with its running statistics and leaves them unchanged (nn.BatchNorm1d
     raises instead, which would kill a run on a last batch of one sample).
+
+    Without a mask every row counts and PyTorch's own kernel does the work. With one, the masked
+    sums are matrix-vector products and the output one fused multiply-add, with no host read of
+    the mask: how many rows are valid decides through ``torch.where``, not through Python.
     """
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if not self.training:
-            return F.batch_norm(x.reshape(-1, x.shape[-1]), self.running_mean, self.running_var,
-                                self.weight, self.bias, False, 0.0, self.eps).view_as(x)
-        flat = x.reshape(-1, x.shape[-1])  # (N, C)
-        valid = (torch.ones(flat.shape[0], dtype=torch.bool, device=x.device) if mask is None
-                 else mask.reshape(-1).bool())  # (N,)
-        w = valid.to(flat.dtype).unsqueeze(1)  # (N, 1)
+        with _full_precision(x):  # statistics in the buffers' float32, also under bf16/fp16 autocast
+            return self._normalise(x.reshape(-1, x.shape[-1]).to(self.running_mean.dtype), mask).view(x.shape)
+
+    def _normalise(self, flat: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        if not self.training or (mask is None and flat.shape[0] < 2):  # running statistics, no update
+            return F.batch_norm(flat, self.running_mean, self.running_var, self.weight, self.bias,
+                                False, 0.0, self.eps)
+        if mask is None:  # every row counts (the shape says there are enough): the native kernel
+            self.num_batches_tracked.add_(1)
+            return F.batch_norm(flat, self.running_mean, self.running_var, self.weight, self.bias,
+                                True, self.momentum, self.eps)
+        w = mask.reshape(-1).to(flat.dtype)  # (N,), 1 at valid rows
         n = w.sum()
-        mean = (flat * w).sum(0) / n.clamp(min=1)  # (C,)
-        var = (((flat - mean) * w) ** 2).sum(0) / n.clamp(min=1)  # biased, as BatchNorm normalises
+        inv_n = 1.0 / n.clamp(min=1)
         enough = n >= 2
-        use_mean = torch.where(enough, mean, self.running_mean)
-        use_var = torch.where(enough, var, self.running_var)
+        mean = (w @ flat) * inv_n  # (C,)
+        centered = flat - torch.where(enough, mean, self.running_mean)  # (N, C)
+        var = (w @ centered.square()) * inv_n  # (C,), biased, as BatchNorm normalises
+        scale = torch.rsqrt(torch.where(enough, var, self.running_var) + self.eps)  # (C,)
         with torch.no_grad():
             step = self.momentum * enough.to(flat.dtype)  # 0 when the batch is too small
             unbiased = var * n / (n - 1).clamp(min=1)
             self.running_mean.lerp_(mean.detach(), step)
             self.running_var.lerp_(unbiased.detach(), step)
             self.num_batches_tracked.add_(enough.long())
-        out = (flat - use_mean) * torch.rsqrt(use_var + self.eps)
-        if self.affine:
-            out = out * self.weight + self.bias
-        return out.view_as(x)
+        if not self.affine:
+            return centered * scale
+        return torch.addcmul(self.bias, centered, scale * self.weight)  # (N, C)
+
+
+def _full_precision(x: torch.Tensor):
+    """Autocast off on x's device (a no-op where autocast does not apply, e.g. meta tensors)."""
+    kind = x.device.type
+    if kind in ("cpu", "cuda", "xpu", "mps") and torch.is_autocast_enabled(kind):
+        return torch.autocast(kind, enabled=False)
+    return contextlib.nullcontext()
 
 
 class _Bottleneck(nn.Module):
@@ -91,20 +110,29 @@ class _Bottleneck(nn.Module):
 
 
 def _check_inputs(x: torch.Tensor, hidden_size: int, attention_mask: torch.Tensor | None,
-                  name: str = "x") -> torch.Tensor:
-    """Validate (B, T, E) input and mask; return the mask as bool (B, T)."""
+                  name: str = "x") -> torch.Tensor | None:
+    """Validate (B, T, E) input and mask; return the mask as bool (B, T), None when every token counts.
+
+    A mask row without a valid token is refused. On the CPU the mask is in host memory and the
+    check raises a ValueError naming the rows; on an accelerator reading the mask would stall the
+    device at every forward, so the check is ``torch._assert_async`` (no synchronisation; a bad
+    mask fails at the next synchronisation, with the same message).
+    """
     if x.dim() != 3 or x.shape[-1] != hidden_size:
         raise ValueError(f"{name} must have shape (batch, tokens, {hidden_size}); got {tuple(x.shape)}")
     if attention_mask is None:
-        return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        return None
     if tuple(attention_mask.shape) != tuple(x.shape[:2]):
         raise ValueError(f"attention_mask must have shape (batch, tokens) = {tuple(x.shape[:2])}; "
                          f"got {tuple(attention_mask.shape)}")
     mask = attention_mask.bool()
-    if not bool(mask.any(dim=1).all()):
+    message = "every sample needs at least one (BERT inputs always have [CLS])"
+    every_row = mask.any(dim=1).all()
+    if mask.device.type != "cpu":
+        torch._assert_async(every_row, f"attention_mask has a row with no valid token; {message}")
+    elif not every_row:
         empty = (~mask.any(dim=1)).nonzero().flatten().tolist()
-        raise ValueError(f"attention_mask rows {empty} have no valid token; every sample needs at "
-                         "least one (BERT inputs always have [CLS])")
+        raise ValueError(f"attention_mask rows {empty} have no valid token; {message}")
     return mask
 
 
@@ -132,13 +160,17 @@ class AIF(nn.Module):
         self.global_att = _Bottleneck(hidden_size, inner, norm)
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = _check_inputs(x, self.hidden_size, attention_mask)  # (B, T)
-        m = mask.unsqueeze(-1)  # (B, T, 1)
-        x = x.masked_fill(~m, 0.0)  # padding values (even inf/nan) never reach valid outputs
-        avg = x.sum(1) / m.sum(1).to(x.dtype)  # (B, E), mean over valid tokens
+        mask = _check_inputs(x, self.hidden_size, attention_mask)  # (B, T) or None: all valid
+        if mask is None:
+            local = self.local_att(x)  # (B, T, E)
+            glob = self.global_att(x.mean(1))  # (B, E)
+            return torch.sigmoid(local + glob.unsqueeze(1))  # (B, T, E)
+        pad = ~mask.unsqueeze(-1)  # (B, T, 1)
+        x = x.masked_fill(pad, 0.0)  # padding values (even inf/nan) never reach valid outputs
+        avg = x.sum(1) / mask.sum(1, keepdim=True).clamp(min=1).to(x.dtype)  # (B, E), mean over valid tokens
         local = self.local_att(x, mask)  # (B, T, E)
         glob = self.global_att(avg)  # (B, E); every sample counts for the batch statistics
-        return torch.sigmoid(local + glob.unsqueeze(1)).masked_fill(~m, 0.0)  # (B, T, E)
+        return torch.sigmoid(local + glob.unsqueeze(1)).masked_fill(pad, 0.0)  # (B, T, E)
 
     def extra_repr(self) -> str:
         return f"hidden_size={self.hidden_size}, reduction={self.reduction}, norm={self.norm!r}"

@@ -108,13 +108,24 @@ class DLFAForSequenceClassification(BertPreTrainedModel):
                 output_hidden_states: bool | None = None, output_attentions: bool | None = None,
                 **kwargs: Any) -> SequenceClassifierOutput:
         fuse = self.dlfa is not None
-        outputs = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                            position_ids=position_ids, inputs_embeds=inputs_embeds,
-                            output_hidden_states=bool(fuse or output_hidden_states),
-                            output_attentions=output_attentions, return_dict=True, **kwargs)
+        captured: dict[str, torch.Tensor] = {}
+        hook = None
+        if fuse and not output_hidden_states:  # keep layer k's output only, not all L + 1 hidden states
+            def keep(module, args, output):
+                captured["low"] = output[0] if isinstance(output, tuple) else output
+            hook = self.bert.encoder.layer[self.fusion_layer - 1].register_forward_hook(keep)
+        try:
+            outputs = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                                position_ids=position_ids, inputs_embeds=inputs_embeds,
+                                output_hidden_states=bool(output_hidden_states),
+                                output_attentions=output_attentions, return_dict=True, **kwargs)
+        finally:
+            if hook is not None:
+                hook.remove()
         if fuse:
-            hidden = outputs.hidden_states  # L + 1 tensors (B, T, E); 0 is the embeddings
-            fused = self.dlfa(hidden[self.fusion_layer], hidden[-1], attention_mask)  # (B, T, E)
+            # hidden_states[k] (0 is the embeddings) is what encoder layer k - 1 (0-based) returns
+            low = outputs.hidden_states[self.fusion_layer] if output_hidden_states else captured["low"]  # (B, T, E)
+            fused = self.dlfa(low, outputs.last_hidden_state, attention_mask)  # (B, T, E)
             pooled = self.bert.pooler(fused)  # (B, E), from the fused [CLS]
         else:
             pooled = outputs.pooler_output  # (B, E)

@@ -1,10 +1,11 @@
 """One run of the grid with the Hugging Face ``Trainer``.
 
-Optional intermediate stage (its own head), then English PAWS-X; the dev and test split of every
-language is evaluated at each evaluation step. Checkpoints are then *selected* from the dev curves
-alone, under two protocols: ``en-dev`` (the step with the best English dev accuracy; XTREME) and
+Optional intermediate stage (its own head), then English PAWS-X; the dev split of every language
+is evaluated at each evaluation step. Checkpoints are then *selected* from the dev curves alone,
+under two protocols: ``en-dev`` (the step with the best English dev accuracy; XTREME) and
 ``oracle`` (per target language, the step with the best dev accuracy in that language; Keung et
 al. 2020). Test accuracy is read at the selected step; test numbers never influence selection.
+A test split is evaluated only at the steps that can still be selected (see ``_StudyTrainer``).
 """
 
 from __future__ import annotations
@@ -96,9 +97,19 @@ class _EpochSeededLengthSampler(LengthGroupedSampler):
 class _StudyTrainer(Trainer):
     """Trainer with a resumable length-grouped order (lengths read from Arrow, not row by row) that
     keeps every evaluation's predicted labels in ``predictions_dir/step-<N>.npz``, one array per
-    evaluation set: paired tests compare runs example by example at the checkpoints they select."""
+    evaluation set: paired tests compare runs example by example at the checkpoints they select.
+
+    Evaluation sets named ``<lang>_dev`` / ``<lang>_test`` are evaluated dev first. Selection ties go
+    to the earliest step, so a step can be selected only if a dev accuracy is a strict new best
+    there: ``<lang>_test`` is evaluated when ``<selection_source>_dev`` (en-dev protocol) or
+    ``<lang>_dev`` (oracle) beats every earlier evaluation in ``state.log_history`` (restored with
+    a checkpoint, so a resumed run decides as an uninterrupted one), or has no accuracy to compare.
+    ``test_every_evaluation = True`` evaluates every test set every time.
+    """
 
     predictions_dir: Path | None = None
+    test_every_evaluation: bool = False
+    selection_source: str = "en"
     _pending: dict[str, np.ndarray] | None = None
 
     def _get_eval_sampler(self, eval_dataset):
@@ -119,14 +130,41 @@ class _StudyTrainer(Trainer):
                 np.argmax(output.predictions, axis=-1).astype(np.int8)
         return output
 
+    def tests_to_evaluate(self, tests: list[str], metrics: dict[str, float],
+                          metric_key_prefix: str = "eval") -> list[str]:
+        """The test sets whose accuracy at this step may be read by a selection protocol."""
+        if self.test_every_evaluation:
+            return list(tests)
+        step = self.state.global_step
+
+        def new_best(lang: str) -> bool:
+            key = f"{metric_key_prefix}_{lang}_dev_accuracy"
+            if key not in metrics:  # nothing to select on
+                return True
+            earlier = [e[key] for e in self.state.log_history if key in e and e.get("step", -1) < step]
+            return not earlier or metrics[key] > max(earlier)
+
+        every = new_best(self.selection_source)
+        return [name for name in tests if every or new_best(name.removesuffix("_test"))]
+
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
-        every_set = eval_dataset is None and isinstance(self.eval_dataset, dict)
-        metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
-        if every_set and self._pending and self.is_world_process_zero():
+        if eval_dataset is not None or not isinstance(self.eval_dataset, dict):
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        tests = [name for name in self.eval_dataset if name.endswith("_test")]
+        metrics: dict[str, float] = {}
+
+        def run(name: str) -> None:  # by name, as Trainer.evaluate does for a dict of sets
+            metrics.update(super(_StudyTrainer, self).evaluate(name, ignore_keys, f"{metric_key_prefix}_{name}"))
+
+        for name in self.eval_dataset:  # dev (and any other set) first: they decide which tests are needed
+            if name not in tests:
+                run(name)
+        for name in self.tests_to_evaluate(tests, metrics, metric_key_prefix):
+            run(name)
+        if self._pending and self.is_world_process_zero():
             with atomic_path(self.predictions_dir / f"step-{self.state.global_step}.npz") as tmp:
                 np.savez_compressed(tmp, **self._pending)
-        if every_set:
-            self._pending = None
+        self._pending = None
         return metrics
 
     def _get_train_sampler(self, train_dataset=None):
@@ -255,7 +293,8 @@ def select_checkpoints(evals: pd.DataFrame, languages: list[str], source: str = 
     """For each protocol and language: the chosen step, its dev and its test accuracy.
 
     ``en-dev``: one step for all languages, best ``source`` dev accuracy. ``oracle``: per language,
-    best dev accuracy in that language. Ties go to the earliest step.
+    best dev accuracy in that language. Ties go to the earliest step. Test accuracy is needed only
+    at the selected steps (training evaluates test sets only where a step can be selected).
     """
     wide = evals.pivot_table(index="step", columns=["language", "split"], values="accuracy").sort_index()
     en_step = int(wide[(source, "dev")].idxmax())
@@ -263,8 +302,10 @@ def select_checkpoints(evals: pd.DataFrame, languages: list[str], source: str = 
     for lang in languages:
         oracle_step = int(wide[(lang, "dev")].idxmax())
         for protocol, step in (("en-dev", en_step), ("oracle", oracle_step)):
-            out[protocol][lang] = {"step": step, "dev": float(wide.loc[step, (lang, "dev")]),
-                                   "test": float(wide.loc[step, (lang, "test")])}
+            test = wide[(lang, "test")].get(step, float("nan")) if (lang, "test") in wide else float("nan")
+            if math.isnan(test):
+                raise ValueError(f"no {lang} test accuracy at step {step}, which {protocol} selects")
+            out[protocol][lang] = {"step": step, "dev": float(wide.loc[step, (lang, "dev")]), "test": float(test)}
     return out
 
 

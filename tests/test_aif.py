@@ -223,3 +223,34 @@ def test_bad_inputs():
         aif(torch.randn(2, 5, 8), torch.tensor([[1, 1, 0, 0, 0], [0, 0, 0, 0, 0]]))
     with pytest.raises(ValueError, match="low and last must have the same shape"):
         dlfa(torch.randn(2, 5, 8), torch.randn(2, 4, 8))
+
+
+def test_forward_and_backward_never_read_the_mask_on_an_accelerator():
+    """On a device other than the CPU, reading tensor values in Python would stall it at every step.
+    Meta tensors have no values at all: any bool()/item() in the hot path would raise here."""
+    with torch.device("meta"):
+        dlfa = DLFA(8, iterative=True)
+        low = torch.randn(3, 5, 8, requires_grad=True)
+        last = torch.randn(3, 5, 8)
+        mask = torch.ones(3, 5, dtype=torch.long)
+    out = dlfa(low, last, mask)
+    out.sum().backward()
+    assert out.shape == (3, 5, 8) and low.grad.shape == (3, 5, 8)
+    dlfa.eval()
+    assert dlfa(low, last, mask).shape == (3, 5, 8)
+
+
+def test_masked_batchnorm_with_and_without_a_mask_agree_when_every_row_counts():
+    torch.manual_seed(0)
+    with_mask, without, ref = MaskedBatchNorm1d(6), MaskedBatchNorm1d(6), nn.BatchNorm1d(6)
+    for bn in (with_mask, without, ref):
+        bn.weight.data.copy_(torch.linspace(0.5, 2, 6))
+        bn.bias.data.copy_(torch.linspace(-1, 1, 6))
+    x = torch.randn(4, 5, 6) * 3 + 1
+    expected = ref(x.reshape(-1, 6)).view_as(x)
+    torch.testing.assert_close(with_mask(x, torch.ones(4, 5)), expected)
+    torch.testing.assert_close(without(x), expected)
+    for bn in (with_mask, without):
+        torch.testing.assert_close(bn.running_mean, ref.running_mean)
+        torch.testing.assert_close(bn.running_var, ref.running_var)
+        assert bn.num_batches_tracked.item() == 1

@@ -97,6 +97,23 @@ def test_output_hidden_states_on_request(config):
     assert len(model(**_batch([3], T=3), output_hidden_states=True).hidden_states) == 4
 
 
+def test_fusion_keeps_only_the_fused_layer_unless_hidden_states_are_asked_for(config):
+    """All L + 1 hidden states are not kept for a fusion that reads one of them (memory, evaluation)."""
+    torch.manual_seed(0)
+    model = _trained_briefly(DLFAForSequenceClassification.from_config(config, fusion_layer=1))
+    asked = []
+    encoder_forward = model.bert.forward
+    model.bert.forward = lambda *a, **kw: asked.append(kw["output_hidden_states"]) or encoder_forward(*a, **kw)
+    batch = _batch([6, 2], T=6)
+    full = model(**batch, output_hidden_states=True)
+    hooks = dict(model.bert.encoder.layer[0]._forward_hooks)  # transformers' own output recorders
+    lean = model(**batch)
+    assert asked == [True, False]
+    assert lean.hidden_states is None and len(full.hidden_states) == 4
+    assert torch.equal(lean.logits, full.logits)
+    assert model.bert.encoder.layer[0]._forward_hooks == hooks  # ours is removed after each forward
+
+
 def test_save_and_reload_round_trip_exactly(config, tmp_path):
     torch.manual_seed(0)
     model = _trained_briefly(DLFAForSequenceClassification.from_config(
@@ -167,3 +184,20 @@ def test_non_bert_encoder_is_refused(tmp_path):
 def test_configure_fusion_does_not_touch_the_callers_config(config):
     configured = configure_fusion(config, 2, reduction=2)
     assert configured.fusion_layer == 2 and not hasattr(config, "fusion_layer")
+
+
+@pytest.mark.parametrize("fusion_layer", [None, 1])
+def test_trains_under_bf16_autocast(config, fusion_layer):
+    """Trainer(bf16=True) on a GPU runs the model under autocast: MaskedBatchNorm's running statistics
+    (float32 buffers) must take the update, computed in float32, not fail on a bfloat16 one."""
+    torch.manual_seed(0)
+    model = DLFAForSequenceClassification.from_config(config, fusion_layer=fusion_layer).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(**_batch([5, 3, 4], T=5), labels=torch.tensor([0, 1, 1]))
+    out.loss.backward()
+    assert torch.isfinite(out.loss)
+    for name, buf in model.named_buffers():
+        if "running" in name:
+            assert buf.dtype == torch.float32 and torch.isfinite(buf).all(), name
+    if fusion_layer:
+        assert model.dlfa.aif.local_att.norm1.num_batches_tracked.item() == 1

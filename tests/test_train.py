@@ -332,3 +332,84 @@ def test_saved_predictions_follow_the_dataset_order(tmp_path):
     trainer.evaluate()
     with np.load(tmp_path / "predictions" / "step-0.npz") as saved:
         assert saved["x_test"].tolist() == expected
+
+
+# --- test sets only where a step can be selected -----------------------------------------------------
+
+def _trainer_at(step, history, tests_every_time=False):
+    args = TrainingArguments(output_dir="unused", report_to="none", use_cpu=True, disable_tqdm=True)
+    trainer = train_mod._StudyTrainer(model=_tiny_model(), args=args)
+    trainer.state.global_step, trainer.state.log_history = step, history
+    trainer.test_every_evaluation = tests_every_time
+    return trainer
+
+
+def test_a_test_set_is_evaluated_only_when_its_step_can_be_selected():
+    tests = ["en_test", "de_test", "ja_test"]
+    history = [{"eval_en_dev_accuracy": 0.8, "step": 10}, {"eval_de_dev_accuracy": 0.6, "step": 10},
+               {"eval_ja_dev_accuracy": 0.5, "step": 10}, {"loss": 0.3, "step": 15},
+               {"eval_en_dev_accuracy": 0.9, "step": 20}, {"eval_de_dev_accuracy": 0.5, "step": 20},
+               {"eval_ja_dev_accuracy": 0.5, "step": 20}]
+    dev = lambda en, de, ja: {"eval_en_dev_accuracy": en, "eval_de_dev_accuracy": de,  # noqa: E731
+                              "eval_ja_dev_accuracy": ja}
+    at30 = _trainer_at(30, history)
+    assert at30.tests_to_evaluate(tests, dev(0.95, 0.1, 0.1)) == tests  # English dev improved: en-dev may pick 30
+    assert at30.tests_to_evaluate(tests, dev(0.9, 0.6, 0.55)) == ["ja_test"]  # en and de only tie: earliest wins
+    assert at30.tests_to_evaluate(tests, dev(0.85, 0.61, 0.5)) == ["de_test"]
+    assert at30.tests_to_evaluate(tests, {}) == tests  # no dev accuracy to select on
+    assert _trainer_at(30, history, tests_every_time=True).tests_to_evaluate(tests, dev(0, 0, 0)) == tests
+    # the same step evaluated again (e.g. once more at the end) compares with earlier steps only
+    assert _trainer_at(20, history).tests_to_evaluate(tests, dev(0.9, 0.5, 0.5)) == tests
+    # resumed from a checkpoint: the history comes back with it, and so do the decisions
+    assert _trainer_at(30, [dict(e) for e in history]).tests_to_evaluate(tests, dev(0.9, 0.6, 0.55)) == ["ja_test"]
+
+
+def _rule_rows(n, seed):
+    """Pairs whose label is whether the first token is in the upper half of the vocabulary."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for length in torch.randint(4, 16, (n,), generator=generator).tolist():
+        ids = torch.randint(5, 50, (length,), generator=generator).tolist()
+        rows.append({"input_ids": ids, "attention_mask": [1] * length, "token_type_ids": [0] * length,
+                     "labels": int(ids[0] >= 27)})
+    return datasets.Dataset.from_list(rows)
+
+
+def test_selective_test_evaluation_selects_what_evaluating_every_test_selects(tmp_path):
+    languages = ["en", "de", "ja"]
+    evals = {f"{lang}_{split}": _rule_rows(48, seed=10 * i + j)
+             for i, lang in enumerate(languages) for j, split in enumerate(("dev", "test"))}
+    histories, predictions = {}, {}
+    for every in (True, False):
+        torch.manual_seed(0)
+        model = _tiny_model()
+        args = TrainingArguments(output_dir=str(tmp_path / str(every)), per_device_train_batch_size=8,
+                                 per_device_eval_batch_size=64, learning_rate=5e-3, max_steps=8, seed=0,
+                                 eval_strategy="steps", eval_steps=1, logging_steps=1, save_strategy="no",
+                                 report_to="none", use_cpu=True, disable_tqdm=True)
+        trainer = train_mod._StudyTrainer(model=model, args=args, train_dataset=_rule_rows(96, seed=99),
+                                          eval_dataset=evals, data_collator=_pad, compute_metrics=train_mod._accuracy)
+        trainer.test_every_evaluation = every
+        trainer.predictions_dir = tmp_path / str(every) / "predictions"
+        trainer.train()
+        histories[every], predictions[every] = trainer.state.log_history, trainer.predictions_dir
+    curves = {every: evaluation_table(h, languages) for every, h in histories.items()}
+    dev = {every: c[c.split == "dev"].reset_index(drop=True) for every, c in curves.items()}
+    assert dev[True].equals(dev[False])  # training is not changed by evaluating fewer sets
+    tests = {every: (c.split == "test").sum() for every, c in curves.items()}
+    assert tests[False] < tests[True] == 8 * 3  # some test evaluations were skipped...
+    chosen = {every: select_checkpoints(c, languages) for every, c in curves.items()}
+    assert chosen[False] == chosen[True]  # ...and none that a protocol selects
+    steps = {c["step"] for per_lang in chosen[False].values() for c in per_lang.values()}
+    for step in steps:
+        with np.load(predictions[True] / f"step-{step}.npz") as a, np.load(predictions[False] / f"step-{step}.npz") as b:
+            for lang in languages:
+                if any(chosen[False][p][lang]["step"] == step for p in chosen[False]):
+                    assert (a[f"{lang}_test"] == b[f"{lang}_test"]).all()
+
+
+def test_selection_refuses_a_selected_step_without_test_accuracy():
+    history = [e for e in _history() if e.get("step") != 20] + [
+        {"step": 20, "eval_en_dev_accuracy": 0.95, "eval_de_dev_accuracy": 0.6, "eval_ja_dev_accuracy": 0.5}]
+    with pytest.raises(ValueError, match="no en test accuracy at step 20, which en-dev selects"):
+        select_checkpoints(evaluation_table(history, ["en", "de", "ja"]), ["en", "de", "ja"])

@@ -1,0 +1,139 @@
+"""The smoke study end to end: ``dlfa run params/smoke.yaml --outputs <tmp>`` in a subprocess.
+
+Wall time, and the peak memory of the whole process tree (the pipeline and its notebook kernels,
+RSS summed over the tree, sampled every 0.2 s), plus where the time goes: each stage from the
+pipeline's own log, each run's training time from its metrics.json. The ratio key compares the
+study's wall time with the summed training time of its runs (Trainer's ``train_runtime``): what
+the pipeline, data, typology, evaluation, analysis and report cost around the training itself.
+
+QUICK runs a reduced smoke study (``QUICK_OVERRIDES``: smaller corpora, same grid and stages), so
+that every benchmark fits in five minutes; results.json marks it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .common import ROOT, log
+
+NAME = "smoke"
+PARAMS = ROOT / "params" / "smoke.yaml"
+QUICK_OVERRIDES = {"train_size": 2000, "eval_size": 100, "intermediate_train_size": 600, "num_train_epochs": 1.0,
+                   "intermediate_epochs": 1.0}
+STAGE = re.compile(r"^\[(\d)/4\s+(\d+)s\] (.*)$")
+
+
+def _tree_rss(proc) -> int:
+    import psutil
+    total = 0
+    try:
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
+
+
+def run_study(params_path: Path, outputs: Path, keep_log: Path) -> dict[str, Any]:
+    """Run one study in a subprocess; its wall time, peak memory and the pipeline's stage lines."""
+    command = [sys.executable, "-m", "dlfa", "run", str(params_path), "--outputs", str(outputs)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    peak = {"tree_rss": 0}
+    stages: list[tuple[int, str]] = []
+    started = time.perf_counter()
+    try:
+        import psutil
+        proc = psutil.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except ImportError:
+        psutil, proc = None, subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                              stderr=subprocess.STDOUT, text=True)
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak["tree_rss"] = max(peak["tree_rss"], _tree_rss(proc))
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True) if psutil else None
+    if sampler:
+        sampler.start()
+    with open(keep_log, "w") as logfile:
+        for line in proc.stdout:
+            logfile.write(line)
+            match = STAGE.match(line.strip())
+            if match:
+                stages.append((int(match.group(2)), match.group(3)))
+                log(NAME, f"{time.perf_counter() - started:5.0f} s  {line.strip()}")
+    code = proc.wait()
+    wall = time.perf_counter() - started
+    done.set()
+    if sampler:
+        sampler.join()
+    if code != 0:
+        tail = Path(keep_log).read_text().splitlines()[-30:]
+        raise RuntimeError(f"the smoke study failed ({' '.join(command)}, exit {code}):\n" + "\n".join(tail))
+    return {"wall_s": wall, "peak_tree_rss_bytes": peak["tree_rss"] or None, "stage_lines": stages,
+            "command": " ".join(command[1:]).replace(str(outputs), "<tmp>")}
+
+
+def breakdown(study: Path, wall: float, stage_lines: list[tuple[int, str]]) -> dict[str, Any]:
+    """Seconds per stage (from the pipeline's log: each line says when a stage began), per run."""
+    marks = stage_lines + [(wall, "end (report included)")]
+    stages = [{"stage": text, "seconds": round(marks[i + 1][0] - t, 1)} for i, (t, text) in enumerate(marks[:-1])]
+    runs = {}
+    for metrics in sorted((study / "runs").glob("*/metrics.json")):
+        m = json.loads(metrics.read_text())
+        runs[m["run_id"]] = {"wall_time_s": m["wall_time_s"],
+                             "train_runtime_s": round(sum(s.get("train_runtime", 0.0) for s in m["stages"]), 2)}
+    return {"stages": stages, "runs": runs}
+
+
+def run(quick: bool = False, keep: Path | None = None) -> dict[str, Any]:
+    """``keep``: a folder to copy the finished study into (the evaluation benchmark reuses its data)."""
+    tmp = Path(tempfile.mkdtemp(prefix="dlfa-bench-smoke-"))
+    try:
+        params_path = PARAMS
+        params = yaml.safe_load(PARAMS.read_text())
+        if quick:
+            params.update(QUICK_OVERRIDES)
+            params_path = tmp / "smoke-quick.yaml"
+            params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        result = run_study(params_path, tmp / "outputs", tmp / "study.log")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        study = tmp / "outputs" / params["study"]
+        parts = breakdown(study, result["wall_s"], result.pop("stage_lines"))
+        if keep is not None:
+            for part in ("data", "model"):
+                shutil.copytree(study / part, Path(keep) / part, dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    train = sum(r["train_runtime_s"] for r in parts["runs"].values())
+    wall = result["wall_s"]
+    log(NAME, f"{'reduced ' if quick else ''}smoke study: {wall:.1f} s, peak RSS of the process tree "
+              f"{(result['peak_tree_rss_bytes'] or 0) / 2**20:.0f} MiB; its runs trained for {train:.1f} s")
+    return {"keys": {"smoke_study_seconds": round(wall, 1),
+                     "smoke_study_over_training_time": round(wall / train, 3) if train else None},
+            "raw": {**result, "peak_tree_rss_mib": round((result["peak_tree_rss_bytes"] or 0) / 2**20, 1),
+                    # getrusage: the largest single process among this one's waited-for children (and theirs)
+                    "max_child_process_rss_mib": round(after / 1024, 1) if after > before else None,
+                    "runs_training_seconds": round(train, 2), **parts},
+            "settings": {"params": str(PARAMS.relative_to(ROOT)), "reduced": quick,
+                         "overrides": QUICK_OVERRIDES if quick else {},
+                         "memory": "RSS summed over the process tree, sampled every 0.2 s (psutil)"}}
