@@ -47,10 +47,11 @@ def paired_ratios(numerator: list[float], denominator: list[float]) -> list[floa
 
 def interleaved(candidates: dict[str, Callable[[], float]], repeats: int, warmup: int = 1,
                 name: str = "bench", unit: str = "s") -> dict[str, list[float]]:
-    """Measure each candidate ``repeats`` times in alternating order (A B, B A, A B, ...), after
-    ``warmup`` discarded calls each. A candidate returns the seconds it measured itself, so that
-    set-up (a fresh folder, a new batch) stays outside the figure. Alternating the order cancels a
-    drift in machine load and any advantage of going first or second."""
+    """Measure each candidate ``repeats`` times in rounds whose order rotates (A B C, B C A, C A B;
+    with two: A B, B A), after ``warmup`` discarded calls each. A candidate returns the seconds it
+    measured itself, so that set-up (a fresh folder, a new batch) stays outside the figure. Rotating
+    the order gives every candidate every position: a drift in machine load, or an advantage of going
+    first or after a given other, falls on all of them alike."""
     order = list(candidates)
     for label in order:
         for i in range(warmup):
@@ -58,7 +59,7 @@ def interleaved(candidates: dict[str, Callable[[], float]], repeats: int, warmup
             log(name, f"{label}: warm-up {i + 1}/{warmup} {seconds:.3f} {unit} (discarded)")
     times: dict[str, list[float]] = {label: [] for label in order}
     for r in range(repeats):
-        for label in (order if r % 2 == 0 else order[::-1]):
+        for label in order[r % len(order):] + order[:r % len(order)]:
             seconds = candidates[label]()
             times[label].append(seconds)
             log(name, f"{label}: {r + 1}/{repeats} {seconds:.3f} {unit}")

@@ -50,6 +50,16 @@ def before_package(rev: str = BEFORE):
         sys.path.remove(str(folder.parent))
 
 
+def aten_ops(fn) -> int:
+    """How many ATen operators one call of ``fn`` dispatches (views and copies included): at small
+    sizes each costs microseconds of dispatch whatever its arithmetic."""
+    from torch.profiler import ProfilerActivity, profile
+    fn()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(1 for e in prof.events() if e.name.startswith("aten::"))
+
+
 def eval_peak_bytes(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> int:
     """Peak of the bytes allocated and not yet freed during one no_grad forward (torch.profiler)."""
     from torch.profiler import ProfilerActivity, profile
@@ -94,8 +104,10 @@ def run(quick: bool = False) -> dict[str, Any]:
     times = interleaved({"before": module(before), "after": module(after)}, s["repeats"], 1, f"{NAME}/dlfa-module")
     ratios = paired_ratios(times["after"], times["before"])
     keys["fixes_after_over_before_dlfa_module_time"] = round(median(ratios), 4)
+    ops = {label: aten_ops(lambda m=m: m(low, last, mask).backward(upstream)) for label, m in (("before", before),
+                                                                                               ("after", after))}
     raw["dlfa_module"] = {"seconds": times, "paired_ratios": ratios, "median_s": {k: median(v) for k, v in times.items()},
-                          "shape": [32, 56, 768]}
+                          "shape": [32, 56, 768], "aten_ops_forward_backward": ops}
 
     # 2. a training step of the tiny DLFA model
     cfg = BertConfig(num_labels=2, **TINY)

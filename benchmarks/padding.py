@@ -72,17 +72,19 @@ def corpus_dataset(lengths: np.ndarray, vocab: int, seed: int = 0):
 
 
 def fit_step_time(widths: list[float], seconds: list[float]) -> list[float] | None:
-    """Least-squares ``t(w) = a + b w`` through the measured steps (attention's w^2 term is a few
-    percent at w <= 128 for a 768-wide model, below what a shared machine resolves)."""
-    if len(set(widths)) < 2:
+    """Least-squares polynomial t(w) through the measured steps, lowest power first: quadratic (the
+    attention scores grow with w^2) where three widths or more were measured, else a line."""
+    distinct = len(set(widths))
+    if distinct < 2:
         return None
-    return np.polyfit(np.asarray(widths, float), np.asarray(seconds, float), 1)[::-1].tolist()
+    return np.polyfit(np.asarray(widths, float), np.asarray(seconds, float), min(2, distinct - 1))[::-1].tolist()
 
 
 def predicted_ratio(coef: list[float], lengths: np.ndarray, batch: int) -> float:
     """Examples/s over a whole epoch of length-grouped batches against fixed 128, from the fitted t(w)."""
+    t = lambda w: sum(c * w ** i for i, c in enumerate(coef))  # noqa: E731
     widths = np.array([lengths[b].max() for b in grouped_batches(lengths, batch)], float)
-    return float((coef[0] + coef[1] * MAX_LENGTH) / (coef[0] + coef[1] * widths).mean())
+    return float(t(MAX_LENGTH) / t(widths).mean())
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -155,7 +157,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "raw": {"block_seconds": times, "examples_per_block": examples,
                 "examples_per_second": {k: [round(x, 3) for x in v] for k, v in throughput.items()},
                 "ratio_per_repeat": ratios, "steps_width_seconds": steps,
-                "step_time_fit_a_b": coef, "predicted_epoch_ratio": predicted},
+                "step_time_fit": coef, "predicted_epoch_ratio": predicted},
         "lengths": {"source": source, "pairs": lengths_mod.describe(pair_lengths),
                     "corpus": lengths_mod.describe(lengths),
                     "alternatives": {k: lengths_mod.describe(v) for k, v in alternatives.items()},

@@ -12,6 +12,8 @@ from .common import DOCS, GPU_RESULTS, QUICK_RESULTS, RESULTS, ROOT, TARGETS, lo
 KEYS = [  # key, what it is
     ("dlfa_over_baseline_step_time", "DLFA (layer 6) / baseline, time of a training step, mBERT-base"),
     ("dlfa_over_baseline_step_time_tiny", "the same, the smoke study's tiny BERT (layer 1)"),
+    ("control_baseline_over_baseline_step_time", "A/A control: a second identical baseline / the baseline, mBERT-base"),
+    ("control_baseline_over_baseline_step_time_tiny", "A/A control, tiny"),
     ("dynamic_over_fixed_throughput", "examples/s, dynamic padding + length-grouped batches / padding to 128"),
     ("cached_over_first_load_time", "loading the tokenized corpus from the cache / tokenizing it first"),
     ("smoke_study_seconds", "the smoke study end to end (`dlfa run params/smoke.yaml`), seconds"),
@@ -44,6 +46,14 @@ def _section(results: dict, name: str) -> dict:
     return results.get("benchmarks", {}).get(name, {})
 
 
+def _missing(section: dict) -> list[str] | None:
+    """The page's lines for a benchmark without results (why, if known); None when it has some."""
+    if section.get("keys"):
+        return None
+    why = section.get("error") or section.get("skipped")
+    return ["Not measured yet." + (f" ({why})" if why else "")]
+
+
 def _header(full: dict, quick: dict) -> list[str]:
     lines = []
     for label, r in (("full", full), ("quick", quick)):
@@ -70,32 +80,41 @@ def _summary(full: dict, quick: dict) -> list[str]:
     return rows
 
 
-def _overhead(r: dict) -> list[str]:
-    s = _section(r, "overhead")
-    if not s.get("keys"):
-        return ["Not measured yet." + (f" Error: {s['error']}" if s.get("error") else "")]
+def _overhead(s: dict) -> list[str]:
     raw, prof, st = s["raw"], s["profile"], s["settings"]
     base, tiny = raw["mbert_base"], raw["tiny"]
     med = {k: v for k, v in base["median_s"].items()}
     lines = [
         f"Timed: one optimizer update as `Trainer` makes it ({st['step']}) of "
-        f"`DLFAForSequenceClassification.from_config(BertConfig(...), fusion_layer=6)` against `fusion_layer=None`, "
-        f"randomly initialised, on the same batch of {st['mbert_base']['batch']} rows x {st['mbert_base']['tokens']} "
-        f"tokens (a length-grouped batch: rows 0-7 tokens shorter than the longest). "
-        f"{st['mbert_base']['repeats']} interleaved rounds after {st['mbert_base']['warmup']} warm-up step each; "
-        f"the key is the median of the per-round ratios. mBERT-base: vocabulary 119,547, 12 layers, 768 wide, "
+        f"`DLFAForSequenceClassification.from_config(BertConfig(...), fusion_layer=6)`, randomly initialised, "
+        f"against the baseline, which is the same model with its DLFA module detached (exactly the "
+        f"`fusion_layer=None` computation; same weights, optimizer state and memory), on the same batch of "
+        f"{st['mbert_base']['batch']} rows x {st['mbert_base']['tokens']} tokens (a length-grouped batch: rows 0-7 "
+        f"tokens shorter than the longest). {st['mbert_base']['repeats']} rounds in rotating order (baseline, "
+        f"DLFA, baseline again) after {st['mbert_base']['warmup']} warm-up step each; the key is the median of "
+        f"the per-round ratios. mBERT-base: vocabulary 119,547, 12 layers, 768 wide, "
         f"12 heads, 3,072 intermediate, dropout 0.1. Tiny: the smoke study's BERT (2 layers, 64 wide), fusion on "
         f"layer 1, batch {st['tiny']['batch']} x {st['tiny']['tokens']}, {st['tiny']['inner']} steps per measurement.",
         "",
         "| model | baseline step (median) | DLFA step (median) | DLFA / baseline (median of rounds) | ratio of medians "
-        "| ratio of minimums |",
-        "|---|---|---|---|---|---|",
+        "| ratio of minimums | A/A control |",
+        "|---|---|---|---|---|---|---|",
         f"| mBERT-base | {_fmt(list(med.values())[0])} s | {_fmt(list(med.values())[1])} s | {_fmt(base['ratio'])} | "
-        f"{_fmt(base['ratio_of_medians'])} | {_fmt(base.get('ratio_of_minimums'))} |",
+        f"{_fmt(base['ratio_of_medians'])} | {_fmt(base.get('ratio_of_minimums'))} | {_fmt(base.get('control_ratio'))} |",
         f"| tiny | {list(tiny['median_s'].values())[0] * 1e3:.2f} ms | {list(tiny['median_s'].values())[1] * 1e3:.2f} ms | "
-        f"{_fmt(tiny['ratio'])} | {_fmt(tiny['ratio_of_medians'])} | {_fmt(tiny.get('ratio_of_minimums'))} |",
+        f"{_fmt(tiny['ratio'])} | {_fmt(tiny['ratio_of_medians'])} | {_fmt(tiny.get('ratio_of_minimums'))} | "
+        f"{_fmt(tiny.get('control_ratio'))} |",
         "",
-        f"Per-round ratios, mBERT-base: {', '.join(f'{x:.3f}' for x in base['paired_ratios'])}.",
+        f"Per-round ratios, mBERT-base: {', '.join(f'{x:.3f}' for x in base['paired_ratios'])}"
+        + (f"; A/A control: {', '.join(f'{x:.3f}' for x in base['control_paired_ratios'])}"
+           if "control_paired_ratios" in base else "") + ". The A/A control is the baseline measured a second "
+        "time in every round: how far its ratio is from 1 is the method's own error on this machine at this time. "
+        "(Two separately built baseline models differed by 3% in an earlier run of this benchmark, for where "
+        "their parameters lie in memory; hence one model with the module attached or detached.)",
+        "",
+        (f"At the tiny size a step is a matter of operator count, not arithmetic: one training step dispatches "
+         + ", ".join(f"{v:,} ATen operators ({k})" for k, v in tiny["aten_ops_per_step"].items()) + "."
+         if "aten_ops_per_step" in tiny else ""),
         "",
         "**Where the time goes** (torch.profiler, one mBERT-base DLFA step; the profiler adds overhead, so "
         "shares rather than seconds): phases " + ", ".join(f"{k} {v:.2f} s" for k, v in prof["phases_s"].items())
@@ -110,10 +129,7 @@ def _overhead(r: dict) -> list[str]:
     return lines
 
 
-def _padding(r: dict) -> list[str]:
-    s = _section(r, "padding")
-    if not s.get("keys"):
-        return ["Not measured yet." + (f" Error: {s['error']}" if s.get("error") else "")]
+def _padding(s: dict) -> list[str]:
     raw, ln, st = s["raw"], s["lengths"], s["settings"]
     d = lambda x: f"mean {x['mean']}, p50 {x['p50']:g}, p90 {x['p90']:g}, p99 {x['p99']:.0f}, max {x['max']}"  # noqa: E731
     lines = [
@@ -149,17 +165,15 @@ def _padding(r: dict) -> list[str]:
         f"{', '.join(f'{x:.3f}' for x in raw['ratio_per_repeat'])}.",
     ]
     if pred:
-        a, b = raw["step_time_fit_a_b"]
-        lines += ["", f"A straight line through the measured steps, t(w) = {a:.3f} s + {b * 1e3:.2f} ms x width, "
-                      "predicts the ratio over a whole epoch of length-grouped batches: "
+        coef = raw.get("step_time_fit") or raw.get("step_time_fit_a_b")
+        terms = " + ".join(f"{c:.4g} w^{i}" if i else f"{c:.4g}" for i, c in enumerate(coef)).replace("w^1", "w")
+        lines += ["", f"Least squares through every measured step, t(w) = {terms} seconds (w: padded width), "
+                      "predicts the ratio over a whole epoch of length-grouped batches for each length model: "
                   + "; ".join(f"{k}: {v}" for k, v in pred.items()) + "."]
     return lines
 
 
-def _cache(r: dict) -> list[str]:
-    s = _section(r, "cache")
-    if not s.get("keys"):
-        return ["Not measured yet."]
+def _cache(s: dict) -> list[str]:
     raw, st = s["raw"], s["settings"]
     return [f"Timed: what 01_data does for one corpus, the cache key (a hash of the rows) and "
             f"`dlfa.data.cached_tokenized`, on {st['corpus']} with {st['corpus_pairs']:,} pairs, "
@@ -169,15 +183,12 @@ def _cache(r: dict) -> list[str]:
             f"(of which the key {raw['cache_key_seconds_median'] * 1e3:.0f} ms)."]
 
 
-def _smoke(r: dict) -> list[str]:
-    s = _section(r, "smoke")
-    if not s.get("keys"):
-        return ["Not measured yet." + (f" Error: {s['error']}" if s.get("error") else "")]
+def _smoke(s: dict) -> list[str]:
     raw, st = s["raw"], s["settings"]
     lines = [f"Timed: `{raw['command']}` in a subprocess{' (reduced: ' + str(st['overrides']) + ')' if st['reduced'] else ''}, "
              f"wall time from start to exit; memory: {st['memory']}. Peak RSS of the process tree "
-             f"{raw['peak_tree_rss_mib']:.0f} MiB; the largest single process (getrusage) "
-             f"{_fmt(raw.get('max_child_process_rss_mib'))} MiB. The runs trained (Trainer's `train_runtime`, "
+             f"{raw['peak_tree_rss_mib']:.0f} MiB; the largest single process "
+             f"{_fmt(raw.get('peak_process_rss_mib'))} MiB. The runs trained (Trainer's `train_runtime`, "
              f"intermediate stage included) for {raw['runs_training_seconds']:.1f} s in all.", "",
              "| stage (from the pipeline's log) | seconds |", "|---|---|"]
     lines += [f"| {x['stage']} | {x['seconds']} |" for x in raw["stages"]]
@@ -186,10 +197,7 @@ def _smoke(r: dict) -> list[str]:
     return lines
 
 
-def _evaluation(r: dict) -> list[str]:
-    s = _section(r, "evaluation")
-    if not s.get("keys"):
-        return ["Not measured yet." + (f" Error: {s['error']}" if s.get("error") else "")]
+def _evaluation(s: dict) -> list[str]:
     raw, st = s["raw"], s["settings"]
     a, b = raw["every_test_every_time"], raw["tests_where_selectable"]
     return [f"Timed: the smoke run `{st['run']}`{' (reduced corpora)' if st['reduced'] else ''} trained twice "
@@ -204,10 +212,7 @@ def _evaluation(r: dict) -> list[str]:
             f"{b['sets_evaluated']['test']} | {b['wall_s']} |"]
 
 
-def _fixes(r: dict) -> list[str]:
-    s = _section(r, "fixes")
-    if not s.get("keys"):
-        return ["Not measured yet." + (f" {s.get('skipped', '')}" if s.get("skipped") else "")]
+def _fixes(s: dict) -> list[str]:
     raw, st = s["raw"], s["settings"]
     m, t, e = raw["dlfa_module"]["median_s"], raw["tiny_step"]["median_s"], raw["eval_forward_peak_mib"]
     return [f"Measured side by side in one process: `dlfa/aif.py` and `dlfa/model.py` at {st['before']} (before) "
@@ -220,7 +225,10 @@ def _fixes(r: dict) -> list[str]:
             f"| peak tensor memory, evaluation forward of a 12 x 768 DLFA model, 8 x 128 tokens | {e['before']} MiB | "
             f"{e['after']} MiB | {s['keys']['fixes_after_over_before_eval_peak_memory']} |",
             "", f"One hidden state of that forward is {raw['eval_forward_hidden_state_mib']} MiB; the memory saved "
-                f"grows with the evaluation batch (256 rows in the study)."]
+                f"grows with the evaluation batch (256 rows in the study)."
+            + (" ATen operators dispatched by one forward + backward of the DLFA module: "
+               + ", ".join(f"{v:,} {k}" for k, v in raw["dlfa_module"]["aten_ops_forward_backward"].items()) + "."
+               if "aten_ops_forward_backward" in raw["dlfa_module"] else "")]
 
 
 def _gpu(g: dict) -> list[str]:
@@ -251,11 +259,12 @@ def _gpu(g: dict) -> list[str]:
     return lines
 
 
-def _details(title: str, name: str, section, full: dict, quick: dict) -> list[str]:
+def _details(title: str, name: str, lines, full: dict, quick: dict) -> list[str]:
     """A benchmark's section from the full run, or from the quick one (said so) when the full has none."""
-    if _section(full, name).get("keys") or not _section(quick, name).get("keys"):
-        return [f"## {title}", "", *section(full), ""]
-    return [f"## {title} (quick run)", "", *section(quick), ""]
+    chosen, label = _section(full, name), ""
+    if not chosen.get("keys") and _section(quick, name).get("keys"):
+        chosen, label = _section(quick, name), " (quick run)"
+    return [f"## {title}{label}", "", *(_missing(chosen) or lines(chosen)), ""]
 
 
 def render() -> str:
