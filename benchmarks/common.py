@@ -114,8 +114,11 @@ def git_state() -> dict[str, Any]:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                    capture_output=True, text=True, check=True).stdout.strip())
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                 capture_output=True, text=True, check=True).stdout.splitlines()
+        own = {"benchmarks/results.json", "benchmarks/results-quick.json", "benchmarks/results-gpu.json",
+               "docs/benchmarks.md"}  # what a run itself writes
+        dirty = any(line[3:].strip() not in own for line in changed)
         return {"commit": commit, "uncommitted_changes": dirty}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None}
