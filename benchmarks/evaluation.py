@@ -43,7 +43,7 @@ def prepare(params: dict, folder: Path) -> Path:
     from dlfa import pipeline
     study = folder / params["study"]
     pipeline.execute("01_data", study / "notebooks" / "01_data.ipynb",
-                     pipeline._for("01_data", params, {"outputs_dir": str(folder)}))
+                     pipeline.parameters_for("01_data", params, {"outputs_dir": str(folder)}))
     return study
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import params as params_mod
-from .lock import Busy, hold
+from .lock import Busy, run_lock
 from .paths import ROOT, study_dir
 
 EXECUTORS = ("local", "gpus", "slurm")
@@ -55,18 +55,17 @@ def run_one(params_path: str | Path, run_id: str, outputs: str | Path | None = N
 
     Returns ``"done"``, ``"failed"`` (recorded in its metrics.json), ``"done before"`` or ``"busy"``.
     """
-    from .pipeline import NotebookFailed, execute, notebook_parameters, record_failure
+    from .pipeline import NotebookFailed, execute, parameters_for, record_failure
     from .train import existing_metrics
     p, out = _study(params_path, outputs)
     run = params_mod.Run.parse(run_id)
     run_dir = out / "runs" / run_id
     try:
-        with hold(run_dir / ".lock", f"run {run_id}"):
+        with run_lock(out, run_id):
             if existing_metrics(out, p, run) is not None:
                 return "done before"
-            values = {**{k: v for k, v in p.items() if k in notebook_parameters("03_train")},
-                      "outputs_dir": str(out.parent), "fusion_layer": run.fusion_layer,
-                      "intermediate_language": run.intermediate_language, "seed": run.seed}
+            values = parameters_for("03_train", p, {"outputs_dir": str(out.parent), "fusion_layer": run.fusion_layer,
+                                          "intermediate_language": run.intermediate_language, "seed": run.seed})
             try:
                 execute("03_train", run_dir / "03_train.ipynb", values, log_path=run_dir / "log.txt")
             except NotebookFailed as err:
@@ -96,11 +95,11 @@ def wait_for_others(out: Path, run_ids: list[str], log: Callable[..., None] = pr
     """Block until no other worker holds any of ``run_ids``."""
     for run_id in run_ids:
         try:
-            with hold(out / "runs" / run_id / ".lock", f"run {run_id}"):
+            with run_lock(out, run_id):
                 pass
         except Busy as err:
             log(f"    waiting for {err}", flush=True)
-            with hold(out / "runs" / run_id / ".lock", f"run {run_id}", wait=True):
+            with run_lock(out, run_id, wait=True):
                 pass
 
 

@@ -58,6 +58,16 @@ def hold(path: str | os.PathLike, what: str, wait: bool = False) -> Iterator[Non
         os.close(fd)
 
 
+def study_lock(study: Path):
+    """The lock of a whole study folder (``dlfa run``, ``prepare``, ``report``)."""
+    return hold(Path(study) / ".lock", f"study folder {study}")
+
+
+def run_lock(study: Path, run_id: str, wait: bool = False):
+    """The lock of one run: whoever holds it is the only one training it."""
+    return hold(Path(study) / "runs" / run_id / ".lock", f"run {run_id}", wait)
+
+
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     """Delete what an interrupted atomic write left behind (``.<name>.*.tmp*`` files, ``.<name>.tmp-<pid>``
     folders) under ``folder``; only safe while holding the folder's lock. Returns what was removed."""

@@ -23,7 +23,7 @@ import yaml
 
 from . import params as params_mod
 from .io import atomic_path, write_text
-from .lock import Busy, hold, remove_stale_temporaries
+from .lock import Busy, remove_stale_temporaries, run_lock, study_lock
 from .paths import NOTEBOOKS, study_dir
 from .results import chosen_languages, study_runs
 
@@ -99,7 +99,8 @@ def execute(name: str, out_path: Path, parameters: dict[str, Any], log_path: Pat
                                  f"  executed notebook: {out_path}") from None
 
 
-def _for(name: str, p: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def parameters_for(name: str, p: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """The params a notebook declares as parameters, with ``extra`` (outputs folder, a run's values)."""
     declared = notebook_parameters(name)
     return {**{k: v for k, v in p.items() if k in declared}, **extra}
 
@@ -126,7 +127,7 @@ def run_study(params_path: str | Path, outputs: str | Path | None = None, log=pr
         raise params_mod.ParamsError("--executor", [f"unknown executor {executor!r}; choose from {list(EXECUTORS)}"])
     p = params_mod.load(params_path)
     out = study_dir(p["study"], outputs)
-    with hold(out / ".lock", f"study folder {out}"):
+    with study_lock(out):
         return _run_study(p, out, log, executor, devices, slurm)
 
 
@@ -134,7 +135,7 @@ def prepare_study(params_path: str | Path, outputs: str | Path | None = None, lo
     """The data and typology stages only: what workers (``dlfa worker``) need; returns the study folder."""
     p = params_mod.load(params_path)
     out = study_dir(p["study"], outputs)
-    with hold(out / ".lock", f"study folder {out}"):
+    with study_lock(out):
         _prepare(p, out, log, time.time())
     return out
 
@@ -154,9 +155,9 @@ def _prepare(p: dict[str, Any], out: Path, log, started: float) -> None:
     common = {"outputs_dir": str(out.parent)}
     stage = _stage_logger(log, started)
     stage(1, "01_data: load, tokenize, cache")
-    execute("01_data", out / "notebooks" / "01_data.ipynb", _for("01_data", p, common))
+    execute("01_data", out / "notebooks" / "01_data.ipynb", parameters_for("01_data", p, common))
     stage(2, "02_typology: URIEL distances, choice of intermediate languages")
-    execute("02_typology", out / "notebooks" / "02_typology.ipynb", _for("02_typology", p, common))
+    execute("02_typology", out / "notebooks" / "02_typology.ipynb", parameters_for("02_typology", p, common))
 
 
 def _run_study(p: dict[str, Any], out: Path, log, executor: str, devices, slurm) -> Path:
@@ -187,7 +188,8 @@ def _run_study(p: dict[str, Any], out: Path, log, executor: str, devices, slurm)
         raise NotebookFailed(f"no run of the grid finished ({len(failed)} failed): nothing to analyse; see "
                              f"runs/<run_id>/03_train.ipynb and log.txt in {out / 'runs'}")
     stage(4, "04_analysis: results, statistics, figures")
-    execute("04_analysis", out / "notebooks" / "04_analysis.ipynb", _for("04_analysis", p, {"outputs_dir": str(out.parent)}))
+    execute("04_analysis", out / "notebooks" / "04_analysis.ipynb",
+            parameters_for("04_analysis", p, {"outputs_dir": str(out.parent)}))
     stage(4, "report")
     from .report import build
     report = build(out, p)
@@ -204,13 +206,11 @@ def record_failure(out: Path, p: dict[str, Any], run, err: Exception) -> None:
     """A run whose notebook failed before training could record it gets its failure recorded here."""
     import json
 
-    from .io import write_json
-    from .train import run_config
+    from .train import write_failure
     path = out / "runs" / run.run_id / "metrics.json"
     if path.is_file() and json.loads(path.read_text()).get("status") == "failed":
         return  # train_run recorded it, with its own message
-    write_json(path, {"run_id": run.run_id, "status": "failed", "error": str(err), "config": run_config(p, run),
-                      "failed_at": time.strftime("%Y-%m-%d %H:%M:%S")})
+    write_failure(path.parent, p, run, str(err))
 
 
 def train_one(params_path: str | Path, run_id: str, outputs: str | Path | None = None) -> dict[str, Any]:
@@ -235,7 +235,7 @@ def train_one(params_path: str | Path, run_id: str, outputs: str | Path | None =
     out = study_dir(p["study"], outputs)
     if world_size() > 1:  # torchrun's processes train it together; launch_run's caller holds the run's lock
         return existing_metrics(out, p, run) or train_run(p, run, out)
-    with hold(out / "runs" / run_id / ".lock", f"run {run_id}"):  # never beside a worker training it
+    with run_lock(out, run_id):  # never beside a worker training it
         return existing_metrics(out, p, run) or train_run(p, run, out)
 
 
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             from .report import build
             p = params_mod.load(args.params)
             out = study_dir(p["study"], args.outputs)
-            with hold(out / ".lock", f"study folder {out}"):
+            with study_lock(out):
                 print(build(out, p))
     except params_mod.ParamsError as err:
         print(f"dlfa: {err}", file=sys.stderr)

@@ -93,14 +93,8 @@ def _grid_runs(out: Path, p: dict[str, Any]) -> tuple[list[dict], list[dict], li
     return study_runs(out, p)
 
 
-def _unfinished(out: Path, p: dict[str, Any]) -> list[str]:
-    runs = _grid_runs(out, p)
-    return [] if runs is None else [m["run_id"] for m in runs[1]] + runs[2]
-
-
-def _runs_section(out: Path, p: dict[str, Any]) -> str:
+def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
     """Every run of the grid: finished (time, throughput, device), failed (its error) or not run."""
-    runs = _grid_runs(out, p)
     if runs is None:
         return "<p>No runs: the typology stage has not run.</p>"
     complete, failed, missing = runs
@@ -131,7 +125,8 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
                      "languages.</div>")
 
     parts.append("<h2>Summary</h2>")
-    unfinished = _unfinished(out, p)
+    runs = _grid_runs(out, p)
+    unfinished = [] if runs is None else [m["run_id"] for m in runs[1]] + runs[2]
     if unfinished:
         parts.append(f'<div class="note"><b>Incomplete study.</b> {len(unfinished)} run(s) of the grid did not finish '
                      f"({html.escape(', '.join(unfinished))}); every number below comes from the other runs. "
@@ -181,7 +176,7 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
         if (out / rel).is_file():
             parts.append(_figure(out / rel, caption))
 
-    parts.append("<h2>Runs</h2>" + _runs_section(out, p))
+    parts.append("<h2>Runs</h2>" + _runs_section(runs))
 
     parts.append("<h2>Executed notebooks</h2><ul>")
     study_notebooks = {f.with_suffix(".html").name: f for f in (out / "notebooks").glob("*.ipynb")}

@@ -36,7 +36,7 @@ def study_runs(study_dir: str | Path, params: dict) -> tuple[list[dict], list[di
     seed list, another learning rate) is neither reported nor analysed.
     """
     from .params import grid
-    from .train import existing_metrics, run_config
+    from .train import existing_metrics, recorded_config
     complete, failed, missing = [], [], []
     for run in grid(params, chosen_languages(study_dir, params)):
         metrics = existing_metrics(study_dir, params, run)
@@ -45,7 +45,7 @@ def study_runs(study_dir: str | Path, params: dict) -> tuple[list[dict], list[di
             continue
         path = Path(study_dir) / "runs" / run.run_id / "metrics.json"
         recorded = json.loads(path.read_text()) if path.is_file() else {}
-        if recorded.get("status") == "failed" and recorded.get("config") == json.loads(json.dumps(run_config(params, run))):
+        if recorded.get("status") == "failed" and recorded.get("config") == recorded_config(params, run):
             failed.append(recorded)
         else:
             missing.append(run.run_id)

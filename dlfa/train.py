@@ -326,6 +326,18 @@ def run_config(params: dict, run: Run) -> dict[str, Any]:
     return config
 
 
+def recorded_config(params: dict, run: Run) -> dict[str, Any]:
+    """``run_config`` as metrics.json and config.json hold it (JSON types), for comparing with them."""
+    return json.loads(json.dumps(run_config(params, run)))
+
+
+def write_failure(run_dir: Path, params: dict, run: Run, error: str) -> None:
+    """``metrics.json`` of a failed run: its error and configuration, so the study can go on and report it."""
+    write_json(Path(run_dir) / "metrics.json", {"run_id": run.run_id, "status": "failed", "error": error,
+                                                "config": run_config(params, run),
+                                                "failed_at": time.strftime("%Y-%m-%d %H:%M:%S")})
+
+
 def _intermediate_stage(params: dict, run: Run, study_dir: Path, run_dir: Path, collator,
                         callbacks) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Train on the intermediate task (resuming its checkpoint); return the encoder's weights and stats.
@@ -386,9 +398,7 @@ def train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> di
             return _train_run(params, run, study_dir, callbacks)
     except Exception as err:  # recorded, so the study can go on and the report can list it
         if _is_main_process():
-            write_json(run_dir / "metrics.json", {
-                "run_id": run.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
-                "config": run_config(params, run), "failed_at": time.strftime("%Y-%m-%d %H:%M:%S")})
+            write_failure(run_dir, params, run, f"{type(err).__name__}: {err}")
             if isinstance(err, TrainingDiverged) and not params["keep_checkpoints"]:
                 _remove_checkpoints(run_dir)  # resuming a diverged run would diverge again
         raise
@@ -406,7 +416,7 @@ def _remove_checkpoints(run_dir: Path) -> None:
 def start_afresh_if_reconfigured(params: dict, run: Run, run_dir: Path) -> None:
     """Record the run's configuration in ``config.json``; checkpoints left by another configuration
     (say, an earlier learning rate) are removed, never resumed."""
-    config = json.loads(json.dumps(run_config(params, run)))
+    config = recorded_config(params, run)
     stamp = run_dir / "config.json"
     if _is_main_process():
         if stamp.is_file() and json.loads(stamp.read_text() or "null") != config:
@@ -546,5 +556,5 @@ def existing_metrics(study_dir: str | Path, params: dict, run: Run) -> dict[str,
     if not path.is_file() or not path.with_name("predictions.npz").is_file():
         return None
     metrics = json.loads(path.read_text())
-    same = json.loads(json.dumps(run_config(params, run))) == metrics.get("config")
+    same = recorded_config(params, run) == metrics.get("config")
     return metrics if metrics.get("status") == "complete" and same else None

@@ -369,7 +369,7 @@ def test_data_notebook_on_the_real_sample_caches_and_describes(tmp_path, pawsx_s
 
     def run(**change):
         notebook = study / "notebooks" / "01_data.ipynb"
-        pipeline.execute("01_data", notebook, pipeline._for("01_data", {**p, **change}, {"outputs_dir": str(tmp_path / "out")}))
+        pipeline.execute("01_data", notebook, pipeline.parameters_for("01_data", {**p, **change}, {"outputs_dir": str(tmp_path / "out")}))
         stamps = {path.parent.relative_to(study): path.stat().st_mtime_ns
                   for path in (study / "data" / "tokenized").glob("*/*/*/dlfa_key.json")}
         return notebook.read_text(), stamps, pd.read_csv(study / "data" / "stats.csv")

@@ -197,7 +197,7 @@ def tiny_study(tmp_path_factory):
     (root / "params.yaml").write_text(yaml.safe_dump(p))
     (root / "killer.py").write_text(KILLER)
     pipeline.execute("01_data", root / "reference" / "resume" / "notebooks" / "01_data.ipynb",
-                     pipeline._for("01_data", p, {"outputs_dir": str(root / "reference")}))
+                     pipeline.parameters_for("01_data", p, {"outputs_dir": str(root / "reference")}))
     return root
 
 
