@@ -20,7 +20,7 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.dlfa-installed-$(TORCH_VERSION)
 TORCH_REQ := $(if $(TORCH_VERSION),torch==$(TORCH_VERSION),)
 
-.PHONY: install test test-fast study lab bench bench-gpu clean
+.PHONY: install test test-fast study lab bench bench-gpu statistics clean
 
 install: $(STAMP)
 
@@ -45,6 +45,9 @@ bench: $(STAMP)  ## benchmarks -> benchmarks/results.json (QUICK=1: results-quic
 
 bench-gpu: $(STAMP)  ## on a CUDA machine: bf16/SDPA/compile, MFU, GPU hours -> benchmarks/results-gpu.json
 	$(PY) -m benchmarks.gpu
+
+statistics: $(STAMP)  ## the calibration and power simulations -> docs/statistics.md and docs/figures/statistics.png
+	$(PY) -m dlfa.calibration
 
 lab: $(STAMP)  ## JupyterLab with the notebooks (the .py files open as notebooks through jupytext)
 	$(PY) -m pip install --quiet "jupyterlab>=4.0"

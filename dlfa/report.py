@@ -18,18 +18,23 @@ from .io import write_text
 from .results import interval_table, study_runs
 
 FIGURES = [  # (path under the study folder, caption)
+    ("analysis/figures/fusion_effect.png",
+     "Question 2: gain of each fused layer over the baseline of the same seed and intermediate setting, averaged "
+     "over all languages and over the zero-shot targets, with 95% intervals (their sources in the title); circled: "
+     "the layer chosen on dev."),
+    ("analysis/figures/typology_gain.png",
+     "Question 1: each (intermediate language, target) cell's gain against the distance of the study's kind; right, "
+     "with each language's and each target's own effect removed (the fitted slope's added-variable plot)."),
     ("analysis/figures/accuracy_by_language.png",
      "PAWS-X test accuracy per language and setting, checkpoint chosen on English dev (XTREME protocol); "
-     "bars are 95% intervals."),
+     "bars are 95% intervals of the kind the title names (Wilson over test examples with one seed; seeds and "
+     "test examples with several)."),
     ("analysis/figures/layer_sweep.png",
      "Test accuracy by fused layer and language (no intermediate task), and the average over languages by layer; "
      "in the paper profile with the DLFA paper's and XTREME's published averages."),
     ("analysis/figures/layer_similarity.png",
      "Cosine similarity between English dev pairs and their translations, per layer, before and after "
      "fine-tuning (mean-pooled, centred per language): how language-neutral each layer is."),
-    ("analysis/figures/typology_gain.png",
-     "Gain from the intermediate task (accuracy with it minus without it) against the URIEL distance "
-     "between the intermediate language and the target, one panel per distance kind."),
     ("analysis/figures/selection_protocols.png",
      "Test accuracy under the two checkpoint-selection protocols: English dev vs the target's own dev (oracle)."),
     ("typology/figures/distances.png", "URIEL distances between candidate intermediate languages and PAWS-X languages."),
@@ -47,7 +52,7 @@ color:#222;line-height:1.5}
 h1{font-size:1.7em;margin-bottom:.2em} h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 .note{background:#fff4d6;border-left:4px solid #e0a800;padding:.7em 1em;margin:1em 0}
 table{border-collapse:collapse;font-size:.92em;margin:.6em 0} th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}
-th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
+th{background:#f4f4f4;text-align:left} td{text-align:left}
 figure{margin:1.5em 0} figure img{max-width:100%;border:1px solid #eee} figcaption{color:#555;font-size:.92em}
 .muted{color:#666;font-size:.9em}
 """
@@ -98,12 +103,108 @@ def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
     if runs is None:
         return "<p>No runs: the typology stage has not run.</p>"
     complete, failed, missing = runs
-    rows = [{"run": m["run_id"], "status": "complete", "wall time (s)": m.get("wall_time_s"),
-             "train examples/s": m.get("train_examples_per_second"), "device": m.get("device"), "error": ""}
+    rows = [{"run": m["run_id"], "status": "collapsed" if (m.get("collapse") or {}).get("collapsed") else "complete",
+             "en dev accuracy": (m.get("collapse") or {}).get("accuracy"),
+             "majority share": (m.get("collapse") or {}).get("majority_share"),
+             "wall time (s)": m.get("wall_time_s"), "train examples/s": m.get("train_examples_per_second"),
+             "device": m.get("device"), "error": (m.get("collapse") or {}).get("reason", "")}
             for m in complete]
     rows += [{"run": m["run_id"], "status": "failed", "error": m.get("error", "")} for m in failed]
     rows += [{"run": run_id, "status": "not run", "error": ""} for run_id in missing]
     return _table(pd.DataFrame(rows), 1) if rows else "<p>No runs.</p>"
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _fmt_interval(v, low, high, scale=100.0, signed=True) -> str:
+    if pd.isna(v):
+        return "not estimable"
+    f = "{:+.1f}" if signed else "{:.1f}"
+    return f"{f.format(scale * v)} [{f.format(scale * low)}, {f.format(scale * high)}]"
+
+
+def _notes(notes) -> str:
+    distinct = [n for n in dict.fromkeys(notes.fillna("")) if n]
+    return "".join(f"<p class='muted'>{html.escape(n[0].upper() + n[1:])}.</p>" for n in distinct)
+
+
+def _fusion_section(out: Path) -> str:
+    path = out / "analysis" / "fusion_effect.csv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path)
+    if table.empty:
+        return "<h3>DLFA by layer</h3><p class='muted'>No fusion layer in this grid.</p>"
+    shown = pd.DataFrame({
+        "layer": table.fusion_layer, "intermediate": table.intermediate_language.fillna("none"),
+        "languages": table.languages,
+        "gain, points [95%]": [_fmt_interval(*r) for r in zip(table.estimate, table.ci_low, table.ci_high)],
+        "Holm p": table.p_holm, "seeds": table.n_seeds,
+        "chosen on dev": table.chosen_on_dev.map({True: "yes", False: ""}),
+        "best on test": table.best_on_test.map({True: "yes", False: ""}),
+        "detectable (80%), points": (100 * table.mde_80).round(1)})
+    sources = "; ".join(sorted(set(table.interval.dropna())))
+    return ("<h3>DLFA by layer</h3><p>Gain over the baseline variant of the same seed and intermediate setting, "
+            "averaged over all languages or the zero-shot targets; Holm across the layers of one setting; intervals "
+            f"over {html.escape(sources or 'nothing estimable')}. Choosing the layer on test instead of dev overstates "
+            "the gain (the winner's curse); <i>detectable</i>: the gain found with 80% power at Holm's first step.</p>"
+            + _table(shown) + _notes(table.note))
+
+
+def _typology_section(out: Path, p: dict[str, Any]) -> str:
+    path = out / "analysis" / "typology_effect.csv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path)
+    head = "<h3>Typology by distance kind</h3>"
+    if table.empty:
+        return head + "<p class='muted'>No intermediate-task runs.</p>"
+    if table.estimate.isna().all() and table.note.nunique() == 1:
+        return head + f"<p>Every variant, kind and metric: {html.escape(table.note.iloc[0])}.</p>"
+    primary = (table.kind == p["typology_kind"]) & (table.metric == p["distance_metric"])
+    table = pd.concat([table[primary], table[~primary]])
+    shown = pd.DataFrame({
+        "variant": table.variant, "kind": table.kind, "metric": table.metric,
+        "slope, points per 0.1 [95%]": [_fmt_interval(*r, scale=10.0) for r in
+                                         zip(table.estimate, table.ci_low, table.ci_high)],
+        "Holm p": table.p_holm, "cells": table.n_cells,
+        "L x T": [f"{a} x {b}" for a, b in zip(table.n_intermediate, table.n_targets)],
+        "detectable (80%), points per 0.1": (10 * table.mde_80).round(2)})
+    return (head + "<p>OLS on the (intermediate language, target) cell means, seeds averaged: "
+            "gain ~ distance + C(intermediate) + C(target), so that a target's headroom and a language's overall "
+            "usefulness are removed first; negative: closer languages gain more. Holm across the kinds and metrics of "
+            f"one variant; the study's own kind ({html.escape(p['typology_kind'])}) first; <i>detectable</i>: the "
+            "slope found with 80% power at Holm's first step.</p>" + _table(shown) + _notes(table.note))
+
+
+def _replication_section(out: Path) -> str:
+    parts = []
+    lauscher, turc = out / "analysis" / "replication_distance.csv", out / "analysis" / "replication_source.csv"
+    if lauscher.is_file():
+        parts.append("<p><b>Lauscher et al. 2020.</b> Does the plain baseline's zero-shot accuracy fall with the "
+                     "target's distance from English? One point per target; Spearman with its exact permutation "
+                     "p-value, Holm across kinds.</p>")
+        table = pd.read_csv(lauscher)
+        parts.append(_table(table.drop(columns="note").rename(columns={"n_targets": "targets", "ci_low": "Spearman 95% low",
+                                                                       "ci_high": "high", "p_value": "p", "p_holm": "Holm p"}))
+                     + _notes(table.note))
+    if turc.is_file():
+        table = pd.read_csv(turc)
+        if table.estimate.isna().all():
+            parts.append("<p><b>Turc et al. 2021.</b> Does an intermediate task in German or Russian beat the same task "
+                         "in English? " + html.escape("; ".join(dict.fromkeys(table.note))) + ".</p>")
+            return "<h3>Replication checks</h3>" + "".join(parts)
+        shown = pd.DataFrame({"intermediate": table.language, "versus": table.versus, "variant": table.variant,
+                              "targets": table.languages,
+                              "difference, points [95%]": [_fmt_interval(*r) for r in
+                                                           zip(table.estimate, table.ci_low, table.ci_high)],
+                              "Holm p": table.p_holm, "seeds": table.n_seeds})
+        parts.append("<p><b>Turc et al. 2021.</b> Does an intermediate task in German or Russian beat the same task in "
+                     "English (same variant and seed, the other zero-shot targets)?</p>" + _table(shown)
+                     + _notes(table.note))
+    return "<h3>Replication checks</h3>" + "".join(parts) if parts else ""
 
 
 def build(out: str | Path, p: dict[str, Any]) -> Path:
@@ -114,6 +215,9 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
              "<p>Does an intermediate task help mBERT's zero-shot cross-lingual transfer on PAWS-X more when "
              "its language is typologically close to the target language, and does fusing a lower layer with "
              "the last one (DLFA / AIF, Chen et al. 2022) add to that?</p>"]
+    answers = _read_json(out / "analysis" / "summary.json")
+    if answers.get("collapse") and len(answers["collapsed_runs"]) == answers["runs"]:
+        parts.append(f'<div class="note"><b>Nothing learnt.</b> {html.escape(answers["collapse"])}</div>')
     if p.get("description"):
         parts.append(f"<p>{html.escape(p['description'])}</p>")
     if _is_smoke(p):
@@ -131,36 +235,37 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
         parts.append(f'<div class="note"><b>Incomplete study.</b> {len(unfinished)} run(s) of the grid did not finish '
                      f"({html.escape(', '.join(unfinished))}); every number below comes from the other runs. "
                      "The Runs section gives each failure; running the study again retries them.</div>")
+    if answers.get("collapse") and len(answers["collapsed_runs"]) < answers["runs"]:
+        parts.append(f'<div class="note"><b>Collapsed runs.</b> {html.escape(answers["collapse"])}</div>')
+    if answers:
+        parts.append("<p><b>Question 1.</b> " + html.escape(answers["typology"]) + "</p>")
+        parts.append("<p><b>Question 2.</b> " + html.escape(answers["fusion"]) + "</p>")
+        parts.append("<p class='muted'>Estimands, methods, nulls and the simulated calibration of every test: "
+                     "<code>docs/statistics.md</code> in the repository.</p>")
+    parts.append(_fusion_section(out))
+    parts.append(_typology_section(out, p))
     accuracy_csv = out / "analysis" / "accuracy.csv"
     if accuracy_csv.is_file():
         acc = pd.read_csv(accuracy_csv)
         wide = acc.pivot_table(index="setting", columns="language", values="accuracy", sort=False)
         languages = [c for c in wide.columns if c != "en"]
-        wide["zero-shot avg"] = wide[languages].mean(axis=1)
-        wide.columns.name = None
-        if "en" in wide and wide["en"].min() < 0.6:
-            parts.append(f'<div class="note"><b>Not learnt.</b> English test accuracy is as low as '
-                         f'{wide["en"].min():.3f} (chance is about 0.5 to 0.56): those runs did not learn the task, '
-                         "so their zero-shot numbers and the correlations below carry no information.</div>")
         headline = interval_table(acc, "setting", "accuracy")
-        headline["zero-shot avg"] = wide["zero-shot avg"].map("{:.3f}".format)
-        parts.append("<p>Test accuracy (checkpoint chosen on English dev) per setting and language, with 95% "
-                     "intervals (bootstrap over seeds; Wilson over test examples when there is one seed):</p>")
+        headline["zero-shot avg"] = wide[languages].mean(axis=1).map("{:.3f}".format)
+        parts.append("<h3>Accuracy</h3><p>Test accuracy (checkpoint chosen on English dev) per setting and language, "
+                     f"seeds averaged, with 95% intervals ({html.escape('; '.join(sorted(set(acc.interval))))}):</p>")
         parts.append(_table(headline.reset_index()))
     paired_csv = out / "analysis" / "paired_tests.csv"
     if paired_csv.is_file():
         paired = pd.read_csv(paired_csv)
         if len(paired):
-            diff = interval_table(paired.rename(columns={"run_id": "run"}), "run", "difference", signed=True)
-            parts.append("<p>Each run minus the plain baseline of its seed, on the same test examples (paired "
-                         "bootstrap 95% interval; * paired permutation p &lt; 0.05, uncorrected):</p>")
+            diff = interval_table(paired.rename(columns={"run_id": "run"}), "run", "difference", signed=True,
+                                  corrected="q_value")
+            parts.append("<h3>Each run against the plain baseline</h3><p>Each run minus the plain baseline of its seed, "
+                         "on the same test examples (paired bootstrap 95% interval over test examples, the two runs as "
+                         f"given); * Benjamini-Hochberg q &lt; 0.05 over the {len(paired)} paired tests of the study "
+                         "(no star rests on an uncorrected p-value):</p>")
             parts.append(_table(diff.reset_index()))
-    corr_csv = out / "analysis" / "typology_correlation.csv"
-    if corr_csv.is_file():
-        corr = pd.read_csv(corr_csv)
-        parts.append("<p>Spearman correlation between the intermediate task's gain and the distance of its language "
-                     "to the target (negative: closer languages gain more), 95% bootstrap CI, permutation p-value:</p>")
-        parts.append(_table(corr) if len(corr) else "<p class='muted'>No intermediate-task runs.</p>")
+    parts.append(_replication_section(out))
     selection_csv = out / "typology" / "selection.csv"
     if selection_csv.is_file():
         sel = pd.read_csv(selection_csv)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 RESULT_COLUMNS = ["run_id", "variant", "fusion_layer", "intermediate_task", "intermediate_language", "seed",
-                  "language", "split", "selection", "accuracy", "n"]
+                  "language", "split", "selection", "accuracy", "n", "collapsed"]
 
 
 def load_metrics(study_dir: str | Path) -> list[dict]:
@@ -53,10 +54,13 @@ def study_runs(study_dir: str | Path, params: dict) -> tuple[list[dict], list[di
 
 
 def results_table(metrics: list[dict]) -> pd.DataFrame:
-    """One row per run x language x split x selection protocol."""
+    """One row per run x language x split x selection protocol; ``collapsed``: the run learnt nothing
+    (``metrics["collapse"]``, from its English dev predictions; False for metrics written before the
+    flag existed)."""
     rows = []
     for m in metrics:
         c = m["config"]
+        collapsed = bool(m.get("collapse", {}).get("collapsed", False))
         for selection, per_language in m["selection"].items():
             for language, chosen in per_language.items():
                 for split in ("dev", "test"):
@@ -64,9 +68,18 @@ def results_table(metrics: list[dict]) -> pd.DataFrame:
                                  "intermediate_task": c["intermediate_task"],
                                  "intermediate_language": c["intermediate_language"], "seed": c["seed"],
                                  "language": language, "split": split, "selection": selection,
-                                 "accuracy": chosen[split], "n": m["n"][language][split]})
+                                 "accuracy": chosen[split], "n": m["n"][language][split], "collapsed": collapsed})
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    return frame.astype({"fusion_layer": "Int64", "seed": "int64", "n": "int64"})
+    return frame.astype({"fusion_layer": "Int64", "seed": "int64", "n": "int64", "collapsed": bool})
+
+
+def load_predictions(run_dir: str | Path, protocol: str, language: str, split: str) -> pd.DataFrame:
+    """One run's test (or dev) examples: ``id, label, predicted, correct`` at a protocol's checkpoint."""
+    with np.load(Path(run_dir) / "predictions.npz") as z:
+        frame = pd.DataFrame({"id": z[f"id__{language}__{split}"], "label": z[f"label__{language}__{split}"],
+                              "predicted": z[f"{protocol}__{language}__{split}"]})
+    frame["correct"] = frame["label"] == frame["predicted"]
+    return frame
 
 
 # Published reference points (accuracy in %, PAWS-X test, mBERT-base, en-dev selection).
@@ -76,42 +89,15 @@ DLFA_PAPER_LAYER_AVERAGE = {1: 82.50, 2: 83.04, 3: 83.81, 4: 82.75, 5: 82.44, 6:
                             9: 84.24, 10: 84.33, 11: 83.04}
 DLFA_PAPER_BASELINE_AVERAGE = 81.94
 
-def interval_table(frame: pd.DataFrame, index, value: str, signed: bool = False) -> pd.DataFrame:
-    """``value [ci_low, ci_high]`` per ``index`` x language, as text; `` *`` marks p_value < 0.05 where
-    ``frame`` has a p_value. Rows and columns keep their order of appearance."""
+def interval_table(frame: pd.DataFrame, index, value: str, signed: bool = False, corrected: str | None = None,
+                   columns: str = "language") -> pd.DataFrame:
+    """``value [ci_low, ci_high]`` per ``index`` x ``columns``, as text; `` *`` marks a corrected p-value
+    (the column ``corrected``: a q-value or Holm p) below 0.05, never an uncorrected one. Rows and
+    columns keep their order of appearance."""
     number = "{:+.3f}" if signed else "{:.3f}"
-    marked = frame["p_value"] < 0.05 if "p_value" in frame else [False] * len(frame)
+    marked = frame[corrected] < 0.05 if corrected else [False] * len(frame)
     cells = frame.assign(cell=[f"{number.format(v)} [{number.format(lo)}, {number.format(hi)}]{' *' if m else ''}"
                                for v, lo, hi, m in zip(frame[value], frame["ci_low"], frame["ci_high"], marked)])
-    table = cells.pivot_table(index=index, columns="language", values="cell", aggfunc="first", sort=False)
+    table = cells.pivot_table(index=index, columns=columns, values="cell", aggfunc="first", sort=False)
     table.columns.name = None
-    return table[list(dict.fromkeys(frame["language"]))]
-
-
-PAIRED_COLUMNS = ["run_id", "baseline_run_id", "variant", "intermediate_language", "seed", "selection", "language",
-                  "accuracy", "baseline_accuracy", "difference", "ci_low", "ci_high", "p_value", "n"]
-
-
-def paired_tests(study_dir: str | Path, results: pd.DataFrame, selection: str = "en-dev",
-                 split: str = "test") -> pd.DataFrame:
-    """Every run against the plain baseline of the same seed (no fusion, no intermediate task), per
-    language, on the same test examples at each run's selected checkpoint (``stats.paired_difference``)."""
-    from .stats import paired_difference
-    from .train import load_predictions
-    runs = results[["run_id", "variant", "intermediate_language", "seed"]].drop_duplicates()
-    plain = runs[(runs.variant == "baseline") & runs.intermediate_language.isna()].set_index("seed")["run_id"]
-    languages = list(dict.fromkeys(results.language))
-    rows = []
-    for run in runs.itertuples():
-        if run.seed not in plain.index or run.run_id == plain[run.seed]:
-            continue
-        for language in languages:
-            a = load_predictions(Path(study_dir, "runs", plain[run.seed]), selection, language, split)
-            b = load_predictions(Path(study_dir, "runs", run.run_id), selection, language, split)
-            pair = a.merge(b, on="id", suffixes=("_a", "_b"), validate="one_to_one")
-            test = paired_difference(pair.correct_a, pair.correct_b)
-            rows.append({"run_id": run.run_id, "baseline_run_id": plain[run.seed], "variant": run.variant,
-                         "intermediate_language": run.intermediate_language, "seed": run.seed,
-                         "selection": selection, "language": language, "accuracy": pair.correct_b.mean(),
-                         "baseline_accuracy": pair.correct_a.mean(), **test})
-    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+    return table[list(dict.fromkeys(frame[columns]))]

@@ -30,11 +30,13 @@ from transformers import (AutoTokenizer, BertConfig, DataCollatorWithPadding, Tr
                           TrainingArguments, set_seed)
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from . import stats
 from .data import MODEL_COLUMNS
 from .executors import job_info
 from .io import atomic_path, write_json
 from .model import DLFAForSequenceClassification
 from .params import TINY_MODEL, Run, intermediate_source
+from .results import load_predictions
 from .similarity import layer_similarity
 from .tasks import intermediate_task
 
@@ -469,8 +471,13 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
     similarity["fine-tuned"] = layer_similarity(trainer.model, tokenized, languages, collator)
     curve = evaluation_table(trainer.state.log_history, languages)
     selected = select_checkpoints(curve, languages)
+    collapse = None
     if trainer.is_world_process_zero():
         save_selected_predictions(run_dir, study_dir, selected, languages)
+        en_dev = load_predictions(run_dir, "en-dev", "en", "dev")
+        collapse = stats.collapse(en_dev.predicted, en_dev.label)  # did it learn anything?
+        if collapse["collapsed"]:
+            print(f"{run.run_id}: collapsed ({collapse['reason']}); the analysis leaves it out", flush=True)
     n = {lang: {name: len(evals[f"{lang}_{name}"]) for name in EVAL_SPLITS} for lang in languages}
     loss = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else \
@@ -480,6 +487,7 @@ def _train_run(params: dict, run: Run, study_dir: str | Path, callbacks=()) -> d
         "status": "complete",
         "config": run_config(params, run),
         "selection": selected,
+        "collapse": collapse,
         "n": n,
         "curve": {"loss": loss, "eval": curve.to_dict(orient="records")},
         # mean cosine similarity of English and each language's parallel dev pairs, per layer (0: embeddings)
@@ -538,15 +546,6 @@ def save_selected_predictions(run_dir: Path, study_dir: Path, selected: dict, la
                     arrays[f"{protocol}__{lang}__{name}"] = z[f"{lang}_{name}"]
     with atomic_path(run_dir / "predictions.npz") as tmp:
         np.savez_compressed(tmp, **arrays)
-
-
-def load_predictions(run_dir: str | Path, protocol: str, language: str, split: str) -> pd.DataFrame:
-    """One run's test (or dev) examples: ``id, label, predicted, correct`` at a protocol's checkpoint."""
-    with np.load(Path(run_dir) / "predictions.npz") as z:
-        frame = pd.DataFrame({"id": z[f"id__{language}__{split}"], "label": z[f"label__{language}__{split}"],
-                              "predicted": z[f"{protocol}__{language}__{split}"]})
-    frame["correct"] = frame["label"] == frame["predicted"]
-    return frame
 
 
 def existing_metrics(study_dir: str | Path, params: dict, run: Run) -> dict[str, Any] | None:

@@ -2,32 +2,45 @@
 # # 04 · Analysis
 #
 # **What it does.** Gathers every run's metrics into one tidy table and answers the study's two
-# questions: does an intermediate task help more when its language is typologically closer to the
-# target, and does DLFA fusion add accuracy?
+# questions with `dlfa.analysis` (its methods are in `docs/statistics.md`):
+#
+# 1. **Typology.** Does an intermediate task help more when its language is typologically closer
+#    to the target? The unit is the (intermediate language, target) cell, seeds averaged; each
+#    language's and each target's own effect is removed before the gain is related to distance.
+# 2. **DLFA.** Does fusing layer k add accuracy over the plain model of the same seed? With an
+#    interval for both the training seed and the finite test set, Holm across layers, and the layer
+#    chosen on dev beside the one that looks best on test.
+#
+# Runs that learnt nothing (`collapsed`: one class predicted) are listed and left out of every
+# effect.
 #
 # **Reads** `runs/*/metrics.json` and `runs/*/predictions.npz`, `typology/distances.csv`. **Writes**
-# `results.csv`, `analysis/accuracy.csv`, `analysis/paired_tests.csv`, `analysis/layer_sweep.csv`,
-# `analysis/layer_similarity.csv`,
-# `analysis/typology_gain.csv`, `analysis/typology_correlation.csv`, `analysis/figures/*.png`.
+# `results.csv` and, under `analysis/`: `accuracy.csv`, `paired_tests.csv`, `fusion_effect.csv`,
+# `layer_sweep.csv`, `layer_similarity.csv`, `typology_cells.csv`, `typology_effect.csv`,
+# `replication_distance.csv`, `replication_source.csv`, `summary.json` and `figures/*.png`.
 
 # %% tags=["parameters"]
 study = "smoke"
 outputs_dir = None
 model = "tiny"
+typology_kind = "syntactic"
+distance_metric = "cosine"
 
 # %%
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from dlfa import stats
-from dlfa.io import save_figure, write_csv
-from dlfa.paths import study_dir as find_study
+from dlfa import analysis, replication, summary
+from dlfa.io import save_figure, write_csv, write_json
 from dlfa.params import load as load_params
+from dlfa.paths import study_dir as find_study
 from dlfa.results import (DLFA_PAPER_BASELINE_AVERAGE, DLFA_PAPER_LAYER_AVERAGE, XTREME_MBERT, interval_table,
-                          load_metrics, paired_tests, results_table, study_runs)
+                          load_metrics, results_table, study_runs)
 from dlfa.similarity import similarity_table
 
 out = find_study(study, outputs_dir)
@@ -43,61 +56,106 @@ if not metrics:
     raise FileNotFoundError(f"no complete run under {out / 'runs'}: run 03_train first (dlfa run PARAMS.yaml)")
 results = results_table(metrics)
 write_csv(out / "results.csv", results)
+collapsed = analysis.collapsed_runs(results)
 print(f"{len(metrics)} runs, {len(results)} rows in results.csv")
+print(summary.collapse_sentence(collapsed, len(metrics)) or "No run collapsed.")
 results.head()
 
 # %% [markdown]
-# ## Zero-shot accuracy per language
-# Test accuracy at the checkpoint with the best English dev accuracy (`en-dev`, XTREME's protocol).
-# Error bars: 95% Wilson intervals over test examples (one seed), or bootstrap over seeds.
+# ## Did every run learn?
+# English dev accuracy at the checkpoint each run selected, against the share of the majority
+# class: a run at that share, or predicting one class 95% of the time, learnt nothing and is
+# flagged `collapsed`.
 
 # %%
-test = results[(results.split == "test") & (results.selection == "en-dev")].copy()
-test["setting"] = test["variant"] + " · " + test["intermediate_language"].fillna("none").map(
-    lambda l: "no intermediate" if l == "none" else f"xnli-{l}")
-rows = []
-for (setting, lang), g in test.groupby(["setting", "language"], sort=False):
-    if len(g) > 1:
-        mean, low, high = stats.mean_ci(g.accuracy)
-    else:
-        mean = g.accuracy.iloc[0]
-        low, high = stats.accuracy_ci(mean, int(g.n.iloc[0]))
-    rows.append({"setting": setting, "language": lang, "accuracy": mean, "ci_low": low, "ci_high": high,
-                 "seeds": len(g)})
-accuracy = pd.DataFrame(rows)
+learnt = pd.DataFrame([{"run": m["run_id"], "en dev accuracy": m["collapse"]["accuracy"],
+                        "majority share": m["collapse"]["majority_share"],
+                        "one-class share of predictions": m["collapse"]["predicted_one_class_share"],
+                        "collapsed": m["collapse"]["collapsed"]} for m in metrics if m.get("collapse")])
+learnt.round(3)
+
+# %% [markdown]
+# ## Zero-shot accuracy per language
+# Test accuracy at the checkpoint with the best English dev accuracy (`en-dev`, XTREME's protocol),
+# seeds averaged. The interval column says what each 95% interval covers: Wilson over test
+# examples with one seed; seeds and test examples (crossed) with several.
+
+# %%
+accuracy = analysis.accuracy_table(results, out)
 write_csv(out / "analysis" / "accuracy.csv", accuracy)
-languages = list(dict.fromkeys(test.language))
+languages = list(dict.fromkeys(accuracy.language))
 settings = list(dict.fromkeys(accuracy.setting))
 fig, ax = plt.subplots(figsize=(10, 4))
 width = 0.8 / len(settings)
 for i, setting in enumerate(settings):
     a = accuracy[accuracy.setting == setting].set_index("language").loc[languages]
     x = np.arange(len(languages)) + i * width
-    ax.bar(x, a.accuracy, width, label=setting,
-           yerr=[a.accuracy - a.ci_low, a.ci_high - a.accuracy], capsize=2)
+    ax.bar(x, a.accuracy, width, label=setting, yerr=[a.accuracy - a.ci_low, a.ci_high - a.accuracy], capsize=2)
 ax.set_xticks(np.arange(len(languages)) + 0.4 - width / 2, languages)
 ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-ax.set(ylabel="test accuracy", ylim=(0, 1), title="PAWS-X test accuracy (en-dev selection)")
+intervals = "; ".join(sorted(set(accuracy.interval)))
+ax.set(ylabel="test accuracy", ylim=(0, 1), title=f"PAWS-X test accuracy (en-dev selection); 95% intervals: {intervals}")
+ax.title.set_fontsize(9)
 ax.legend(fontsize=8, ncol=2)
 save_figure(fig, out / "analysis" / "figures" / "accuracy_by_language.png")
 plt.show()
-summary = accuracy[accuracy.language != "en"].groupby("setting", sort=False).accuracy.mean().rename("zero-shot avg")
-summary.to_frame().join(accuracy[accuracy.language == "en"].set_index("setting").accuracy.rename("en")).round(3)
+display(interval_table(accuracy, "setting", "accuracy"))
 
 # %% [markdown]
-# ## Against the baseline, example by example
+# ## Each run against the plain baseline, example by example
 # Each run against the plain baseline of the same seed (no fusion, no intermediate task), on the
 # same test examples at the checkpoints each selected on English dev: the accuracy difference, a
-# 95% paired bootstrap interval and a paired permutation p-value (for right/wrong outcomes, the
-# exact McNemar test). One row per run and language in `analysis/paired_tests.csv`.
+# 95% paired bootstrap interval over test examples (the two runs as given: one seed each) and a
+# paired permutation p-value (for right/wrong outcomes, the exact McNemar test). `q_value`:
+# Benjamini-Hochberg over every paired test in the table (the family); `*` marks q < 0.05.
 
 # %%
-paired = paired_tests(out, results)
+paired = analysis.paired_tests(out, results)
 write_csv(out / "analysis" / "paired_tests.csv", paired)
 if len(paired):
     shown = paired.assign(run=paired.variant + " · " + paired.intermediate_language.fillna("none"))
-    display(interval_table(shown, ["run", "seed"], "difference", signed=True))
-    print("* p < 0.05 (paired permutation test; not corrected for the number of comparisons)")
+    display(interval_table(shown, ["run", "seed"], "difference", signed=True, corrected="q_value"))
+    print(f"* Benjamini-Hochberg q < 0.05 over the {len(paired)} paired tests of this study")
+
+# %% [markdown]
+# ## Question 2 · DLFA: does fusing layer k add accuracy?
+# The mean gain over the baseline variant of the same seed and intermediate setting, averaged over
+# all seven languages (`all`) or the six zero-shot targets, with a 95% interval for both the
+# training seed and the finite test set; Holm across layers. `chosen_on_dev` is the layer a
+# researcher would pick (best dev gain); `best_on_test` the one that looks best on test. Reporting
+# the best of many layers on test (as the DLFA paper's D_6 is) overstates the gain: the winner's
+# curse. `mde_80`: the smallest gain this grid detects with 80% power at Holm's first step.
+
+# %%
+fusion = analysis.fusion_effect(results, out)
+write_csv(out / "analysis" / "fusion_effect.csv", fusion)
+if fusion.estimate.notna().any():
+    scopes = list(dict.fromkeys(fusion.languages))
+    fig, axes = plt.subplots(1, len(scopes), figsize=(5.5 * len(scopes), 3.8), sharey=True, squeeze=False)
+    for ax, scope in zip(axes[0], scopes):
+        rows = fusion[(fusion.languages == scope) & fusion.estimate.notna()]
+        settings = list(dict.fromkeys(rows.intermediate_language.fillna("none")))
+        for i, setting in enumerate(settings):
+            g = rows[rows.intermediate_language.fillna("none") == setting]
+            x = g.fusion_layer.astype(float) + 0.12 * (i - (len(settings) - 1) / 2)
+            ax.errorbar(x, 100 * g.estimate, yerr=[100 * (g.estimate - g.ci_low), 100 * (g.ci_high - g.estimate)],
+                        marker="o", capsize=3, label=f"intermediate: {setting}")
+            chosen = g.chosen_on_dev.to_numpy()
+            ax.scatter(x[chosen], 100 * g.estimate[chosen], s=150, facecolors="none", edgecolors="black", zorder=5)
+        layers = sorted(rows.fusion_layer.unique())
+        ax.set_xticks(layers)
+        ax.set_xlim(min(layers) - 0.6, max(layers) + 0.6)
+        ax.axhline(0, color="grey", lw=0.8, ls=":")
+        ax.set(xlabel="fused layer", title=f"{scope} languages")
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("gain over the baseline (points)")
+    fig.suptitle("DLFA gain by layer, 95% intervals over " + "; ".join(sorted(set(fusion.interval.dropna())))
+                 + " (circled: chosen on dev)", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, out / "analysis" / "figures" / "fusion_effect.png")
+    plt.show()
+print(summary.fusion_sentence(fusion))
+fusion.drop(columns=["method"]).round(4)
 
 # %% [markdown]
 # ## Layer sweep
@@ -106,6 +164,7 @@ if len(paired):
 # the DLFA paper's averages by layer (their baseline: 81.94).
 
 # %%
+test = results[(results.split == "test") & (results.selection == "en-dev") & ~results.collapsed]
 sweep = test[test.intermediate_language.isna()].copy()
 sweep["layer"] = sweep["fusion_layer"].map(lambda k: "baseline" if pd.isna(k) else f"{int(k)}")
 order = ["baseline"] + [f"{k}" for k in sorted(sweep.fusion_layer.dropna().unique())]
@@ -156,35 +215,97 @@ if len(similarity):
     display(plain.pivot_table(index=["model", "language"], columns="layer", values="similarity").round(3))
 
 # %% [markdown]
-# ## Typology: is the intermediate task's gain larger for closer languages?
+# ## Question 1 · Typology: is the intermediate task's gain larger for closer languages?
 # Gain = test accuracy with the intermediate task minus without it (same variant and seed), per
-# target language, against the URIEL distance between the intermediate language and the target.
+# target. The unit is the (intermediate language, target) cell, seeds averaged: every intermediate
+# run is evaluated on every target, so the cells form a crossed table. The fit is
+# `gain ~ distance + C(intermediate) + C(target)` on the cell means: a target's headroom and a
+# language's overall usefulness are removed before the gain is related to distance, and the error
+# term carries each cell's own effect. `estimate`: gain per unit of distance (negative: closer
+# languages gain more); `p_holm`: Holm across the kinds and metrics of one variant; `mde_80`: the
+# smallest |slope| this grid detects with 80% power. A grid that cannot separate distance from
+# the languages' own effects (one intermediate language, one target, a distance that is the same
+# everywhere) says "not estimable" and what it needs.
 
 # %%
 distances = pd.read_csv(out / "typology" / "distances.csv")
-base = test[test.intermediate_language.isna()][["variant", "seed", "language", "accuracy"]]
-inter = test[test.intermediate_language.notna() & (test.language != "en")]
-gain = inter.merge(base, on=["variant", "seed", "language"], suffixes=("", "_none"))
-gain["gain"] = gain["accuracy"] - gain["accuracy_none"]
-gain = gain.merge(distances, left_on=["intermediate_language", "language"], right_on=["lang_a", "lang_b"])
-write_csv(out / "analysis" / "typology_gain.csv",
-          gain[["run_id", "variant", "seed", "intermediate_language", "language", "kind", "metric", "distance", "gain"]])
-rows = []
-for (kind, metric), g in gain.groupby(["kind", "metric"]):
-    r = stats.correlation(g.distance, g.gain, method="spearman")
-    rows.append({"kind": kind, "metric": metric, "spearman": r["statistic"], "ci_low": r["ci_low"],
-                 "ci_high": r["ci_high"], "p_value": r["p_value"], "n": r["n"]})
-correlation = pd.DataFrame(rows, columns=["kind", "metric", "spearman", "ci_low", "ci_high", "p_value", "n"])
-write_csv(out / "analysis" / "typology_correlation.csv", correlation)
-if len(gain):
-    grid = sns.lmplot(data=gain, x="distance", y="gain", col="kind", col_wrap=3, hue="variant", height=2.6,
-                      facet_kws={"sharex": False}, ci=None, scatter_kws={"s": 18})
-    for ax in grid.axes.flat:
-        ax.axhline(0, color="grey", lw=0.8, ls=":")
-    grid.figure.suptitle("Gain from the intermediate task vs distance to the target", y=1.03)
-    save_figure(grid.figure, out / "analysis" / "figures" / "typology_gain.png")
+gains, _ = analysis.seed_gains(results)
+cells = analysis.cell_gains(gains).merge(distances, left_on=["intermediate_language", "language"],
+                                         right_on=["lang_a", "lang_b"]).drop(columns=["lang_a", "lang_b"])
+write_csv(out / "analysis" / "typology_cells.csv", cells)
+typology_table = analysis.typology_effect(results, distances)
+write_csv(out / "analysis" / "typology_effect.csv", typology_table)
+print(summary.typology_sentence(typology_table, typology_kind, distance_metric))
+typology_table.drop(columns=["method"]).round(4)
+
+# %% [markdown]
+# For the study's kind: left, each cell's gain against its distance (the languages' own effects
+# still in); right, the same after removing each intermediate language's and each target's mean
+# (double centring: the added-variable plot of the fitted slope), or why it cannot be drawn.
+
+# %%
+own = cells[(cells.variant != analysis.ALL) & (cells.kind == typology_kind) & (cells.metric == distance_metric)].copy()
+if len(own):
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    sns.scatterplot(data=own, x="distance", y="gain", hue="language", style="intermediate_language", ax=axes[0], s=40)
+    axes[0].axhline(0, color="grey", lw=0.8, ls=":")
+    axes[0].set(title=f"cell gain vs {typology_kind} distance (raw)", xlabel=f"{typology_kind} {distance_metric} distance",
+                ylabel="gain (accuracy)")
+    axes[0].legend(fontsize=7, ncol=2)
+    rows = typology_table[(typology_table.kind == typology_kind) & (typology_table.metric == distance_metric)
+                          & (typology_table.variant != analysis.ALL)]
+    if rows.estimate.notna().any():
+        for column in ("gain", "distance"):
+            own[f"{column}_centred"] = (own[column]
+                                        - own.groupby(["variant", "intermediate_language"])[column].transform("mean")
+                                        - own.groupby(["variant", "language"])[column].transform("mean")
+                                        + own.groupby("variant")[column].transform("mean"))
+        sns.scatterplot(data=own, x="distance_centred", y="gain_centred", hue="variant", ax=axes[1], s=40)
+        for row in rows.dropna(subset=["estimate"]).itertuples():
+            g = own[own.variant == row.variant]
+            xs = np.linspace(g.distance_centred.min(), g.distance_centred.max(), 2)
+            axes[1].plot(xs, row.estimate * xs, lw=1, label=f"{row.variant}: slope {row.estimate:+.3f}")
+        axes[1].axhline(0, color="grey", lw=0.8, ls=":")
+        axes[1].set(title="the same, the languages' own effects removed",
+                    xlabel=f"{typology_kind} distance (double-centred)", ylabel="gain (double-centred)")
+        axes[1].legend(fontsize=7)
+    else:
+        axes[1].axis("off")
+        axes[1].text(0.02, 0.5, "\n".join(textwrap.wrap(rows.note.iloc[0], 60)), fontsize=10,
+                     va="center", transform=axes[1].transAxes)
+    fig.tight_layout()
+    save_figure(fig, out / "analysis" / "figures" / "typology_gain.png")
     plt.show()
-correlation.round(3)
+
+# %% [markdown]
+# ## Two replication checks
+# **Lauscher et al. 2020:** zero-shot accuracy of the plain baseline falls with the target's
+# distance from English (the fine-tuning language). One point per target (six in PAWS-X), Spearman
+# with its exact permutation p-value, Pearson beside it, Holm across kinds.
+# **Turc et al. 2021:** German or Russian as the intermediate-task language against English, same
+# variant and seed, averaged over the other zero-shot targets; "not estimable" when the grid lacks
+# one of them.
+
+# %%
+lauscher = replication.distance_to_source(results, distances)
+turc = replication.source_language(results, out)
+write_csv(out / "analysis" / "replication_distance.csv", lauscher)
+write_csv(out / "analysis" / "replication_source.csv", turc)
+display(lauscher.round(3))
+turc.drop(columns=["method"]).round(4)
+
+# %% [markdown]
+# ## The answers, in one sentence each
+# What the report puts on top (`analysis/summary.json`).
+
+# %%
+answers = {"typology": summary.typology_sentence(typology_table, typology_kind, distance_metric),
+           "fusion": summary.fusion_sentence(fusion), "collapse": summary.collapse_sentence(collapsed, len(metrics)),
+           "collapsed_runs": collapsed, "runs": len(metrics)}
+write_json(out / "analysis" / "summary.json", answers)
+for key in ("typology", "fusion", "collapse"):
+    if answers[key]:
+        print(answers[key], end="\n\n")
 
 # %% [markdown]
 # ## Model selection: en-dev against oracle

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from dlfa.analysis import FUSION_COLUMNS, TYPOLOGY_COLUMNS
 from dlfa.params import GRID_KEYS, load
 from dlfa.paths import NOTEBOOKS, PARAMS, ROOT
 from dlfa.pipeline import RUN_PARAMETERS, STAGES, notebook_parameters
@@ -100,10 +101,25 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
         assert (run_dir / "03_train.ipynb").is_file() and "pawsx-en step 5/5: dev accuracy en " in (run_dir / "log.txt").read_text()
     distances = pd.read_csv(study / "typology" / "distances.csv")
     assert list(distances.columns) == ["kind", "metric", "lang_a", "lang_b", "distance"]
-    correlation = pd.read_csv(study / "analysis" / "typology_correlation.csv")
-    assert list(correlation.columns) == ["kind", "metric", "spearman", "ci_low", "ci_high", "p_value", "n"]
+    typology_table = pd.read_csv(study / "analysis" / "typology_effect.csv")
+    assert list(typology_table.columns) == TYPOLOGY_COLUMNS
+    # one intermediate language: the honest answer is "not estimable", never a number
+    assert typology_table.estimate.isna().all() and typology_table.note.str.startswith("not estimable").all()
+    # Five steps on 160 pairs teach nothing: every run is flagged, and no effect is computed from them
+    collapse = {run_dir.name: json.loads((run_dir / "metrics.json").read_text())["collapse"]
+                for run_dir in (study / "runs").iterdir()}
+    assert all(c["collapsed"] and c["reason"] for c in collapse.values()), collapse
+    assert results.collapsed.all()
+    fusion = pd.read_csv(study / "analysis" / "fusion_effect.csv")
+    assert list(fusion.columns) == FUSION_COLUMNS and set(fusion.fusion_layer) == {1}
+    assert fusion.estimate.isna().all() and fusion.note.str.contains("collapsed runs left out").all()
+    answers = json.loads((study / "analysis" / "summary.json").read_text())
+    assert answers["collapse"].startswith("Every run collapsed (4 of 4") and len(answers["collapsed_runs"]) == 4
+    assert answers["typology"].startswith("Typology (syntactic cosine distance, baseline): not estimable")
+    assert answers["fusion"].startswith("DLFA: not estimable")
     paired = pd.read_csv(study / "analysis" / "paired_tests.csv")
     assert set(paired.run_id) == set(results.run_id) - {"baseline__none__s1"} and paired.p_value.between(0, 1).all()
+    assert paired.q_value.between(0, 1).all() and (paired.q_value >= paired.p_value - 1e-12).all()
     similarity = pd.read_csv(study / "analysis" / "layer_similarity.csv")
     assert set(similarity.model) == {"base", "fine-tuned"} and set(similarity.language) == {"de", "ja"}
     assert set(similarity.layer) == {0, 1, 2} and similarity.similarity.between(-1, 1).all()
@@ -113,6 +129,8 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
         assert (study / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     report = (study / "report" / "index.html").read_text()
     assert "Smoke profile" in report and report.count("data:image/png;base64,") >= 5
+    assert report.index("<b>Nothing learnt.</b> Every run collapsed") < report.index("Smoke profile")  # on top
+    assert "<b>Question 1.</b> Typology" in report and "<b>Question 2.</b> DLFA: not estimable" in report
     assert (study / "report" / "notebooks" / "04_analysis.html").is_file()
     assert (study / "report" / "notebooks" / "03_train" / "d1__none__s1.html").is_file()
 

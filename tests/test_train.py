@@ -286,7 +286,7 @@ def test_train_command_refuses_a_run_outside_the_grid(tmp_path):
 
 def test_paired_tests_align_runs_by_example_id(tmp_path):
     from dlfa import stats
-    from dlfa.results import PAIRED_COLUMNS, paired_tests
+    from dlfa.analysis import PAIRED_COLUMNS, paired_tests
     params = validate({"targets": ["de", "ja"], "fusion_layers": [None, 1]})
     runs = [Run(None, None, None, 1), Run(1, None, None, 1)]
     rng = np.random.default_rng(0)

@@ -1,0 +1,279 @@
+"""The study's answers on small hand-made tables with the contract's columns (and predictions)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlfa import analysis, replication, stats, summary
+from dlfa.results import RESULT_COLUMNS
+
+TARGETS = ["de", "es", "fr", "ja", "ko", "zh"]
+CONTRACT = [c for c in RESULT_COLUMNS if c != "collapsed"]
+
+
+def make_results(accuracy, seeds=(1,), variants=("baseline",), intermediates=(None, "de", "ru", "tr"),
+                 languages=("en", *TARGETS), n=2000, dev_shift=0.0):
+    """A results table (contract columns only): ``accuracy(variant, intermediate, seed, language)``."""
+    rows = []
+    for variant in variants:
+        layer = None if variant == "baseline" else int(variant[1:])
+        for inter in intermediates:
+            for seed in seeds:
+                run = f"{variant}__{'none' if inter is None else 'xnli-' + inter}__s{seed}"
+                for language in languages:
+                    acc = accuracy(variant, inter, seed, language)
+                    for split, value in (("dev", acc + dev_shift), ("test", acc)):
+                        for selection in ("en-dev", "oracle"):
+                            rows.append({"run_id": run, "variant": variant, "fusion_layer": layer,
+                                         "intermediate_task": None if inter is None else "xnli",
+                                         "intermediate_language": inter, "seed": seed, "language": language,
+                                         "split": split, "selection": selection, "accuracy": value, "n": n})
+    return pd.DataFrame(rows, columns=CONTRACT).astype({"fusion_layer": "Int64"})
+
+
+def make_distances(matrix: dict, kind="syntactic", metric="cosine"):
+    return pd.DataFrame([(kind, metric, a, b, d) for (a, b), d in matrix.items()],
+                        columns=["kind", "metric", "lang_a", "lang_b", "distance"])
+
+
+RNG = np.random.default_rng(0)
+DIST = {(a, b): float(RNG.random()) for a in ("de", "ru", "tr", "en") for b in TARGETS + ["en"]}
+
+
+def planted(slope, target_effect=None, inter_effect=None):
+    target_effect = target_effect or {t: 0.0 for t in TARGETS}
+    inter_effect = inter_effect or {"de": 0.0, "ru": 0.0, "tr": 0.0}
+
+    def accuracy(variant, inter, seed, language):
+        base = 0.7 + 0.01 * TARGETS.index(language) if language in TARGETS else 0.9
+        if inter is None or language == "en":
+            return base
+        return base + target_effect[language] + inter_effect[inter] + slope * DIST[(inter, language)]
+    return accuracy
+
+
+def test_a_planted_slope_is_recovered_exactly_whatever_the_languages_own_effects():
+    distances = make_distances(DIST)
+    clean = analysis.typology_effect(make_results(planted(-0.1)), distances)
+    assert list(clean.columns) == analysis.TYPOLOGY_COLUMNS
+    row = clean.iloc[0]
+    assert row.estimate == pytest.approx(-0.1, abs=1e-9) and row.n_cells == 18
+    assert row.n_intermediate == 3 and row.n_targets == 6 and row.df == 18 - 1 - 2 - 5 - 1
+    confounded = analysis.typology_effect(make_results(planted(-0.1, {t: 0.02 * i for i, t in enumerate(TARGETS)},
+                                                               {"de": 0.05, "ru": -0.03, "tr": 0.0})), distances)
+    assert confounded.iloc[0].estimate == pytest.approx(-0.1, abs=1e-9)  # headroom and usefulness removed
+
+
+def test_main_effects_alone_give_no_slope_where_pooling_would_find_one():
+    # Gains that depend on the target only (headroom), with far targets gaining more
+    headroom = {t: 0.05 * np.mean([DIST[(i, t)] for i in ("de", "ru", "tr")]) for t in TARGETS}
+    results = make_results(planted(0.0, headroom))
+    row = analysis.typology_effect(results, make_distances(DIST)).iloc[0]
+    assert row.estimate == pytest.approx(0.0, abs=1e-9)
+    gains, _ = analysis.seed_gains(results)
+    pooled = stats.correlation(gains.merge(make_distances(DIST), left_on=["intermediate_language", "language"],
+                                           right_on=["lang_a", "lang_b"]).distance, gains.gain)
+    assert pooled["statistic"] > 0.3  # the old pooled correlation reads headroom as a distance effect
+
+
+def test_seeds_and_variants_are_not_extra_cells():
+    rng = np.random.default_rng(1)
+    noise = {}
+
+    def noisy(variant, inter, seed, language):
+        return planted(-0.1)(variant, inter, seed, language) + noise.setdefault(
+            (variant, inter, seed, language), rng.normal(0, 0.01))
+    one = analysis.typology_effect(make_results(noisy, seeds=(1,)), make_distances(DIST))
+    many = analysis.typology_effect(make_results(noisy, seeds=(1, 2, 3), variants=("baseline", "d6")),
+                                    make_distances(DIST))
+    for table in (one, many):
+        assert set(table.n_cells) == {18} and set(table.df) == {18 - 1 - 2 - 5 - 1}  # the unit is the (L, T) cell
+    assert set(many.variant) == {"baseline", "d6", "all"}  # variants apart, plus the pooled row
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("one intermediate", "one intermediate language (de) cannot separate distance"),
+    ("one target", "one target (ja) cannot separate distance from the target's own headroom"),
+    ("constant", "the genetic distance is 1 for every (intermediate, target) cell"),
+    ("additive", "additive in intermediate language and target"),
+    ("too few cells", "leave no degrees of freedom"),
+])
+def test_every_grid_that_cannot_answer_says_not_estimable_and_why(case, expected):
+    kind, inter, languages, dist = "syntactic", (None, "de", "ru", "tr"), ("en", *TARGETS), DIST
+    if case == "one intermediate":
+        inter = (None, "de")
+    elif case == "one target":
+        languages = ("en", "ja")
+    elif case == "constant":
+        kind, dist = "genetic", {k: 1.0 for k in DIST}
+    elif case == "additive":
+        dist = {(a, b): 0.1 * ["de", "ru", "tr", "en"].index(a) + 0.01 * (TARGETS + ["en"]).index(b) for a, b in DIST}
+    else:
+        inter, languages = (None, "de", "ru"), ("en", "de", "ja")
+    table = analysis.typology_effect(make_results(planted(-0.1), intermediates=inter, languages=languages),
+                                     make_distances(dist, kind))
+    row = table.iloc[0]
+    assert np.isnan(row.estimate) and np.isnan(row.p_value) and np.isnan(row.ci_low) and np.isnan(row.mde_80)
+    assert row.note.startswith("not estimable") and expected in row.note
+    assert summary.typology_sentence(table, kind, "cosine").endswith(row.note + ".")
+
+
+def test_holm_is_across_the_kinds_and_metrics_of_one_variant():
+    rng = np.random.default_rng(2)
+    dist = pd.concat([make_distances({k: float(rng.random()) for k in DIST}, kind) for kind in
+                      ("syntactic", "phonological", "geographic")])
+    noise = {}
+
+    def noisy(variant, inter, seed, language):
+        return planted(-0.05)(variant, inter, seed, language) + noise.setdefault(
+            (variant, inter, seed, language), rng.normal(0, 0.01))
+    table = analysis.typology_effect(make_results(noisy, variants=("baseline", "d3")), dist)
+    for _, group in table.groupby("variant"):
+        assert np.allclose(group.p_holm, stats.holm(group.p_value))
+        assert len(group) == 3
+
+
+def test_collapsed_runs_are_left_out_and_counted():
+    results = make_results(planted(-0.1))
+    results["collapsed"] = results.run_id == "baseline__xnli-ru__s1"
+    row = analysis.typology_effect(results, make_distances(DIST)).iloc[0]
+    assert row.n_intermediate == 2 and row.n_cells == 12 and row.n_excluded_runs == 1
+    assert analysis.collapsed_runs(results) == ["baseline__xnli-ru__s1"]
+    assert analysis.collapsed_runs(results.drop(columns="collapsed")) == []  # contract columns: none collapsed
+    everything = results.assign(collapsed=True)
+    assert summary.collapse_sentence(analysis.collapsed_runs(everything), 4).startswith("Every run collapsed")
+
+
+# ------------------------------------------------------------------------------------------- DLFA
+
+def layered(gains: dict, seed_noise=0.0):
+    rng = np.random.default_rng(5)
+    noise = {}
+
+    def accuracy(variant, inter, seed, language):
+        base = 0.8 if language != "en" else 0.93
+        shift = noise.setdefault((variant, seed), rng.normal(0, seed_noise)) if variant != "baseline" else 0.0
+        return base + (gains.get(variant, 0.0) + shift if variant != "baseline" else 0.0)
+    return accuracy
+
+
+def test_fusion_gain_per_layer_from_accuracies_with_both_sources_of_noise():
+    results = make_results(layered({"d3": 0.02, "d6": -0.01}, seed_noise=0.005), seeds=(1, 2, 3),
+                           variants=("baseline", "d3", "d6"), intermediates=(None,))
+    table = analysis.fusion_effect(results)
+    assert list(table.columns) == analysis.FUSION_COLUMNS
+    zero = table[table.languages == analysis.ZERO_SHOT].set_index("fusion_layer")
+    test = results[(results.split == "test") & (results.selection == "en-dev") & (results.language != "en")]
+    wide = test.pivot_table(index=["seed", "language"], columns="variant", values="accuracy")
+    assert zero.loc[3, "estimate"] == pytest.approx((wide.d3 - wide.baseline).mean())
+    assert zero.loc[3, "n_seeds"] == 3 and "binomial bound" in zero.loc[3, "interval"]
+    assert zero.loc[3, "ci_low"] < zero.loc[3, "estimate"] < zero.loc[3, "ci_high"]
+    assert np.allclose(zero.p_holm, stats.holm(zero.p_value))  # Holm across the layers
+    assert set(table.languages) == {analysis.ALL, analysis.ZERO_SHOT}
+
+
+def test_the_layer_chosen_on_dev_and_the_layer_best_on_test_are_both_shown():
+    results = make_results(layered({"d3": 0.02, "d6": 0.01}), seeds=(1, 2), variants=("baseline", "d3", "d6"),
+                           intermediates=(None,))
+    # on dev, layer 6 looks better (the dev shift applies to every run, so make it per variant)
+    dev = (results.split == "dev") & (results.variant == "d6")
+    results.loc[dev, "accuracy"] += 0.03
+    table = analysis.fusion_effect(results)
+    zero = table[table.languages == analysis.ZERO_SHOT].set_index("fusion_layer")
+    assert zero.loc[6, "chosen_on_dev"] and not zero.loc[3, "chosen_on_dev"]
+    assert zero.loc[3, "best_on_test"] and not zero.loc[6, "best_on_test"]
+    sentence = summary.fusion_sentence(table)
+    assert sentence.startswith("DLFA: fusing layer 6 (the best on dev of 2 layers) changes zero-shot test accuracy by +1.0")
+    assert "The layer best on test, 3, shows +2.0" in sentence and "winner's curse" in sentence
+
+
+def test_no_fusion_layer_or_no_paired_baseline_is_not_estimable():
+    plain = make_results(layered({}), intermediates=(None,))
+    assert summary.fusion_sentence(analysis.fusion_effect(plain)).startswith("DLFA: not estimable with this grid")
+    lonely = make_results(layered({"d3": 0.01}), variants=("d3",), intermediates=(None,))
+    table = analysis.fusion_effect(lonely)
+    assert table.estimate.isna().all() and table.note.str.startswith("not estimable").all()
+
+
+def _write_predictions(study, run_id, correct: dict, seed=0):
+    """predictions.npz for a run: ``correct[language]`` a bool array over ids 0..n-1 (en-dev protocol)."""
+    arrays = {}
+    for language, right in correct.items():
+        ids = np.arange(len(right))
+        gold = (ids % 2).astype(np.int8)
+        for split in ("dev", "test"):
+            arrays[f"id__{language}__{split}"] = ids
+            arrays[f"label__{language}__{split}"] = gold
+            for protocol in ("en-dev", "oracle"):
+                arrays[f"{protocol}__{language}__{split}"] = np.where(right, gold, 1 - gold).astype(np.int8)
+    (study / "runs" / run_id).mkdir(parents=True, exist_ok=True)
+    np.savez(study / "runs" / run_id / "predictions.npz", **arrays)
+
+
+def test_with_predictions_parallel_examples_are_one_unit_and_the_interval_is_crossed(tmp_path):
+    rng = np.random.default_rng(7)
+    languages, n = ["en", "de", "ja"], 300
+    hard = rng.random(n) < 0.3  # shared by translations: their errors are one example's
+    accuracy, right = {}, {}
+    for variant in ("baseline", "d3"):
+        for seed in (1, 2, 3):
+            run = f"{variant}__none__s{seed}"
+            correct = {lang: ~hard ^ (rng.random(n) < (0.1 if variant == "d3" else 0.15)) for lang in languages}
+            _write_predictions(tmp_path, run, correct)
+            accuracy.update({(variant, seed, lang): c.mean() for lang, c in correct.items()})
+            right[(variant, seed)] = np.stack([correct[lang] for lang in languages]).astype(float)
+    results = make_results(lambda v, i, s, lang: accuracy[(v, s, lang)], seeds=(1, 2, 3),
+                           variants=("baseline", "d3"), intermediates=(None,), languages=languages, n=n)
+    table = analysis.fusion_effect(results, tmp_path)
+    row = table[table.languages == analysis.ALL].iloc[0]
+    by_hand = np.mean([accuracy[("d3", s, lang)] - accuracy[("baseline", s, lang)] for s in (1, 2, 3)
+                       for lang in languages])
+    assert row.estimate == pytest.approx(by_hand) and row.interval == stats.BOTH
+    # by hand: seeds x ids, each id's difference averaged over its translations (one example, not three)
+    scores = np.stack([(right[("d3", s)] - right[("baseline", s)]).mean(axis=0) for s in (1, 2, 3)])
+    expected = stats.crossed_mean(scores)
+    assert (row.ci_low, row.ci_high, row.p_value) == pytest.approx((expected["ci_low"], expected["ci_high"],
+                                                                     expected["p_value"]))
+    table_no_predictions = analysis.fusion_effect(results)
+    assert "binomial bound" in table_no_predictions.iloc[0].interval  # the fallback is labelled
+    accuracy_rows = analysis.accuracy_table(results, tmp_path)
+    assert set(accuracy_rows.interval) == {stats.BOTH}
+    assert set(analysis.accuracy_table(results.query("seed == 1")).interval) == {"Wilson over test examples (1 seed)"}
+
+
+def test_paired_tests_carry_a_benjamini_hochberg_q_value_over_the_study(tmp_path):
+    rng = np.random.default_rng(8)
+    languages = ["en", "de"]
+    for run in ("baseline__none__s1", "d3__none__s1", "baseline__xnli-de__s1"):
+        _write_predictions(tmp_path, run, {lang: rng.random(200) < 0.8 for lang in languages})
+    results = make_results(lambda *a: 0.8, variants=("baseline", "d3"), intermediates=(None, "de"),
+                           languages=languages, n=200)
+    results = results[results.run_id != "d3__xnli-de__s1"]
+    paired = analysis.paired_tests(tmp_path, results)
+    assert list(paired.columns) == analysis.PAIRED_COLUMNS and len(paired) == 4
+    assert np.allclose(paired.q_value, stats.benjamini_hochberg(paired.p_value))
+
+
+# ---------------------------------------------------------------------------------- replications
+
+def test_lauscher_check_correlates_baseline_accuracy_with_distance_from_english():
+    dist = {("en", t): 0.1 * i for i, t in enumerate(TARGETS)}
+    results = make_results(lambda v, i, s, lang: 0.9 - (0.02 * TARGETS.index(lang) if lang in TARGETS else 0),
+                           intermediates=(None,))
+    table = replication.distance_to_source(results, make_distances(dist))
+    row = table.iloc[0]
+    assert row.spearman == pytest.approx(-1.0) and row.pearson == pytest.approx(-1.0)
+    assert row.p_value == pytest.approx(2 / 720)  # exact: 6! pairings, the observed one is the extreme
+    flat = replication.distance_to_source(results, make_distances({k: 0.5 for k in dist}))
+    assert flat.iloc[0].note.startswith("not estimable")
+
+
+def test_turc_check_compares_german_and_russian_intermediates_with_english():
+    results = make_results(lambda v, i, s, lang: 0.8 + {"de": 0.02, "ru": -0.01, "en": 0.0, None: 0.0}[i],
+                           seeds=(1, 2), intermediates=(None, "en", "de", "ru"))
+    table = replication.source_language(results)
+    de = table[table.language == "de"].iloc[0]
+    assert de.estimate == pytest.approx(0.02) and de.languages == "es,fr,ja,ko,zh"  # German's own target left out
+    assert table[table.language == "ru"].iloc[0].estimate == pytest.approx(-0.01)
+    missing = replication.source_language(make_results(planted(-0.1)))  # no English intermediate run
+    assert missing.note.str.contains("not estimable with this grid: no run with the intermediate task in en").all()
