@@ -20,7 +20,7 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.dlfa-installed-$(TORCH_VERSION)
 TORCH_REQ := $(if $(TORCH_VERSION),torch==$(TORCH_VERSION),)
 
-.PHONY: install test test-fast study lab bench bench-gpu statistics clean
+.PHONY: install test test-fast study lab notebooks bench bench-gpu statistics clean
 
 install: $(STAMP)
 
@@ -48,6 +48,9 @@ bench-gpu: $(STAMP)  ## on a CUDA machine: bf16/SDPA/compile, MFU, GPU hours -> 
 
 statistics: $(STAMP)  ## the calibration and power simulations -> docs/statistics.md and docs/figures/statistics.png
 	$(PY) -m dlfa.calibration
+
+notebooks: $(STAMP)  ## notebooks/*.ipynb from the .py sources (for plain papermill; never committed)
+	$(PY) -m jupytext --to ipynb notebooks/01_data.py notebooks/02_typology.py notebooks/03_train.py notebooks/04_analysis.py
 
 lab: $(STAMP)  ## JupyterLab with the notebooks (the .py files open as notebooks through jupytext)
 	$(PY) -m pip install --quiet "jupyterlab>=4.0"

@@ -38,40 +38,43 @@ class _EvalClock(TrainerCallback):
                 self.sets[split] += 1
 
 
-def prepare(params: dict, folder: Path) -> Path:
+def prepare(params_file: Path, study_name: str, folder: Path) -> Path:
     """A study folder with the data stage done (01_data executed with papermill)."""
-    from dlfa import pipeline
-    study = folder / params["study"]
-    pipeline.execute("01_data", study / "notebooks" / "01_data.ipynb",
-                     pipeline.parameters_for("01_data", params, {"outputs_dir": str(folder)}))
+    from dlfa import notebooks
+    study = folder / study_name
+    notebooks.execute("01_data", study / "notebooks" / "01_data.ipynb",
+                      notebooks.parameters("01_data", params_file, folder))
     return study
 
 
 def run(quick: bool = False, study: Path | None = None) -> dict[str, Any]:
-    from dlfa import params as params_mod
-    from dlfa import train as train_mod
+    from dlfa.params import Run, dump, validate
+    from dlfa.train import train_run
+    from dlfa.trainer import StudyTrainer
     raw_params = yaml.safe_load(PARAMS.read_text())
     if quick:
         raw_params.update(QUICK_OVERRIDES)
-    params = params_mod.validate(raw_params)
+    params = validate(raw_params)
     tmp = Path(tempfile.mkdtemp(prefix="dlfa-bench-eval-"))
-    run_ = params_mod.Run(None, None, None, params["seeds"][0])
+    run_ = Run(None, None, None, params.seeds[0])
     results = {}
     try:
         if study is None or not (study / "data").is_dir():
             log(NAME, "preparing the data stage (01_data)")
-            study = prepare(params, tmp / "prepared")
+            params_file = tmp / "params.yaml"
+            params_file.write_text(dump(params))
+            study = prepare(params_file, params.study, tmp / "prepared")
         for every in (True, False):
-            folder = tmp / f"every-{every}" / params["study"]
+            folder = tmp / f"every-{every}" / params.study
             for part in ("data", "model"):
                 shutil.copytree(study / part, folder / part)
             clock = _EvalClock()
-            train_mod._StudyTrainer.test_every_evaluation = every
+            StudyTrainer.test_every_evaluation = every
             started = time.perf_counter()
             try:
-                metrics = train_mod.train_run(params, run_, folder, callbacks=[clock])
+                metrics = train_run(params, run_, folder, callbacks=[clock])
             finally:
-                train_mod._StudyTrainer.test_every_evaluation = False
+                StudyTrainer.test_every_evaluation = False
             label = "every_test_every_time" if every else "tests_where_selectable"
             results[label] = {"wall_s": round(time.perf_counter() - started, 2), "eval_seconds": clock.seconds,
                               "sets_evaluated": clock.sets, "selection": metrics["selection"]}

@@ -77,6 +77,7 @@ def eval_peak_bytes(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> i
 def run(quick: bool = False) -> dict[str, Any]:
     import dlfa.aif as aif_after
     import dlfa.model as model_after
+    from dlfa.fusion import DLFAConfig
     s = SETTINGS["quick" if quick else "full"]
     try:
         aif_before, model_before = before_package()
@@ -113,7 +114,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     cfg = BertConfig(num_labels=2, **TINY)
     torch.manual_seed(0)
     models = {"before": model_before.DLFAForSequenceClassification.from_config(cfg, fusion_layer=1).train()}
-    models["after"] = model_after.DLFAForSequenceClassification.from_config(cfg, fusion_layer=1).train()
+    models["after"] = model_after.DLFAForSequenceClassification.from_config(cfg, DLFAConfig(1)).train()
     models["after"].load_state_dict(models["before"].state_dict())
     optimizers = {k: adamw(m.parameters(), 1e-3) for k, m in models.items()}
     batch = make_batch(32, 32, TINY["vocab_size"])
@@ -137,7 +138,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     peaks = {}
     for label, module_ in (("before", model_before), ("after", model_after)):
         torch.manual_seed(0)
-        peaks[label] = eval_peak_bytes(module_.DLFAForSequenceClassification.from_config(cfg, fusion_layer=6).eval(), batch)
+        fused = {"fusion_layer": 6} if module_ is model_before else {"dlfa": DLFAConfig(6)}  # its API then, ours now
+        peaks[label] = eval_peak_bytes(module_.DLFAForSequenceClassification.from_config(cfg, **fused).eval(), batch)
     keys["fixes_after_over_before_eval_peak_memory"] = round(peaks["after"] / peaks["before"], 4)
     raw["eval_forward_peak_mib"] = {k: round(v / 2**20, 2) for k, v in peaks.items()}
     raw["eval_forward_hidden_state_mib"] = round(8 * 128 * 768 * 4 / 2**20, 2)

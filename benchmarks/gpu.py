@@ -95,12 +95,13 @@ def measure(variant: int | None, mode: str, config_kwargs: dict, train_batches, 
             steps: int, warmup: int) -> dict[str, Any]:
     from transformers import BertConfig
 
+    from dlfa.fusion import DLFAConfig
     from dlfa.model import DLFAForSequenceClassification
 
     from .overhead import adamw
     config = BertConfig(num_labels=2, attn_implementation="sdpa", **config_kwargs)
     torch.manual_seed(0)
-    model = DLFAForSequenceClassification.from_config(config, fusion_layer=variant).to(device).train()
+    model = DLFAForSequenceClassification.from_config(config, DLFAConfig(variant)).to(device).train()
     optimizer = adamw(model.parameters(), 2e-5)
     run_model = torch.compile(model, dynamic=True) if mode.endswith("compile") else model
     bf16 = mode.startswith("bf16")
@@ -166,27 +167,27 @@ def paper_workload(params_path: Path = ROOT / "params" / "paper.yaml") -> dict[s
     """Examples trained and evaluated by the paper profile's grid (the arithmetic behind the GPU hours)."""
     import tempfile
 
-    from dlfa import params as params_mod
-    from dlfa import train as train_mod
     from dlfa import typology
-    p = params_mod.load(params_path)
-    selection = typology.select_languages(p["targets"], p["candidate_languages"], kind=p["typology_kind"],
-                                          strategy=p["selection_strategy"], budget=p["selection_budget"],
-                                          metric=p["distance_metric"])
+    from dlfa.params import grid, load
+    from dlfa.trainer import training_arguments
+    p = load(params_path)
+    selection = typology.select_languages(p.targets, p.candidate_languages, kind=p.typology_kind,
+                                          strategy=p.selection_strategy, budget=p.selection_budget,
+                                          metric=p.distance_metric)
     languages = sorted(selection.loc[selection["selected"].astype(bool), "candidate"].unique())
-    runs = params_mod.grid(p, languages)
-    n_train = p["train_size"] or 49_401  # English PAWS-X train
-    n_eval = p["eval_size"] or 2_000  # each dev and test split
-    langs = 1 + len(p["targets"])
+    runs = grid(p, languages)
+    n_train = p.train_size or 49_401  # English PAWS-X train
+    n_eval = p.eval_size or 2_000  # each dev and test split
+    langs = 1 + len(p.targets)
     with tempfile.TemporaryDirectory() as tmp:
-        args = train_mod._arguments(p, Path(tmp), 1, p["learning_rate"], p["num_train_epochs"], n_train, evaluate=True)
-    steps = math.ceil(n_train / p["effective_batch_size"]) * p["num_train_epochs"]
+        args = training_arguments(p, Path(tmp), 1, p.learning_rate, p.num_train_epochs, n_train, evaluate=True)
+    steps = math.ceil(n_train / p.effective_batch_size) * p.num_train_epochs
     evaluations = math.floor(steps / args.eval_steps) + (1 if steps % args.eval_steps else 0)
     inter = sum(1 for r in runs if r.intermediate_language)
     return {"runs": len(runs), "dlfa_runs": sum(1 for r in runs if r.fusion_layer is not None),
             "runs_with_intermediate_stage": inter, "intermediate_languages": languages,
-            "pawsx_train_examples_per_run": n_train * p["num_train_epochs"],
-            "intermediate_train_examples_per_run": (p["intermediate_train_size"] or 392_702) * p["intermediate_epochs"],
+            "pawsx_train_examples_per_run": n_train * p.num_train_epochs,
+            "intermediate_train_examples_per_run": (p.intermediate_train_size or 392_702) * p.intermediate_epochs,
             "evaluations_per_run": evaluations, "eval_examples_per_evaluation_max": 2 * langs * n_eval,
             "eval_examples_per_evaluation_min": langs * n_eval,
             "similarity_examples_per_run": 2 * langs * n_eval}

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from transformers import BertConfig
 
+from dlfa.fusion import DLFAConfig
 from dlfa.model import DLFAForSequenceClassification
 
 from .common import interleaved, log, median, paired_ratios
@@ -73,7 +74,7 @@ def build(config: dict, fusion_layer: int, lr: float = 2e-5):
     """One randomly initialised DLFA model and its optimizer."""
     torch.manual_seed(0)
     model = DLFAForSequenceClassification.from_config(BertConfig(num_labels=2, **config),
-                                                      fusion_layer=fusion_layer).train()
+                                                      DLFAConfig(fusion_layer)).train()
     return model, adamw(model.parameters(), lr)
 
 

@@ -1,7 +1,7 @@
 """Padding: examples per second of the training path against fixed padding to 128.
 
 The training path (dlfa.train) pads each batch to its longest row (``DataCollatorWithPadding``)
-and draws batches grouped by length (``_EpochSeededLengthSampler``, groups of the effective batch).
+and draws batches grouped by length (``EpochSeededLengthSampler``, groups of the effective batch).
 The reference pads every row to 128 (``padding="max_length"``, the XTREME / run_glue default) and
 draws batches in random order. Both run full training steps (row fetch from a ``datasets.Dataset``,
 collation, forward, backward, clipping, fused AdamW) of the same DLFA model on a PAWS-X-sized
@@ -44,8 +44,8 @@ def corpus_lengths(pair_lengths: np.ndarray, n: int = CORPUS, seed: int = 0) -> 
 
 def grouped_batches(lengths: np.ndarray, batch: int, seed: int = 1) -> list[list[int]]:
     """The training path's batches for one epoch: length-grouped order, cut into full batches."""
-    from dlfa.train import _EpochSeededLengthSampler
-    order = list(_EpochSeededLengthSampler(batch, [int(x) for x in lengths], seed))
+    from dlfa.trainer import EpochSeededLengthSampler
+    order = list(EpochSeededLengthSampler(batch, [int(x) for x in lengths], seed))
     return [order[i:i + batch] for i in range(0, len(order) - batch + 1, batch)]
 
 
@@ -90,6 +90,7 @@ def predicted_ratio(coef: list[float], lengths: np.ndarray, batch: int) -> float
 def run(quick: bool = False) -> dict[str, Any]:
     from transformers import BertConfig, DataCollatorWithPadding
 
+    from dlfa.fusion import DLFAConfig
     from dlfa.model import DLFAForSequenceClassification
     s = SETTINGS["quick" if quick else "full"]
     if lengths_mod.sample_available():
@@ -114,7 +115,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 
     torch.manual_seed(0)
     model = DLFAForSequenceClassification.from_config(BertConfig(num_labels=2, **s["config"]),
-                                                      fusion_layer=s["fusion_layer"]).train()
+                                                      DLFAConfig(s["fusion_layer"])).train()
     optimizer = adamw(model.parameters(), 2e-5)
     steps: dict[str, list[tuple[int, float]]] = {"dynamic": [], "fixed": []}
 

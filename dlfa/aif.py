@@ -33,8 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-NORMS = ("batch", "layer")
-WEIGHTS = ("map", "scaled")
+from .fusion import NORMS, WEIGHTS
 
 
 class MaskedBatchNorm1d(nn.BatchNorm1d):

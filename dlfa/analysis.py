@@ -1,5 +1,7 @@
 """The study's answers, as functions of its tidy tables (``results.csv``, ``typology/distances.csv``).
 
+One concept, the analysis of the two questions (hence its length).
+
 Question 1, typology (:func:`typology_effect`). The gain of intermediate language L on target T is
 acc(run with L, T) - acc(run without, T), same variant and seed. Every intermediate run is evaluated
 on every target, so the gains form a crossed L x T table. The unit is the (L, T) cell, seeds
@@ -36,7 +38,7 @@ import statsmodels.formula.api as smf
 
 from . import stats
 from .power import gain_mde, slope_mde
-from .results import load_predictions
+from .runs import load_predictions
 
 ALL, ZERO_SHOT = "all", "zero-shot"
 SOURCE = "en"  # the fine-tuning language; every other language is a zero-shot target

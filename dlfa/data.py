@@ -1,5 +1,7 @@
 """PAWS-X and intermediate-task corpora: from the hub, from local files, or synthetic; tokenized, cached.
 
+One concept, a corpus from its source to the cached tokens the runs read (hence its length).
+
 Every loader returns a ``datasets.Dataset`` with columns ``id, sentence1, sentence2, label``
 (XNLI's premise/hypothesis become sentence1/sentence2, so one tokenization serves every task).
 
@@ -29,6 +31,7 @@ from typing import Any, Callable, Iterator
 import datasets
 import numpy as np
 import pandas as pd
+from transformers import AutoTokenizer
 
 from .io import write_json
 from .paths import resolve
@@ -398,3 +401,36 @@ def stats_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     labels = sorted((c for c in frame if c.startswith("label_")), key=lambda c: int(c.split("_")[1]))
     tokens = [c for c in frame if c.startswith("tokens_") or c == "truncated_share"]
     return frame[[c for c in frame if c not in labels + tokens] + labels + tokens]
+
+
+def tokenized_path(study_dir: str | os.PathLike, task: str, language: str, split: str) -> Path:
+    """Where 01_data caches a tokenized corpus of the study."""
+    return Path(study_dir) / "data" / "tokenized" / task / language / split
+
+
+def load_tokenized(study_dir: str | os.PathLike, task: str, language: str, split: str) -> datasets.Dataset:
+    """A corpus as 01_data cached it, reduced to the model's inputs and labels."""
+    path = tokenized_path(study_dir, task, language, split)
+    if not (path / "dlfa_key.json").is_file():
+        raise FileNotFoundError(f"no tokenized {task} {language} {split} at {path}: run 01_data for this study first")
+    return datasets.load_from_disk(str(path)).select_columns(MODEL_COLUMNS)
+
+
+def model_source(model: str, study_dir: str | os.PathLike) -> str:
+    """Where weights, config and tokenizer come from: the study's tiny model folder, a local
+    directory (relative paths from the project root) or a hub id."""
+    if model == "tiny":
+        return str(Path(study_dir) / "model")
+    local = resolve(model)
+    return str(local) if local.is_dir() else model
+
+
+def load_tokenizer(model: str, study_dir: str | os.PathLike):
+    """The model's tokenizer; offline without a cached copy, an error that says how to get one."""
+    source = model_source(model, study_dir)
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except OSError as err:
+        raise RuntimeError(f"could not load the tokenizer of {source!r} [{err.__class__.__name__}: "
+                           f"{str(err).splitlines()[0]}]. Run once with the Hugging Face hub reachable to "
+                           "cache it, or set 'model' to a local directory holding it (save_pretrained).") from None

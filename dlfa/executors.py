@@ -14,11 +14,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from . import params as params_mod
 from .lock import Busy, run_lock
+from .notebooks import NotebookFailed, execute, parameters
+from .params import Params, load
 from .paths import ROOT, study_dir
+from .runs import existing_metrics, record_notebook_failure, run_dir, study_grid, study_run
 
 EXECUTORS = ("local", "gpus", "slurm")
 
@@ -37,17 +39,9 @@ class SlurmOptions:
     cluster: str | None = None  # submitit's: None detects Slurm; "local" runs jobs as processes here (tests)
 
 
-def _study(params_path: str | Path, outputs: str | Path | None) -> tuple[dict[str, Any], Path]:
-    p = params_mod.load(params_path)
-    return p, study_dir(p["study"], outputs)
-
-
-def _grid(p: dict[str, Any], out: Path) -> list[params_mod.Run]:
-    from .results import chosen_languages
-    if p["intermediate_task"] and not (out / "typology" / "selection.csv").is_file():
-        raise FileNotFoundError(f"{out} has no typology/selection.csv: prepare the study first "
-                                "(dlfa prepare PARAMS.yaml, or dlfa run)")
-    return params_mod.grid(p, chosen_languages(out, p))
+def _study(params_path: str | Path, outputs: str | Path | None) -> tuple[Params, Path]:
+    params = load(params_path)
+    return params, study_dir(params.study, outputs)
 
 
 def run_one(params_path: str | Path, run_id: str, outputs: str | Path | None = None) -> str:
@@ -55,21 +49,18 @@ def run_one(params_path: str | Path, run_id: str, outputs: str | Path | None = N
 
     Returns ``"done"``, ``"failed"`` (recorded in its metrics.json), ``"done before"`` or ``"busy"``.
     """
-    from .pipeline import NotebookFailed, execute, parameters_for, record_failure
-    from .train import existing_metrics
-    p, out = _study(params_path, outputs)
-    run = params_mod.Run.parse(run_id)
-    run_dir = out / "runs" / run_id
+    params, out = _study(params_path, outputs)
+    run = study_run(out, params, run_id)
+    folder = run_dir(out, run)
     try:
         with run_lock(out, run_id):
-            if existing_metrics(out, p, run) is not None:
+            if existing_metrics(out, params, run) is not None:
                 return "done before"
-            values = parameters_for("03_train", p, {"outputs_dir": str(out.parent), "fusion_layer": run.fusion_layer,
-                                          "intermediate_language": run.intermediate_language, "seed": run.seed})
             try:
-                execute("03_train", run_dir / "03_train.ipynb", values, log_path=run_dir / "log.txt")
+                execute("03_train", folder / "03_train.ipynb", parameters("03_train", params_path, out.parent, run_id),
+                        log_path=folder / "log.txt")
             except NotebookFailed as err:
-                record_failure(out, p, run, err)
+                record_notebook_failure(out, params, run, err)
                 print(f"    {run_id} failed: {str(err).splitlines()[0]}", flush=True)
                 return "failed"
             return "done"
@@ -81,8 +72,8 @@ def work(params_path: str | Path, outputs: str | Path | None = None, run_ids: li
          log: Callable[..., None] = print) -> dict[str, str]:
     """Take the grid's runs (or ``run_ids``) one after another, training each that is neither done nor
     held by another worker; return what became of each."""
-    p, out = _study(params_path, outputs)
-    runs = [r.run_id for r in _grid(p, out)] if run_ids is None else list(run_ids)
+    params, out = _study(params_path, outputs)
+    runs = [r.run_id for r in study_grid(out, params)] if run_ids is None else list(run_ids)
     outcome = {}
     for i, run_id in enumerate(runs, 1):
         log(f"    run {i} of {len(runs)} {run_id}", flush=True)
@@ -128,7 +119,7 @@ def run_on_gpus(params_path: Path, outputs: str | Path | None, gpus_per_run: int
     if not groups:
         raise RuntimeError(f"the gpus executor needs at least {gpus_per_run} visible GPU(s) (gpus_per_run); "
                            f"found {len(devices)}. Use --executor local, or run where GPUs are visible")
-    p, out = _study(params_path, outputs)
+    _, out = _study(params_path, outputs)
     logs = out / "workers"
     logs.mkdir(parents=True, exist_ok=True)
     workers = []
@@ -183,7 +174,7 @@ def slurm_executor(out: Path, gpus_per_run: int, options: SlurmOptions):
 def run_on_slurm(params_path: Path, outputs: str | Path | None, run_ids: list[str], gpus_per_run: int,
                  options: SlurmOptions, log: Callable[..., None] = print) -> dict[str, str]:
     """Submit ``run_ids`` as one job array, wait for it, return each run's outcome (or its job's error)."""
-    p, out = _study(params_path, outputs)
+    _, out = _study(params_path, outputs)
     executor = slurm_executor(out, gpus_per_run, options)
     jobs = executor.map_array(SlurmRun(str(params_path), str(out.parent)), run_ids)
     log(f"    submitted {len(jobs)} job(s) ({executor.cluster}): {', '.join(j.job_id for j in jobs)}; "
@@ -196,15 +187,3 @@ def run_on_slurm(params_path: Path, outputs: str | Path | None, run_ids: list[st
             outcome[run_id] = f"job {job.job_id} failed: {str(err).strip().splitlines()[-1] if str(err) else err}"
         log(f"    {run_id} (job {job.job_id}): {outcome[run_id]}", flush=True)
     return outcome
-
-
-def job_info() -> dict[str, str] | None:
-    """The scheduler job this process runs in (submitit's job environment, or plain Slurm)."""
-    if os.environ.get("SUBMITIT_EXECUTOR"):
-        import submitit
-        env = submitit.JobEnvironment()
-        return {"executor": env.name(), "job_id": str(env.job_id), "host": env.hostname}
-    if os.environ.get("SLURM_JOB_ID"):
-        return {"executor": "slurm", "job_id": os.environ["SLURM_JOB_ID"]}
-    return None
-

@@ -6,8 +6,8 @@ DLFA fusion of hidden layer k (1..L-1) and layer L instead of layer L alone; wit
 ``fusion_layer=None`` the model is the plain baseline and gives exactly the logits of
 ``BertForSequenceClassification`` with the same weights.
 
-Fusion settings live in the config (``config.fusion_layer``, ``config.fusion_options``), so
-``save_pretrained`` / ``from_pretrained`` round-trip them with the weights (safetensors).
+The DLFA settings are a :class:`dlfa.fusion.DLFAConfig`, kept in the transformers config as
+``config.dlfa``, so ``save_pretrained`` / ``from_pretrained`` round-trip them with the weights.
 """
 
 from __future__ import annotations
@@ -21,36 +21,38 @@ from transformers import AutoConfig, BertConfig, BertModel, BertPreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .aif import DLFA
+from .fusion import DLFAConfig
 
-FUSION_OPTIONS = ("reduction", "norm", "weight", "iterative")
 _KEEP = object()  # "not given": keep what the loaded config says
 _HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder")
 
 
-def configure_fusion(config: BertConfig, fusion_layer: int | None = None,
-                     **fusion_options: Any) -> BertConfig:
-    """Return a copy of ``config`` carrying validated fusion settings."""
-    unknown = sorted(set(fusion_options) - set(FUSION_OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown fusion option(s) {unknown}; allowed: {list(FUSION_OPTIONS)}")
-    layers = config.num_hidden_layers
-    if fusion_layer is not None and (isinstance(fusion_layer, bool) or not isinstance(fusion_layer, int)
-                                     or not 1 <= fusion_layer <= layers - 1):
-        raise ValueError(f"fusion_layer must be None (baseline) or an integer in 1..{layers - 1} "
-                         f"for a {layers}-layer encoder; got {fusion_layer!r}")
+def dlfa_config(config: BertConfig) -> DLFAConfig:
+    """The DLFA settings a transformers config carries (``config.dlfa``); the baseline if none.
+    Checkpoints saved before ``DLFAConfig`` carry ``fusion_layer`` and ``fusion_options``."""
+    if getattr(config, "dlfa", None) is None and getattr(config, "fusion_layer", None) is not None:
+        return DLFAConfig.from_dict({"fusion_layer": config.fusion_layer, **(getattr(config, "fusion_options", None) or {})})
+    return DLFAConfig.from_dict(getattr(config, "dlfa", None))
+
+
+def configure_fusion(config: BertConfig, dlfa: DLFAConfig | None = None) -> BertConfig:
+    """A copy of ``config`` carrying ``dlfa`` (validated against the encoder's shape)."""
+    dlfa = (dlfa or DLFAConfig()).check(config.hidden_size, config.num_hidden_layers)
+    if dlfa.fusion_layer is not None:
+        # The kernel's own checks too. Building it draws from the global RNG, as it always has here:
+        # a seeded model's initial weights (and the smoke study's results) stay what they were.
+        DLFA(config.hidden_size, **dlfa.options)
     config = copy.deepcopy(config)
-    config.fusion_layer = fusion_layer
-    config.fusion_options = dict(fusion_options)
-    if fusion_layer is not None:
-        DLFA(config.hidden_size, **fusion_options)  # validate the options now, not at first forward
+    config.dlfa = dlfa.to_dict()
     return config
 
 
 class DLFAForSequenceClassification(BertPreTrainedModel):
     """BERT-architecture encoder + optional DLFA(layer k, layer L) + pooler/dropout/classifier.
 
-    Build a random model with ``from_config(BertConfig(...), fusion_layer=k)`` and a pretrained one
-    with ``from_pretrained("bert-base-multilingual-cased", num_labels=2, fusion_layer=k)``.
+    Build a random model with ``from_config(BertConfig(...), DLFAConfig(fusion_layer=k))`` and a
+    pretrained one with ``from_pretrained("bert-base-multilingual-cased", num_labels=2,
+    dlfa=DLFAConfig(fusion_layer=k))``.
     """
 
     # The loss is a mean over the batch. Trainer would otherwise see **kwargs, assume the loss is a
@@ -61,32 +63,30 @@ class DLFAForSequenceClassification(BertPreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.fusion_layer = getattr(config, "fusion_layer", None)
-        options = getattr(config, "fusion_options", None) or {}
+        dlfa = dlfa_config(config)
+        self.fusion_layer = dlfa.fusion_layer
         self.bert = BertModel(config, add_pooling_layer=True)
-        self.dlfa = DLFA(config.hidden_size, **options) if self.fusion_layer is not None else None
+        self.dlfa = DLFA(config.hidden_size, **dlfa.options) if self.fusion_layer is not None else None
         dropout = config.classifier_dropout
         self.dropout = nn.Dropout(config.hidden_dropout_prob if dropout is None else dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     @classmethod
-    def from_config(cls, config: BertConfig, fusion_layer: int | None = None,
-                    **fusion_options: Any) -> "DLFAForSequenceClassification":
+    def from_config(cls, config: BertConfig, dlfa: DLFAConfig | None = None) -> "DLFAForSequenceClassification":
         """A randomly initialised model (e.g. a tiny ``BertConfig`` for tests and the smoke study)."""
-        return cls(configure_fusion(config, fusion_layer, **fusion_options))
+        return cls(configure_fusion(config, dlfa))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, num_labels: int | None = None,
-                        fusion_layer: Any = _KEEP, config: BertConfig | None = None,
+                        dlfa: Any = _KEEP, config: BertConfig | None = None,
                         **kwargs: Any) -> "DLFAForSequenceClassification":
         """Load a hub id or a ``save_pretrained`` directory (BERT encoder, classifier or DLFA model).
 
-        ``fusion_layer`` and the fusion options (``reduction, norm, weight, iterative``) override
-        the saved ones when given; weights missing from the checkpoint (classifier, DLFA) are
-        freshly initialised, as transformers does.
+        ``dlfa`` (a :class:`DLFAConfig`) replaces the saved DLFA settings when given (``DLFAConfig()``
+        is the baseline); weights missing from the checkpoint (classifier, DLFA) are freshly
+        initialised, as transformers does.
         """
-        options = {k: kwargs.pop(k) for k in FUSION_OPTIONS if k in kwargs}
         if config is None:
             hub = {k: kwargs[k] for k in _HUB_KWARGS if k in kwargs}
             config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **hub)
@@ -96,9 +96,7 @@ class DLFAForSequenceClassification(BertPreTrainedModel):
                              "(model_type 'bert', e.g. bert-base-multilingual-cased)")
         if num_labels is not None:
             config.num_labels = num_labels
-        layer = getattr(config, "fusion_layer", None) if fusion_layer is _KEEP else fusion_layer
-        saved = dict(getattr(config, "fusion_options", None) or {})
-        config = configure_fusion(config, layer, **{**saved, **options})
+        config = configure_fusion(config, dlfa_config(config) if dlfa is _KEEP else dlfa)
         return super().from_pretrained(pretrained_model_name_or_path, *model_args, config=config,
                                        **kwargs)
 

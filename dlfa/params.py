@@ -1,67 +1,39 @@
-"""Study parameter files: defaults, validation, and the grid of runs they describe.
+"""A study's parameters: one typed, frozen ``Params``, each key declared once with its default and check.
 
-A params file is YAML with the keys of ``DEFAULTS`` (missing keys take the default). Everything is
-checked before anything runs; every problem is reported at once, naming the key and what is allowed.
+A params file is YAML with the keys of ``Params``. ``study``, ``model`` and ``data_source`` have no
+default (they say which study it is); every other key defaults to XTREME's recipe for mBERT on
+PAWS-X or to the study design, and the profiles (``params/smoke.yaml``, ``params/paper.yaml``) are
+files that set them. Everything is checked before anything runs; every problem is reported at
+once, naming the key and what is allowed. A :class:`Run` is one point of the grid; its id is
+derived from it (``d6__xnli-de__s1``) and looked up in the grid, never parsed back.
+
+One concept, what a study is (its keys, its grid of runs, the corpora it reads), hence its length.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
+from .fusion import DLFAConfig
 from .paths import resolve
 from .tasks import INTERMEDIATE, PAWSX, PAWSX_LANGUAGES, Task
 
 INTERMEDIATE_TASKS = {name: task.languages for name, task in INTERMEDIATE.items()}  # task -> its languages
 TINY_MODEL = "tiny"  # a small random BERT + a WordPiece tokenizer trained on the study's data
-KNOWN_LAYERS = {"bert-base-multilingual-cased": 12, "bert-base-multilingual-uncased": 12}
+KNOWN_SHAPES = {"bert-base-multilingual-cased": (768, 12), "bert-base-multilingual-uncased": (768, 12)}
 TYPOLOGY_KINDS = ("syntactic", "phonological", "inventory", "featural", "genetic", "geographic")
 STRATEGIES = ("extremes", "quantiles", "all")
-
-DEFAULTS: dict[str, Any] = {
-    "study": "smoke",
-    "description": "",
-    "model": TINY_MODEL,
-    "tiny_model": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128,
-                   "vocab_size": 1000},
-    "data_source": "synthetic",
-    "intermediate_source": None,
-    "drop_placeholders": False,
-    "targets": ["de", "es", "fr", "ja", "ko", "zh"],
-    "intermediate_task": "xnli",
-    "candidate_languages": list(INTERMEDIATE_TASKS["xnli"]),
-    "intermediate_languages": "typology",
-    "typology_kind": "syntactic",
-    "selection_strategy": "extremes",
-    "selection_budget": None,
-    "distance_metric": "cosine",
-    "fusion_layers": [None],
-    "seeds": [1],
-    "data_seed": 0,
-    "train_size": None,
-    "eval_size": None,
-    "intermediate_train_size": None,
-    "max_length": 128,
-    "learning_rate": 2e-5,
-    "train_batch_size": 32,
-    "effective_batch_size": 32,
-    "eval_batch_size": 128,
-    "num_train_epochs": 5.0,
-    "warmup_ratio": 0.1,
-    "weight_decay": 0.0,
-    "adam_beta2": 0.999,
-    "evals_per_epoch": 1,
-    "intermediate_epochs": 2.0,
-    "intermediate_learning_rate": 2e-5,
-    "keep_checkpoints": False,
-    "gpus_per_run": 1,
-}
-GRID_KEYS = {"fusion_layers": "fusion_layer", "seeds": "seed"}  # expanded by the pipeline into runs
+RESULT_KEYS = ("model", "tiny_model", "data_source", "drop_placeholders", "targets", "data_seed", "train_size",
+               "eval_size", "intermediate_train_size", "max_length", "learning_rate", "train_batch_size",
+               "effective_batch_size", "num_train_epochs", "warmup_ratio", "weight_decay", "adam_beta2",
+               "evals_per_epoch")  # the keys that determine every run's result
+INTERMEDIATE_RESULT_KEYS = ("intermediate_epochs", "intermediate_learning_rate")  # ... and an intermediate run's
 
 
 class ParamsError(ValueError):
@@ -72,6 +44,7 @@ class ParamsError(ValueError):
         super().__init__(f"{source}: " + ("\n  ".join(["invalid parameters:"] + problems)))
 
 
+# Checks of one value: the problem, or None. ``key`` is the key's name, for the message.
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -80,187 +53,318 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _languages(value: Any, allowed: tuple[str, ...], key: str, problems: list[str], empty_ok=False) -> None:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        problems.append(f"'{key}' must be a list of language codes from {list(allowed)}; got {value!r}")
-        return
+def _one_of(*allowed) -> Callable:
+    return lambda key, v: None if v in allowed else f"'{key}' must be one of {list(allowed)}; got {v!r}"
+
+
+def _boolean(key, v):
+    return None if isinstance(v, bool) else f"'{key}' must be true or false; got {v!r}"
+
+
+def _integer(minimum: int, maximum: int | None = None, optional: bool = False) -> Callable:
+    def check(key, v):
+        if optional and v is None:
+            return None
+        if _is_int(v) and v >= minimum and (maximum is None or v <= maximum):
+            return None
+        if maximum is not None:
+            return f"'{key}' must be an integer in {minimum}..{maximum}; got {v!r}"
+        return (f"'{key}' must be null (everything) or an integer >= {minimum}; got {v!r}" if optional
+                else f"'{key}' must be an integer >= {minimum}; got {v!r}")
+    return check
+
+
+def _number(low: float, high: float | None = None, low_open: bool = True, high_open: bool = True) -> Callable:
+    def check(key, v):
+        if _is_number(v) and (v > low if low_open else v >= low) and (high is None or v < high):
+            return None
+        if high is None:
+            return f"'{key}' must be a number {'>' if low_open else '>='} {low:g}; got {v!r}"
+        return f"'{key}' must be a number in {'(' if low_open else '['}{low:g}, {high:g}); got {v!r}"
+    return check
+
+
+def _folder_name(key, v):
+    if isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", v):
+        return None
+    return f"'{key}' must be a folder name of letters, digits, '_', '.', '-'; got {v!r}"
+
+
+def _text(key, v):
+    return None if isinstance(v, str) else f"'{key}' must be a string"
+
+
+def _model(key, v):
+    return None if isinstance(v, str) and v else \
+        f"'{key}' must be '{TINY_MODEL}', a hub id or a local directory; got {v!r}"
+
+
+def _data_source(key, v):
+    if v in ("synthetic", "hub") or (isinstance(v, str) and (resolve(v) / "en").is_dir()):
+        return None
+    return (f"'{key}' must be 'synthetic', 'hub' or a directory laid out like PAWS-X's x-final release "
+            f"(with an en/ folder); got {v!r}")
+
+
+def _intermediate_source(key, v):
+    if v is None or v in ("synthetic", "hub") or (isinstance(v, str) and resolve(v).is_dir()):
+        return None
+    return (f"'{key}' must be null (follow data_source), 'synthetic', 'hub' or an existing directory of the "
+            f"intermediate task's files; got {v!r}")
+
+
+def _optional_task(key, v):
+    return None if v is None or v in INTERMEDIATE_TASKS else \
+        f"'{key}' must be null or one of {sorted(INTERMEDIATE_TASKS)}; got {v!r}"
+
+
+def _language_list(key, value, allowed, empty_ok=False) -> list[str]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        return [f"'{key}' must be a list of language codes from {list(allowed)}; got {value!r}"]
+    found = []
     bad = [v for v in value if v not in allowed]
     if bad:
-        problems.append(f"'{key}' has unknown language code(s) {bad}; allowed: {list(allowed)}")
+        found.append(f"'{key}' has unknown language code(s) {bad}; allowed: {list(allowed)}")
     if not value and not empty_ok:
-        problems.append(f"'{key}' must not be empty; choose from {list(allowed)}")
+        found.append(f"'{key}' must not be empty; choose from {list(allowed)}")
     if len(set(value)) != len(value):
-        problems.append(f"'{key}' lists a language twice: {value}")
+        found.append(f"'{key}' lists a language twice: {list(value)}")
+    return found
 
 
-def intermediate_source(params: dict) -> str:
-    """Where the intermediate task is read from: ``intermediate_source``, or else ``data_source`` when
-    that is 'hub' or 'synthetic' or when the task is PAWS-X translate-train (the x-final folder holds
-    it); otherwise (XNLI beside a local PAWS-X folder) the hub."""
-    if params["intermediate_source"] is not None:
-        return params["intermediate_source"]
-    if params["data_source"] in ("hub", "synthetic") or params["intermediate_task"] == "pawsx_tt":
-        return params["data_source"]
-    return "hub"
+def _targets(key, v):
+    return _language_list(key, v, PAWSX_LANGUAGES[1:])
 
 
-def missing_local_files(task: Task, directory: str, needs: list[tuple[str, str]]) -> list[str]:
-    """For each (language, split) of ``needs`` with no file in ``directory``, the file expected first."""
-    root = resolve(directory)
-    return [task.local_files(lang, split)[0] for lang, split in needs
-            if not any((root / f).is_file() for f in task.local_files(lang, split))]
+def _seeds(key, v):
+    ok = isinstance(v, (list, tuple)) and v and all(_is_int(s) for s in v) and len(set(v)) == len(v)
+    return None if ok else f"'{key}' must be a non-empty list of distinct integers; got {v!r}"
 
 
-def _check_local_files(p: dict, problems: list[str]) -> None:
-    """Local data must hold every file the study will read, before anything runs."""
-    if p["data_source"] not in ("synthetic", "hub"):
-        needs = [("en", "train")] + [(lang, split) for lang in ["en"] + p["targets"] for split in ("validation", "test")]
-        missing = missing_local_files(PAWSX, p["data_source"], needs)
-        if missing:
-            problems.append(f"'data_source' {p['data_source']} lacks {', '.join(missing)} "
-                            f"(or <lang>/<split>.parquet|tsv|csv; split: train, validation, test)")
+@dataclass(frozen=True)
+class TinyModel:
+    """The ``tiny`` model's shape: a random BERT this small trains in seconds on a CPU."""
+
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 128
+    vocab_size: int = 1000
+
+
+def _tiny_model(key, v):
+    names = [f.name for f in fields(TinyModel)]
+    if not (isinstance(v, dict) and not set(v) - set(names) and all(_is_int(x) and x > 0 for x in v.values())):
+        return f"'{key}' must map some of {sorted(names)} to positive integers; got {v!r}"
+    shape = TinyModel(**v)
+    return None if shape.hidden_size % shape.num_heads == 0 else \
+        f"'{key}': hidden_size must be divisible by num_heads"
+
+
+def _fusion(key, v):
+    found = []
+    for options in (v if isinstance(v, list) else [v]):
+        if not isinstance(options, dict):
+            found.append(f"'{key}' must be a mapping of fusion options ({', '.join(DLFAConfig().options)}) "
+                         f"or a list of such mappings; got {options!r}")
+        elif "fusion_layer" in options:
+            found.append(f"'{key}' sets the options only; the layers are 'fusion_layers'")
+        else:
+            try:
+                found += [f"'{key}': {p}" for p in DLFAConfig.from_dict(options).problems()]
+            except (TypeError, ValueError) as err:
+                found.append(f"'{key}': {err}")
+    if isinstance(v, list) and not v:
+        found.append(f"'{key}' must not be an empty list")
+    return found
+
+
+def key(default: Any = MISSING, check: Callable | None = None, doc: str = "") -> Any:
+    """A params key: its default (none: the file must set it), its check and what it means."""
+    extra = {"default_factory": lambda: default} if isinstance(default, (list, dict)) else {"default": default}
+    return field(**extra, metadata={"check": check, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Params:
+    """Every key of a params file (see the README's "Parameters" for each)."""
+
+    study: str = key(check=_folder_name, doc="the study's folder under outputs/")
+    model: str = key(check=_model, doc="'tiny', a hub id or a local directory of a BERT checkpoint")
+    data_source: str = key(check=_data_source, doc="'synthetic', 'hub' or an x-final folder of PAWS-X")
+    description: str = key("", _text, "one line shown in the report")
+    tiny_model: TinyModel = key(TinyModel(), _tiny_model, "the tiny model's shape")
+    intermediate_source: str | None = key(None, _intermediate_source, "null: follow data_source")
+    drop_placeholders: bool = key(False, _boolean, "drop PAWS-X's NS placeholder rows")
+    targets: tuple[str, ...] = key(("de", "es", "fr", "ja", "ko", "zh"), _targets, "zero-shot target languages")
+    intermediate_task: str | None = key("xnli", _optional_task, "null: no intermediate stage")
+    candidate_languages: tuple[str, ...] = key(tuple(INTERMEDIATE_TASKS["xnli"]), None,
+                                               "languages typology may choose from")
+    intermediate_languages: Any = key("typology", None, "'typology' or a list of candidates")
+    typology_kind: str = key("syntactic", _one_of(*TYPOLOGY_KINDS), "URIEL distance that chooses")
+    selection_strategy: str = key("extremes", _one_of(*STRATEGIES), "how typology chooses")
+    selection_budget: int | None = key(None, _integer(1, optional=True), "languages chosen per target")
+    distance_metric: str = key("cosine", _one_of("cosine", "angular"), "URIEL distance metric")
+    fusion_layers: tuple[int | None, ...] = key((None,), None, "null (baseline) and layers 1..L-1")
+    fusion: tuple[DLFAConfig, ...] = key((DLFAConfig(),), _fusion, "AIF options (a mapping, or a list: swept)")
+    seeds: tuple[int, ...] = key((1,), _seeds, "training seeds")
+    data_seed: int = key(0, _integer(0), "seed of the data subsets")
+    train_size: int | None = key(None, _integer(1, optional=True), "English training pairs (null: all)")
+    eval_size: int | None = key(None, _integer(1, optional=True), "dev and test pairs per language")
+    intermediate_train_size: int | None = key(None, _integer(1, optional=True), "intermediate pairs")
+    max_length: int = key(128, _integer(8, 512), "tokens per pair")
+    learning_rate: float = key(2e-5, _number(0), "PAWS-X stage")
+    train_batch_size: int = key(32, _integer(1), "per device and step")
+    effective_batch_size: int = key(32, _integer(1), "per optimizer step (the rest is accumulation)")
+    eval_batch_size: int = key(128, _integer(1), "")
+    num_train_epochs: float = key(5.0, _number(0), "PAWS-X stage")
+    warmup_ratio: float = key(0.0, _number(0, 1, low_open=False), "share of steps warming up")
+    weight_decay: float = key(0.0, _number(0, low_open=False), "")
+    adam_beta2: float = key(0.999, _number(0, 1), "")
+    evals_per_epoch: int = key(1, _integer(1), "evaluations of every dev set per epoch")
+    intermediate_epochs: float = key(2.0, _number(0), "intermediate stage")
+    intermediate_learning_rate: float = key(2e-5, _number(0), "intermediate stage")
+    keep_checkpoints: bool = key(False, _boolean, "keep checkpoints once a run is done")
+    gpus_per_run: int = key(1, _integer(1), "processes (torchrun) per run")
+
+    @property
+    def languages(self) -> list[str]:
+        """English, then the targets: the languages every run is evaluated on."""
+        return ["en", *self.targets]
+
+    @property
+    def intermediate_from(self) -> str:
+        """Where the intermediate task is read from: ``intermediate_source``, or else ``data_source``
+        when that is 'hub' or 'synthetic' or when the task is PAWS-X translate-train (the x-final
+        folder holds it); otherwise (XNLI beside a local PAWS-X folder) the hub."""
+        if self.intermediate_source is not None:
+            return self.intermediate_source
+        if self.data_source in ("hub", "synthetic") or self.intermediate_task == "pawsx_tt":
+            return self.data_source
+        return "hub"
+
+    def encoder_shape(self) -> tuple[int | None, int | None]:
+        """(hidden size, depth) where it can be known without loading the model."""
+        if self.model == TINY_MODEL:
+            return self.tiny_model.hidden_size, self.tiny_model.num_layers
+        if self.model in KNOWN_SHAPES:
+            return KNOWN_SHAPES[self.model]
+        config = resolve(self.model) / "config.json"
+        if config.is_file():
+            values = yaml.safe_load(config.read_text())
+            return values.get("hidden_size"), values.get("num_hidden_layers")
+        return None, None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain YAML/JSON types, as a params file holds them (``fusion`` without its layer)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["tiny_model"] = asdict(self.tiny_model)
+        values["fusion"] = [{k: v for k, v in f.to_dict().items() if k != "fusion_layer"} for f in self.fusion]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+    def result_config(self, intermediate: bool) -> dict[str, Any]:
+        """The values that determine a run's result (JSON types)."""
+        values = self.to_dict()
+        config = {k: values[k] for k in RESULT_KEYS + (INTERMEDIATE_RESULT_KEYS if intermediate else ())}
+        if intermediate:
+            config["intermediate_source"] = self.intermediate_from
+        return config
+
+    def run(self, run_id: str, intermediate_languages: list[str]) -> "Run":
+        """The run of this study's grid called ``run_id``; ParamsError if the grid has none."""
+        for run in grid(self, intermediate_languages):
+            if run.run_id == run_id:
+                return run
+        raise ParamsError(f"study '{self.study}'", [
+            f"no run {run_id!r} in its grid (fusion_layers {list(self.fusion_layers)}, seeds {list(self.seeds)}, "
+            f"intermediate languages {list(intermediate_languages) or 'none'}); e.g. {grid(self, [])[0].run_id}"])
+
+
+PARAMS_KEYS = tuple(f.name for f in fields(Params))
+REQUIRED_KEYS = tuple(f.name for f in fields(Params) if f.default is MISSING and f.default_factory is MISSING)
+
+
+def defaults() -> dict[str, Any]:
+    """Each key's default (plain types), for the keys that have one."""
+    found = {}
+    for f in fields(Params):
+        if f.default is not MISSING:
+            found[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            found[f.name] = f.default_factory()
+    return found
+
+
+def _cross_checks(p: dict[str, Any]) -> list[str]:
+    """Checks that read several keys (each key's own check has passed)."""
+    found = []
     task = p["intermediate_task"]
-    source = intermediate_source(p)
-    if task is not None and source not in ("synthetic", "hub"):
-        languages = p["intermediate_languages"] if isinstance(p["intermediate_languages"], list) \
-            else p["candidate_languages"]  # typology chooses among them: each may be needed
-        missing = missing_local_files(INTERMEDIATE[task], source, [(lang, "train") for lang in languages])
-        if missing:
-            problems.append(f"the intermediate task's source {source} lacks {INTERMEDIATE[task].title} files "
-                            f"{', '.join(missing)} (or <lang>/train.parquet|tsv|csv); set 'intermediate_source'")
-
-
-def num_layers(params: dict) -> int | None:
-    """Encoder depth, where it can be known without loading the model."""
-    if params["model"] == TINY_MODEL:
-        return params["tiny_model"].get("num_layers")
-    if params["model"] in KNOWN_LAYERS:
-        return KNOWN_LAYERS[params["model"]]
-    config = resolve(params["model"]) / "config.json"
-    if config.is_file():
-        return yaml.safe_load(config.read_text()).get("num_hidden_layers")
-    return None
-
-
-def validate(raw: Any, source: str = "params") -> dict[str, Any]:
-    """Return the complete parameter dict, or raise ParamsError naming every problem."""
-    if not isinstance(raw, dict):
-        raise ParamsError(source, [f"the file must hold a YAML mapping of keys to values; got {type(raw).__name__}"])
-    problems: list[str] = []
-    unknown = sorted(set(raw) - set(DEFAULTS))
-    for key in unknown:
-        close = difflib.get_close_matches(key, DEFAULTS, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        problems.append(f"unknown key '{key}'{hint}; allowed keys: {sorted(DEFAULTS)}")
-    p = {**DEFAULTS, **{k: v for k, v in raw.items() if k in DEFAULTS}}
-
-    if not isinstance(p["study"], str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", p["study"]):
-        problems.append(f"'study' must be a folder name of letters, digits, '_', '.', '-'; got {p['study']!r}")
-    if not isinstance(p["description"], str):
-        problems.append("'description' must be a string")
-    if not isinstance(p["model"], str) or not p["model"]:
-        problems.append(f"'model' must be '{TINY_MODEL}', a hub id or a local directory; got {p['model']!r}")
-    tiny_keys = set(DEFAULTS["tiny_model"])
-    tiny_ok = isinstance(p["tiny_model"], dict) and not set(p["tiny_model"]) - tiny_keys and \
-        all(_is_int(v) and v > 0 for v in p["tiny_model"].values())
-    if not tiny_ok:
-        problems.append(f"'tiny_model' must map some of {sorted(tiny_keys)} to positive integers; "
-                        f"got {p['tiny_model']!r}")
-    else:
-        p["tiny_model"] = {**DEFAULTS["tiny_model"], **p["tiny_model"]}
-        t = p["tiny_model"]
-        if t["hidden_size"] % t["num_heads"]:
-            problems.append("'tiny_model': hidden_size must be divisible by num_heads")
-
-    source_value = p["data_source"]
-    if source_value not in ("synthetic", "hub"):
-        if not isinstance(source_value, str) or not (resolve(source_value) / "en").is_dir():
-            problems.append(f"'data_source' must be 'synthetic', 'hub' or a directory laid out like "
-                            f"PAWS-X's x-final release (with an en/ folder); got {source_value!r}")
-    inter_source = p["intermediate_source"]
-    if inter_source is not None and inter_source not in ("synthetic", "hub") and \
-            not (isinstance(inter_source, str) and resolve(inter_source).is_dir()):
-        problems.append(f"'intermediate_source' must be null (follow data_source), 'synthetic', 'hub' or an "
-                        f"existing directory of the intermediate task's files; got {inter_source!r}")
-    if not isinstance(p["drop_placeholders"], bool):
-        problems.append(f"'drop_placeholders' must be true or false; got {p['drop_placeholders']!r}")
-    _languages(p["targets"], PAWSX_LANGUAGES[1:], "targets", problems)
-
-    task = p["intermediate_task"]
-    if task is not None and task not in INTERMEDIATE_TASKS:
-        problems.append(f"'intermediate_task' must be null or one of {sorted(INTERMEDIATE_TASKS)}; got {task!r}")
-    task_langs = INTERMEDIATE_TASKS.get(task, ())
     if task is not None:
-        _languages(p["candidate_languages"], task_langs, "candidate_languages", problems)
+        found += _language_list("candidate_languages", p["candidate_languages"], INTERMEDIATE_TASKS[task])
         chosen = p["intermediate_languages"]
-        if chosen != "typology":
-            if isinstance(chosen, list):
-                _languages(chosen, tuple(p["candidate_languages"] or ()), "intermediate_languages", problems)
-            else:
-                problems.append("'intermediate_languages' must be 'typology' (chosen by the typology stage) "
-                                f"or a list of candidate languages; got {chosen!r}")
-    if p["typology_kind"] not in TYPOLOGY_KINDS:
-        problems.append(f"'typology_kind' must be one of {list(TYPOLOGY_KINDS)}; got {p['typology_kind']!r}")
-    if p["selection_strategy"] not in STRATEGIES:
-        problems.append(f"'selection_strategy' must be one of {list(STRATEGIES)}; got {p['selection_strategy']!r}")
-    if p["selection_budget"] is not None and not (_is_int(p["selection_budget"]) and p["selection_budget"] >= 1):
-        problems.append(f"'selection_budget' must be null or an integer >= 1; got {p['selection_budget']!r}")
-    if p["distance_metric"] not in ("cosine", "angular"):
-        problems.append(f"'distance_metric' must be 'cosine' or 'angular'; got {p['distance_metric']!r}")
-
-    layers = num_layers(p) if tiny_ok else None
+        if isinstance(chosen, (list, tuple)):
+            found += _language_list("intermediate_languages", chosen, tuple(p["candidate_languages"] or ()))
+        elif chosen != "typology":
+            found.append("'intermediate_languages' must be 'typology' (chosen by the typology stage) "
+                         f"or a list of candidate languages; got {chosen!r}")
+    hidden, layers = Params(**{**p, "tiny_model": TinyModel(**p["tiny_model"]), "fusion": ()}).encoder_shape()
     fl = p["fusion_layers"]
-    allowed_layers = f"1..{layers - 1}" if layers else "positive integers below the encoder's depth"
-    if not isinstance(fl, list) or not fl:
-        problems.append(f"'fusion_layers' must be a non-empty list of null (baseline) and layer numbers "
-                        f"in {allowed_layers}; got {fl!r}")
+    allowed = f"1..{layers - 1}" if layers else "positive integers below the encoder's depth"
+    if not isinstance(fl, (list, tuple)) or not fl:
+        found.append(f"'fusion_layers' must be a non-empty list of null (baseline) and layer numbers in {allowed}; "
+                     f"got {fl!r}")
     else:
         bad = [v for v in fl if v is not None and not (_is_int(v) and v >= 1 and (layers is None or v < layers))]
         if bad:
-            problems.append(f"'fusion_layers' has {bad}: allowed are null (baseline) and {allowed_layers}")
+            found.append(f"'fusion_layers' has {bad}: allowed are null (baseline) and {allowed}")
         if len(set(fl)) != len(fl):
-            problems.append(f"'fusion_layers' lists a layer twice: {fl}")
-    if not isinstance(p["seeds"], list) or not p["seeds"] or not all(_is_int(s) for s in p["seeds"]) \
-            or len(set(p["seeds"])) != len(p["seeds"]):
-        problems.append(f"'seeds' must be a non-empty list of distinct integers; got {p['seeds']!r}")
+            found.append(f"'fusion_layers' lists a layer twice: {list(fl)}")
+    for options in (p["fusion"] if isinstance(p["fusion"], list) else [p["fusion"]]):
+        found += [f"'fusion': {problem}" for problem in DLFAConfig.from_dict(options).problems(hidden)
+                  if problem.startswith("reduction")]
+    gpus = p["gpus_per_run"]
+    if p["effective_batch_size"] % (p["train_batch_size"] * gpus):
+        per_step = f"'train_batch_size' ({p['train_batch_size']})" + (f" x 'gpus_per_run' ({gpus})" if gpus > 1 else "")
+        found.append(f"'effective_batch_size' ({p['effective_batch_size']}) must be a multiple of {per_step}: "
+                     "the rest is gradient accumulation")
+    return found
 
-    positive_ints = ["train_batch_size", "effective_batch_size", "eval_batch_size", "evals_per_epoch"]
-    for key in positive_ints + ["data_seed"]:
-        if not _is_int(p[key]) or p[key] < (0 if key == "data_seed" else 1):
-            problems.append(f"'{key}' must be an integer >= {0 if key == 'data_seed' else 1}; got {p[key]!r}")
-    for key in ("train_size", "eval_size", "intermediate_train_size"):
-        if p[key] is not None and not (_is_int(p[key]) and p[key] >= 1):
-            problems.append(f"'{key}' must be null (everything) or an integer >= 1; got {p[key]!r}")
-    if not _is_int(p["max_length"]) or not 8 <= p["max_length"] <= 512:
-        problems.append(f"'max_length' must be an integer in 8..512; got {p['max_length']!r}")
-    for key in ("learning_rate", "intermediate_learning_rate", "num_train_epochs", "intermediate_epochs"):
-        if not _is_number(p[key]) or p[key] <= 0:
-            problems.append(f"'{key}' must be a number > 0; got {p[key]!r}")
-    if not _is_number(p["warmup_ratio"]) or not 0 <= p["warmup_ratio"] < 1:
-        problems.append(f"'warmup_ratio' must be a number in [0, 1); got {p['warmup_ratio']!r}")
-    if not _is_number(p["adam_beta2"]) or not 0 < p["adam_beta2"] < 1:
-        problems.append(f"'adam_beta2' must be a number in (0, 1); got {p['adam_beta2']!r}")
-    if not isinstance(p["keep_checkpoints"], bool):
-        problems.append(f"'keep_checkpoints' must be true or false; got {p['keep_checkpoints']!r}")
-    if not _is_int(p["gpus_per_run"]) or p["gpus_per_run"] < 1:
-        problems.append(f"'gpus_per_run' must be an integer >= 1; got {p['gpus_per_run']!r}")
-    if not _is_number(p["weight_decay"]) or p["weight_decay"] < 0:
-        problems.append(f"'weight_decay' must be a number >= 0; got {p['weight_decay']!r}")
-    gpus = p["gpus_per_run"] if _is_int(p["gpus_per_run"]) and p["gpus_per_run"] >= 1 else 1
-    if _is_int(p["effective_batch_size"]) and _is_int(p["train_batch_size"]) and p["train_batch_size"] > 0 \
-            and p["effective_batch_size"] % (p["train_batch_size"] * gpus):
-        per_step = f"'train_batch_size' ({p['train_batch_size']})" + (
-            f" x 'gpus_per_run' ({gpus})" if gpus > 1 else "")
-        problems.append(f"'effective_batch_size' ({p['effective_batch_size']}) must be a multiple of {per_step}: "
-                        "the rest is gradient accumulation")
-    if not problems:  # the files are checked once the keys naming them are known to be sound
-        _check_local_files(p, problems)
+
+def validate(raw: Any, source: str = "params") -> Params:
+    """The study's ``Params``, or ParamsError naming every problem."""
+    if not isinstance(raw, dict):
+        raise ParamsError(source, [f"the file must hold a YAML mapping of keys to values; got {type(raw).__name__}"])
+    problems: list[str] = []
+    for name in sorted(set(raw) - set(PARAMS_KEYS)):
+        close = difflib.get_close_matches(name, PARAMS_KEYS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        problems.append(f"unknown key '{name}'{hint}; allowed keys: {sorted(PARAMS_KEYS)}")
+    problems += [f"'{name}' is required: {Params.__dataclass_fields__[name].metadata['doc']}"
+                 for name in REQUIRED_KEYS if name not in raw]
+    p = {**defaults(), **{k: v for k, v in raw.items() if k in PARAMS_KEYS}}
+    if isinstance(p["tiny_model"], TinyModel):
+        p["tiny_model"] = asdict(p["tiny_model"])
+    if isinstance(p["fusion"], tuple):
+        p["fusion"] = [{k: v for k, v in f.to_dict().items() if k != "fusion_layer"} for f in p["fusion"]]
+    for f in fields(Params):
+        check = f.metadata["check"]
+        found = check(f.name, p[f.name]) if check and f.name in p else None
+        problems += found if isinstance(found, list) else [found] if found else []
     if problems:
         raise ParamsError(source, problems)
-    return p
+    p["tiny_model"] = {**asdict(TinyModel()), **p["tiny_model"]}
+    problems += _cross_checks(p)
+    if not problems:  # the files are checked once the keys naming them are known to be sound
+        problems += _check_local_files(p)
+    if problems:
+        raise ParamsError(source, problems)
+    fusion = p["fusion"] if isinstance(p["fusion"], list) else [p["fusion"]]
+    values = {**p, "tiny_model": TinyModel(**p["tiny_model"]), "fusion": tuple(DLFAConfig.from_dict(f) for f in fusion)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return Params(**values)
 
 
-def load(path: str | Path) -> dict[str, Any]:
+def load(path: str | Path) -> Params:
     """Read and validate a params file; ParamsError names the file and every problem."""
     path = resolve(path)
     if not path.is_file():
@@ -272,18 +376,31 @@ def load(path: str | Path) -> dict[str, Any]:
     return validate(raw, str(path))
 
 
+def dump(params: Params) -> str:
+    """The params as a params file (what ``load`` reads back equal)."""
+    return yaml.safe_dump(params.to_dict(), sort_keys=False)
+
+
 @dataclass(frozen=True)
 class Run:
-    """One point of the grid: variant x intermediate (task, language or none) x seed."""
+    """One point of the grid: variant (fusion layer and options) x intermediate (task, language or none) x seed."""
 
     fusion_layer: int | None
     intermediate_task: str | None
     intermediate_language: str | None
     seed: int
+    fusion: DLFAConfig = DLFAConfig()  # the AIF options of a DLFA run (its layer is fusion_layer)
+
+    @property
+    def dlfa(self) -> DLFAConfig:
+        """The model's DLFA settings (the baseline's: none)."""
+        return self.fusion.with_layer(self.fusion_layer) if self.fusion_layer is not None else DLFAConfig()
 
     @property
     def variant(self) -> str:
-        return "baseline" if self.fusion_layer is None else f"d{self.fusion_layer}"
+        if self.fusion_layer is None:
+            return "baseline"
+        return "-".join(filter(None, [f"d{self.fusion_layer}", self.fusion.tag]))
 
     @property
     def intermediate(self) -> str:
@@ -293,19 +410,67 @@ class Run:
     def run_id(self) -> str:
         return f"{self.variant}__{self.intermediate}__s{self.seed}"
 
-    @classmethod
-    def parse(cls, run_id: str) -> "Run":
-        """The run named ``run_id`` (``baseline|d<k>__none|<task>-<lang>__s<seed>``)."""
-        match = re.fullmatch(r"(baseline|d(\d+))__(none|([a-z_]+)-([a-z]+))__s(\d+)", run_id)
-        if not match:
-            raise ValueError(f"not a run id: {run_id!r}; expected e.g. 'baseline__none__s1' or 'd6__xnli-de__s2'")
-        layer, task, language, seed = match.group(2), match.group(4), match.group(5), match.group(6)
-        return cls(int(layer) if layer else None, task, language, int(seed))
 
-
-def grid(params: dict[str, Any], intermediate_languages: list[str]) -> list[Run]:
-    """Every run: no intermediate task plus one per intermediate language, for each variant and seed."""
-    task = params["intermediate_task"]
+def grid(params: Params, intermediate_languages: list[str]) -> list[Run]:
+    """Every run: no intermediate task plus one per intermediate language, for each variant (each fusion
+    layer with each set of fusion options; the baseline once) and seed."""
+    task = params.intermediate_task
     inters: list[str | None] = [None] + (list(intermediate_languages) if task else [])
-    return [Run(layer, task if lang else None, lang, seed)
-            for seed in params["seeds"] for lang in inters for layer in params["fusion_layers"]]
+    runs = []
+    for seed in params.seeds:
+        for lang in inters:
+            for layer in params.fusion_layers:
+                for options in (params.fusion if layer is not None else (DLFAConfig(),)):
+                    runs.append(Run(layer, task if lang else None, lang, seed, options))
+    return runs
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """One dataset a study reads: task, where from, language, split and the size used (None: all)."""
+
+    task: Task
+    source: str
+    language: str
+    split: str
+    size: int | None
+
+
+def study_corpora(params: Params, intermediate_languages: list[str] | None = None) -> list[Corpus]:
+    """What the data stage loads and training reads: English PAWS-X train, dev and test of every
+    language, and the intermediate task's train split in each candidate (or in ``intermediate_languages``)."""
+    corpora = [Corpus(PAWSX, params.data_source, lang, split,
+                      params.train_size if split == "train" else params.eval_size)
+               for lang in params.languages for split in (["train"] if lang == "en" else []) + ["validation", "test"]]
+    if params.intermediate_task:
+        languages = params.candidate_languages if intermediate_languages is None else intermediate_languages
+        corpora += [Corpus(INTERMEDIATE[params.intermediate_task], params.intermediate_from, lang, "train",
+                           params.intermediate_train_size) for lang in languages]
+    return corpora
+
+
+def missing_local_files(task: Task, directory: str, needs: list[tuple[str, str]]) -> list[str]:
+    """For each (language, split) of ``needs`` with no file in ``directory``, the file expected first."""
+    root = resolve(directory)
+    return [task.local_files(lang, split)[0] for lang, split in needs
+            if not any((root / f).is_file() for f in task.local_files(lang, split))]
+
+
+def _check_local_files(p: dict[str, Any]) -> list[str]:
+    """Local data must hold every file the study will read, before anything runs."""
+    params = Params(**{**p, "tiny_model": TinyModel(**p["tiny_model"]), "fusion": ()})
+    languages = params.intermediate_languages if isinstance(params.intermediate_languages, (list, tuple)) else None
+    corpora = study_corpora(params, languages)
+    found = []
+    for name, source in dict.fromkeys((c.task.name, c.source) for c in corpora):
+        if source in ("synthetic", "hub"):
+            continue
+        task = next(c.task for c in corpora if c.task.name == name)
+        missing = missing_local_files(task, source, [(c.language, c.split) for c in corpora if c.task.name == name])
+        if missing and task is PAWSX:
+            found.append(f"'data_source' {source} lacks {', '.join(missing)} "
+                         f"(or <lang>/<split>.parquet|tsv|csv; split: train, validation, test)")
+        elif missing:
+            found.append(f"the intermediate task's source {source} lacks {task.title} files {', '.join(missing)} "
+                         f"(or <lang>/train.parquet|tsv|csv); set 'intermediate_source'")
+    return found

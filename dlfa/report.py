@@ -10,12 +10,13 @@ import base64
 import html
 import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from .io import write_text
-from .results import interval_table, study_runs
+from .params import Params
+from .results import interval_table
+from .runs import study_runs
 
 FIGURES = [  # (path under the study folder, caption)
     ("analysis/figures/fusion_effect.png",
@@ -88,14 +89,22 @@ def render_notebook(ipynb: Path, target: Path) -> None:
     write_text(target, body.replace("</head>", HIDE_CODE + "</head>", 1))
 
 
-def _is_smoke(p: dict[str, Any]) -> bool:
-    return p["model"] == "tiny" or p["data_source"] == "synthetic"
+def _is_smoke(params: Params) -> bool:
+    return params.model == "tiny" or params.data_source == "synthetic"
 
 
-def _grid_runs(out: Path, p: dict[str, Any]) -> tuple[list[dict], list[dict], list[str]] | None:
-    if p["intermediate_task"] and not (out / "typology" / "selection.csv").is_file():
+def _grid_runs(out: Path, params: Params) -> tuple[list[dict], list[dict], list[str]] | None:
+    if params.intermediate_task and not (out / "typology" / "selection.csv").is_file():
         return None  # the grid is not known before the typology stage
-    return study_runs(out, p)
+    return study_runs(out, params)
+
+
+def _fusion_options(config: dict) -> str:
+    """The AIF options a run used: '' for the baseline, 'defaults' or the ones that differ."""
+    if config.get("fusion_layer") is None:
+        return ""
+    changed = config.get("fusion") or {}
+    return ", ".join(f"{k} {v}" for k, v in changed.items()) if changed else "defaults (r 4, batch, map)"
 
 
 def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
@@ -103,13 +112,15 @@ def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
     if runs is None:
         return "<p>No runs: the typology stage has not run.</p>"
     complete, failed, missing = runs
-    rows = [{"run": m["run_id"], "status": "collapsed" if (m.get("collapse") or {}).get("collapsed") else "complete",
+    rows = [{"run": m["run_id"], "fusion options": _fusion_options(m["config"]),
+             "status": "collapsed" if (m.get("collapse") or {}).get("collapsed") else "complete",
              "en dev accuracy": (m.get("collapse") or {}).get("accuracy"),
              "majority share": (m.get("collapse") or {}).get("majority_share"),
              "wall time (s)": m.get("wall_time_s"), "train examples/s": m.get("train_examples_per_second"),
              "device": m.get("device"), "error": (m.get("collapse") or {}).get("reason", "")}
             for m in complete]
-    rows += [{"run": m["run_id"], "status": "failed", "error": m.get("error", "")} for m in failed]
+    rows += [{"run": m["run_id"], "fusion options": _fusion_options(m.get("config", {})), "status": "failed",
+              "error": m.get("error", "")} for m in failed]
     rows += [{"run": run_id, "status": "not run", "error": ""} for run_id in missing]
     return _table(pd.DataFrame(rows), 1) if rows else "<p>No runs.</p>"
 
@@ -153,7 +164,7 @@ def _fusion_section(out: Path) -> str:
             + _table(shown) + _notes(table.note))
 
 
-def _typology_section(out: Path, p: dict[str, Any]) -> str:
+def _typology_section(out: Path, params: Params) -> str:
     path = out / "analysis" / "typology_effect.csv"
     if not path.is_file():
         return ""
@@ -163,7 +174,7 @@ def _typology_section(out: Path, p: dict[str, Any]) -> str:
         return head + "<p class='muted'>No intermediate-task runs.</p>"
     if table.estimate.isna().all() and table.note.nunique() == 1:
         return head + f"<p>Every variant, kind and metric: {html.escape(table.note.iloc[0])}.</p>"
-    primary = (table.kind == p["typology_kind"]) & (table.metric == p["distance_metric"])
+    primary = (table.kind == params.typology_kind) & (table.metric == params.distance_metric)
     table = pd.concat([table[primary], table[~primary]])
     shown = pd.DataFrame({
         "variant": table.variant, "kind": table.kind, "metric": table.metric,
@@ -175,7 +186,7 @@ def _typology_section(out: Path, p: dict[str, Any]) -> str:
     return (head + "<p>OLS on the (intermediate language, target) cell means, seeds averaged: "
             "gain ~ distance + C(intermediate) + C(target), so that a target's headroom and a language's overall "
             "usefulness are removed first; negative: closer languages gain more. Holm across the kinds and metrics of "
-            f"one variant; the study's own kind ({html.escape(p['typology_kind'])}) first; <i>detectable</i>: the "
+            f"one variant; the study's own kind ({html.escape(params.typology_kind)}) first; <i>detectable</i>: the "
             "slope found with 80% power at Holm's first step.</p>" + _table(shown) + _notes(table.note))
 
 
@@ -207,20 +218,20 @@ def _replication_section(out: Path) -> str:
     return "<h3>Replication checks</h3>" + "".join(parts) if parts else ""
 
 
-def build(out: str | Path, p: dict[str, Any]) -> Path:
+def build(out: str | Path, params: Params) -> Path:
     """Write ``<study>/report/index.html`` (and the notebooks beside it); return its path."""
     out = Path(out)
     report_dir = out / "report"
-    parts = [f"<h1>DLFA study · {html.escape(p['study'])}</h1>",
+    parts = [f"<h1>DLFA study · {html.escape(params.study)}</h1>",
              "<p>Does an intermediate task help mBERT's zero-shot cross-lingual transfer on PAWS-X more when "
              "its language is typologically close to the target language, and does fusing a lower layer with "
              "the last one (DLFA / AIF, Chen et al. 2022) add to that?</p>"]
     answers = _read_json(out / "analysis" / "summary.json")
     if answers.get("collapse") and len(answers["collapsed_runs"]) == answers["runs"]:
         parts.append(f'<div class="note"><b>Nothing learnt.</b> {html.escape(answers["collapse"])}</div>')
-    if p.get("description"):
-        parts.append(f"<p>{html.escape(p['description'])}</p>")
-    if _is_smoke(p):
+    if params.description:
+        parts.append(f"<p>{html.escape(params.description)}</p>")
+    if _is_smoke(params):
         parts.append('<div class="note"><b>Smoke profile.</b> These numbers come from a tiny randomly '
                      "initialised BERT trained on a synthetic corpus whose languages are built from URIEL word-order "
                      "features and a lexicon shared with English in proportion to genetic closeness. They check that "
@@ -229,7 +240,7 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
                      "languages.</div>")
 
     parts.append("<h2>Summary</h2>")
-    runs = _grid_runs(out, p)
+    runs = _grid_runs(out, params)
     unfinished = [] if runs is None else [m["run_id"] for m in runs[1]] + runs[2]
     if unfinished:
         parts.append(f'<div class="note"><b>Incomplete study.</b> {len(unfinished)} run(s) of the grid did not finish '
@@ -243,7 +254,7 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
         parts.append("<p class='muted'>Estimands, methods, nulls and the simulated calibration of every test: "
                      "<code>docs/statistics.md</code> in the repository.</p>")
     parts.append(_fusion_section(out))
-    parts.append(_typology_section(out, p))
+    parts.append(_typology_section(out, params))
     accuracy_csv = out / "analysis" / "accuracy.csv"
     if accuracy_csv.is_file():
         acc = pd.read_csv(accuracy_csv)
@@ -292,7 +303,7 @@ def build(out: str | Path, p: dict[str, Any]) -> Path:
         parts.append(f'<li><a href="notebooks/{html.escape(str(rel))}">{html.escape(str(rel.with_suffix("")))}</a></li>')
     parts.append("</ul><p class='muted'>Parameters: <code>params.yaml</code> in the study folder.</p>")
 
-    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>DLFA study · {html.escape(p['study'])}"
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>DLFA study · {html.escape(params.study)}"
             f"</title><style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
     index = report_dir / "index.html"
     write_text(index, page)

@@ -1,56 +1,12 @@
-"""Collect every run's metrics.json into the study's tidy ``results.csv``."""
+"""The study's tidy ``results.csv`` from its runs' metrics, the published reference points, and
+interval tables as text."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import numpy as np
 import pandas as pd
 
 RESULT_COLUMNS = ["run_id", "variant", "fusion_layer", "intermediate_task", "intermediate_language", "seed",
                   "language", "split", "selection", "accuracy", "n", "collapsed"]
-
-
-def load_metrics(study_dir: str | Path) -> list[dict]:
-    """Every complete run's metrics, ordered by run id."""
-    found = []
-    for path in sorted(Path(study_dir, "runs").glob("*/metrics.json")):
-        metrics = json.loads(path.read_text())
-        if metrics.get("status") == "complete":
-            found.append(metrics)
-    return found
-
-
-def chosen_languages(study_dir: str | Path, params: dict) -> list[str]:
-    """The intermediate languages the typology stage chose (``typology/selection.csv``)."""
-    if not params["intermediate_task"]:
-        return []
-    selection = pd.read_csv(Path(study_dir) / "typology" / "selection.csv")
-    return sorted(selection.loc[selection["selected"].astype(bool), "candidate"].unique())
-
-
-def study_runs(study_dir: str | Path, params: dict) -> tuple[list[dict], list[dict], list[str]]:
-    """The grid's runs as they stand: (complete metrics, failed metrics, ids of runs not done).
-
-    Only metrics of the params' configuration count: a run folder left by other params (another
-    seed list, another learning rate) is neither reported nor analysed.
-    """
-    from .params import grid
-    from .train import existing_metrics, recorded_config
-    complete, failed, missing = [], [], []
-    for run in grid(params, chosen_languages(study_dir, params)):
-        metrics = existing_metrics(study_dir, params, run)
-        if metrics is not None:
-            complete.append(metrics)
-            continue
-        path = Path(study_dir) / "runs" / run.run_id / "metrics.json"
-        recorded = json.loads(path.read_text()) if path.is_file() else {}
-        if recorded.get("status") == "failed" and recorded.get("config") == recorded_config(params, run):
-            failed.append(recorded)
-        else:
-            missing.append(run.run_id)
-    return complete, failed, missing
 
 
 def results_table(metrics: list[dict]) -> pd.DataFrame:
@@ -73,21 +29,13 @@ def results_table(metrics: list[dict]) -> pd.DataFrame:
     return frame.astype({"fusion_layer": "Int64", "seed": "int64", "n": "int64", "collapsed": bool})
 
 
-def load_predictions(run_dir: str | Path, protocol: str, language: str, split: str) -> pd.DataFrame:
-    """One run's test (or dev) examples: ``id, label, predicted, correct`` at a protocol's checkpoint."""
-    with np.load(Path(run_dir) / "predictions.npz") as z:
-        frame = pd.DataFrame({"id": z[f"id__{language}__{split}"], "label": z[f"label__{language}__{split}"],
-                              "predicted": z[f"{protocol}__{language}__{split}"]})
-    frame["correct"] = frame["label"] == frame["predicted"]
-    return frame
-
-
 # Published reference points (accuracy in %, PAWS-X test, mBERT-base, en-dev selection).
 XTREME_MBERT = {"en": 94.0, "de": 85.7, "es": 87.4, "fr": 87.0, "ja": 73.0, "ko": 69.6, "zh": 77.0}
 # Chen et al. 2022 (DLFA), average over the seven languages, by fused layer 1..11; their baseline 81.94.
 DLFA_PAPER_LAYER_AVERAGE = {1: 82.50, 2: 83.04, 3: 83.81, 4: 82.75, 5: 82.44, 6: 84.37, 7: 83.48, 8: 82.91,
                             9: 84.24, 10: 84.33, 11: 83.04}
 DLFA_PAPER_BASELINE_AVERAGE = 81.94
+
 
 def interval_table(frame: pd.DataFrame, index, value: str, signed: bool = False, corrected: str | None = None,
                    columns: str = "language") -> pd.DataFrame:

@@ -1,5 +1,7 @@
 """Synthetic PAWS-X- and XNLI-shaped corpora in synthetic languages: a positive control.
 
+One concept, the synthetic corpus and its grammar (hence its length).
+
 A small grammar (determiner, adjective, noun, transitive verb, optional time adverb; active and
 passive clauses) expresses propositions "agent VERBed patient". Each synthetic language realises
 the same propositions with its own word order and a lexicon that spells a fraction of its words as

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 01 · Data
 #
@@ -18,39 +26,25 @@
 # `data/stats.csv`. Official TSV files are read with quoting disabled: they contain literal `"`.
 
 # %% tags=["parameters"]
-study = "smoke"
-outputs_dir = None
-model = "tiny"
-tiny_model = {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128, "vocab_size": 1000}
-data_source = "synthetic"
-intermediate_source = None
-drop_placeholders = False
-targets = ["de", "es", "fr", "ja", "ko", "zh"]
-intermediate_task = "xnli"
-candidate_languages = ["de", "fr", "hi", "ru", "tr", "vi"]
-data_seed = 0
-train_size = 12000
-eval_size = 400
-intermediate_train_size = 3000
-max_length = 64
+params_file = "params/smoke.yaml"  # the study's params (dlfa run passes its copy, outputs/<study>/params.yaml)
+outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS)
 
 # %%
 import time
+from dataclasses import asdict
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from tqdm import tqdm  # text bar: tqdm.auto warns without ipywidgets
 
-from dlfa import data, params, tasks, tiny
+from dlfa import data, tasks, tiny
 from dlfa.io import save_figure, write_csv
-from dlfa.paths import study_dir as find_study
-from dlfa.pipeline import notebook_params
-from dlfa.train import load_tokenizer, tokenized_path
+from dlfa.params import load, study_corpora
+from dlfa.paths import study_dir
 
-P = notebook_params("01_data", globals())
-out = find_study(study, outputs_dir)
-languages = ["en"] + P["targets"]
+params = load(params_file)
+out = study_dir(params.study, outputs_dir)
 print("study folder:", out)
 
 # %% [markdown]
@@ -61,17 +55,12 @@ print("study folder:", out)
 # (null: every row).
 
 # %%
-corpora = [(tasks.PAWSX, P["data_source"], lang, split, P["train_size"] if split == "train" else P["eval_size"])
-           for lang in languages for split in (["train"] if lang == "en" else []) + ["validation", "test"]]
-if P["intermediate_task"]:
-    task = tasks.intermediate_task(P["intermediate_task"])
-    corpora += [(task, params.intermediate_source(P), lang, "train", P["intermediate_train_size"])
-                for lang in P["candidate_languages"]]
+corpora = [(c.task, c.source, c.language, c.split, c.size) for c in study_corpora(params)]
 
 raw, counts = {}, {}
 for task, source, lang, split, size in corpora:
     raw[(task.name, lang, split)], counts[(task.name, lang, split)] = data.load_corpus(
-        task, source, lang, split, size=size, seed=P["data_seed"], drop_placeholders=P["drop_placeholders"])
+        task, source, lang, split, size=size, seed=params.data_seed, drop_placeholders=params.drop_placeholders)
 sources = pd.DataFrame([{"corpus": t.title, "language": lang, "split": split,
                          "from": s if s in ("hub", "synthetic") else f"files in {s}",
                          "hub id": t.hub_id if s == "hub" else "", "rows used": len(raw[(t.name, lang, split)]),
@@ -91,7 +80,7 @@ placeholders = pd.concat([raw[key].to_pandas().assign(language=key[1], split=key
 placeholders = placeholders[[data.is_placeholder(a, b) for a, b in
                              zip(placeholders["sentence1"], placeholders["sentence2"])]]
 print(f"{len(placeholders)} placeholder rows in the PAWS-X data used"
-      + (" (dropped: drop_placeholders is true)" if P["drop_placeholders"] else ""))
+      + (" (dropped: drop_placeholders is true)" if params.drop_placeholders else ""))
 placeholders.groupby(["language", "split"]).size().rename("placeholder rows").to_frame() if len(placeholders) else None
 
 # %% [markdown]
@@ -100,11 +89,11 @@ placeholders.groupby(["language", "split"]).size().rename("placeholder rows").to
 # vocabulary was learnt from all its languages; a pretrained model brings its own tokenizer.
 
 # %%
-if P["model"] == "tiny":
+if params.model == "tiny":
     texts = (t for ds in raw.values() for col in ("sentence1", "sentence2") for t in ds[col])
-    tokenizer = tiny.prepare(out / "model", texts, P["tiny_model"], P["max_length"])
+    tokenizer = tiny.prepare(out / "model", texts, asdict(params.tiny_model), params.max_length)
 else:
-    tokenizer = load_tokenizer(P, out)
+    tokenizer = data.load_tokenizer(params.model, out)
 fingerprint = data.tokenizer_fingerprint(tokenizer)
 example = raw[("pawsx", "en", "train")][0]
 print(f"vocabulary: {len(tokenizer)} entries, fingerprint {fingerprint}")
@@ -123,11 +112,11 @@ with data.quiet_datasets():  # one bar over the corpora instead of two per corpu
     for task, source, lang, split, size in tqdm(corpora, desc="tokenize or load from cache"):
         ds = raw[(task.name, lang, split)]
         key = data.cache_key(ds, task=task.name, source=source, language=lang, split=split, size=size,
-                             seed=P["data_seed"], drop_placeholders=P["drop_placeholders"], tokenizer=fingerprint,
-                             max_length=P["max_length"])
+                             seed=params.data_seed, drop_placeholders=params.drop_placeholders, tokenizer=fingerprint,
+                             max_length=params.max_length)
         tokenized[(task.name, lang, split)], hit = data.cached_tokenized(
-            tokenized_path(out, task.name, lang, split), key,
-            lambda ds=ds: data.tokenize(ds, tokenizer, P["max_length"]))
+            data.tokenized_path(out, task.name, lang, split), key,
+            lambda ds=ds: data.tokenize(ds, tokenizer, params.max_length))
         reused.append(hit)
 print(f"{sum(reused)} of {len(reused)} corpora loaded from the cache, {len(reused) - sum(reused)} tokenized; "
       f"{time.perf_counter() - started:.1f} s")
@@ -161,9 +150,9 @@ for ax, corpus in zip(axes[0], panels):
     part = lengths[lengths["corpus"] == corpus]
     sns.boxplot(data=part, y="language", x="tokens", hue="split", ax=ax, fliersize=1, orient="h",
                 hue_order=[s for s in ("train", "validation", "test") if s in set(part["split"])])
-    ax.axvline(P["max_length"], color="0.3", ls="--", lw=1)
+    ax.axvline(params.max_length, color="0.3", ls="--", lw=1)
     ax.set_title(f"{corpus}: pair length in tokens")
-    ax.set_xlabel(f"tokens ([CLS] a [SEP] b [SEP]); max_length {P['max_length']}")
+    ax.set_xlabel(f"tokens ([CLS] a [SEP] b [SEP]); max_length {params.max_length}")
 fig.tight_layout()
 save_figure(fig, out / "data" / "figures" / "lengths.png")
 plt.show()

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 02 · Typology
 #
@@ -15,16 +23,8 @@
 # reason), `typology/figures/distances.png`, `kind_agreement.png` and `selection.png`.
 
 # %% tags=["parameters"]
-study = "smoke"
-outputs_dir = None
-targets = ["de", "es", "fr", "ja", "ko", "zh"]
-intermediate_task = "xnli"
-candidate_languages = ["de", "fr", "hi", "ru", "tr", "vi"]
-intermediate_languages = "typology"
-typology_kind = "syntactic"
-selection_strategy = "extremes"
-selection_budget = 1
-distance_metric = "cosine"
+params_file = "params/smoke.yaml"  # the study's params (dlfa run passes its copy, outputs/<study>/params.yaml)
+outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS)
 
 # %%
 import matplotlib.pyplot as plt
@@ -34,13 +34,13 @@ from IPython.display import display
 
 from dlfa import typology
 from dlfa.io import save_figure, write_csv
-from dlfa.paths import study_dir as find_study
-from dlfa.pipeline import notebook_params
+from dlfa.params import load
+from dlfa.paths import study_dir
 
-P = notebook_params("02_typology", globals())
-out = find_study(study, outputs_dir)
-languages = ["en"] + P["targets"]
-candidates = P["candidate_languages"] if P["intermediate_task"] else []
+params = load(params_file)
+out = study_dir(params.study, outputs_dir)
+languages = params.languages
+candidates = list(params.candidate_languages) if params.intermediate_task else []
 
 # %% [markdown]
 # ## Distances
@@ -49,7 +49,7 @@ candidates = P["candidate_languages"] if P["intermediate_task"] else []
 
 # %%
 rows_langs = list(dict.fromkeys(languages + candidates))
-distances = typology.distance_table(rows_langs, rows_langs, metric=P["distance_metric"])
+distances = typology.distance_table(rows_langs, rows_langs, metric=params.distance_metric)
 write_csv(out / "typology" / "distances.csv", distances)
 distances.pivot_table(index=["lang_a"], columns="kind", values="distance", aggfunc="mean").round(3)
 
@@ -62,13 +62,13 @@ distances.pivot_table(index=["lang_a"], columns="kind", values="distance", aggfu
 if candidates:
     fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True, sharey=True)
     for ax, kind in zip(axes.flat, typology.KINDS):
-        matrix = typology.distance_matrix(kind, candidates, metric=P["distance_metric"], columns=languages)
+        matrix = typology.distance_matrix(kind, candidates, metric=params.distance_metric, columns=languages)
         sns.heatmap(matrix, ax=ax, vmin=0, vmax=max(matrix.to_numpy().max(), 1e-9), cmap="viridis", annot=True,
                     fmt=".2f", cbar=False, annot_kws={"size": 7})
         ax.set_title(f"{kind} (max {matrix.to_numpy().max():.2f})")
         ax.set_xlabel("PAWS-X language")
-        ax.set_ylabel(f"{P['intermediate_task']} candidate")
-    fig.suptitle(f"URIEL {P['distance_metric']} distance, candidates x PAWS-X languages (colour scaled per kind)")
+        ax.set_ylabel(f"{params.intermediate_task} candidate")
+    fig.suptitle(f"URIEL {params.distance_metric} distance, candidates x PAWS-X languages (colour scaled per kind)")
     fig.tight_layout()
     save_figure(fig, out / "typology" / "figures" / "distances.png")
     plt.show()
@@ -81,10 +81,10 @@ if candidates:
 
 # %%
 if candidates:
-    tied = pd.DataFrame({kind: {t: int(typology.distance_matrix(kind, candidates, metric=P["distance_metric"],
+    tied = pd.DataFrame({kind: {t: int(typology.distance_matrix(kind, candidates, metric=params.distance_metric,
                                                                  columns=[t])[t].drop(t, errors="ignore")
                                        .round(12).duplicated(keep=False).sum())
-                                for t in P["targets"]} for kind in typology.KINDS})
+                                for t in params.targets} for kind in typology.KINDS})
     display(tied.T.rename_axis("kind").rename_axis("target", axis=1))
 
 # %% [markdown]
@@ -114,17 +114,17 @@ if candidates:
 
 # %%
 if candidates:
-    selection = typology.select_languages(P["targets"], candidates, kind=P["typology_kind"],
-                                          strategy=P["selection_strategy"], budget=P["selection_budget"],
-                                          metric=P["distance_metric"])
-    if P["intermediate_languages"] != "typology":  # chosen by hand in the params
-        chosen = set(P["intermediate_languages"])
+    selection = typology.select_languages(params.targets, candidates, kind=params.typology_kind,
+                                          strategy=params.selection_strategy, budget=params.selection_budget,
+                                          metric=params.distance_metric)
+    if params.intermediate_languages != "typology":  # chosen by hand in the params
+        chosen = set(params.intermediate_languages)
         selection["selected"] = selection["candidate"].isin(chosen)
         selection["reason"] = selection["selected"].map({True: "given in params", False: ""})
     write_csv(out / "typology" / "selection.csv", selection)
     chosen = sorted(selection.loc[selection.selected, "candidate"].unique())
-    print(f"intermediate languages ({P['typology_kind']}, {P['selection_strategy']}, "
-          f"budget {P['selection_budget']}):", chosen)
+    print(f"intermediate languages ({params.typology_kind}, {params.selection_strategy}, "
+          f"budget {params.selection_budget}):", chosen)
     with pd.option_context("display.max_colwidth", None):
         display(selection[selection.selected].groupby("candidate")["reason"].agg("; ".join).to_frame("chosen because"))
 
@@ -134,10 +134,10 @@ if candidates:
 
 # %%
 if candidates:
-    column = f"distance_{P['typology_kind']}"
+    column = f"distance_{params.typology_kind}"
     eligible = selection[selection["rank"].notna()]
-    fig, ax = plt.subplots(figsize=(11, 0.7 * len(P["targets"]) + 1.2))
-    for y, target in enumerate(P["targets"]):
+    fig, ax = plt.subplots(figsize=(11, 0.7 * len(params.targets) + 1.2))
+    for y, target in enumerate(params.targets):
         rows = eligible[eligible.target == target]
         for chosen_here, style in ((False, {"facecolors": "none", "edgecolors": "0.5"}),
                                    (True, {"color": "tab:red"})):
@@ -147,11 +147,11 @@ if candidates:
             ax.annotate(row.candidate, (row[column], y), xytext=(0, 7 if row["rank"] % 2 else -12),
                         textcoords="offset points", ha="center", fontsize=7,
                         fontweight="bold" if row.selected else "normal", color="tab:red" if row.selected else "0.35")
-    ax.set_yticks(range(len(P["targets"])), P["targets"])
-    ax.set_ylim(len(P["targets"]) - 0.4, -0.6)
-    ax.set_xlabel(f"{P['typology_kind']} {P['distance_metric']} distance to the target")
+    ax.set_yticks(range(len(params.targets)), params.targets)
+    ax.set_ylim(len(params.targets) - 0.4, -0.6)
+    ax.set_xlabel(f"{params.typology_kind} {params.distance_metric} distance to the target")
     ax.set_ylabel("target")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(f"Chosen intermediate languages ({P['selection_strategy']}, budget {P['selection_budget'] or 'none'})")
+    ax.set_title(f"Chosen intermediate languages ({params.selection_strategy}, budget {params.selection_budget or 'none'})")
     save_figure(fig, out / "typology" / "figures" / "selection.png")
     plt.show()

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 03 · Train one run
 #
@@ -18,36 +26,9 @@
 # trained by `torchrun` in a subprocess, one process per GPU.
 
 # %% tags=["parameters"]
-study = "smoke"
-outputs_dir = None
-fusion_layer = None
-intermediate_language = None
-seed = 1
-model = "tiny"
-tiny_model = {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128, "vocab_size": 1000}
-data_source = "synthetic"
-intermediate_source = None
-drop_placeholders = False
-targets = ["de", "es", "fr", "ja", "ko", "zh"]
-intermediate_task = "xnli"
-data_seed = 0
-train_size = 12000
-eval_size = 400
-intermediate_train_size = 3000
-max_length = 64
-learning_rate = 0.001
-train_batch_size = 32
-effective_batch_size = 32
-eval_batch_size = 256
-num_train_epochs = 4.0
-warmup_ratio = 0.05
-weight_decay = 0.0
-adam_beta2 = 0.98
-evals_per_epoch = 2
-intermediate_epochs = 2.0
-intermediate_learning_rate = 0.001
-keep_checkpoints = False
-gpus_per_run = 1
+params_file = "params/smoke.yaml"  # the study's params (dlfa run passes its copy, outputs/<study>/params.yaml)
+outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS)
+run_id = "baseline__none__s1"  # which run of the study's grid
 
 # %%
 import matplotlib.pyplot as plt
@@ -56,22 +37,22 @@ import seaborn as sns
 from IPython.display import display
 
 from dlfa.io import save_figure
-from dlfa.params import Run
-from dlfa.paths import study_dir as find_study
-from dlfa.pipeline import notebook_params
-from dlfa.train import existing_metrics, launch_run, train_run
+from dlfa.params import load
+from dlfa.paths import study_dir
+from dlfa.runs import existing_metrics, study_run
+from dlfa.train import launch_run, train_run
 
-P = notebook_params("03_train", globals())
-run = Run(fusion_layer, P["intermediate_task"] if intermediate_language else None, intermediate_language, seed)
-out = find_study(study, outputs_dir)
-print("run:", run.run_id)
+params = load(params_file)
+out = study_dir(params.study, outputs_dir)
+run = study_run(out, params, run_id)  # looked up in the grid, with its fusion options
+print("run:", run.run_id, "| DLFA:", run.dlfa if run.fusion_layer is not None else "none (baseline)")
 
 # %%
-metrics = existing_metrics(out, P, run)
-if metrics is None and P["gpus_per_run"] > 1:  # several processes: torchrun in a subprocess
-    metrics = launch_run(P, run, out, P["gpus_per_run"])
+metrics = existing_metrics(out, params, run)
+if metrics is None and params.gpus_per_run > 1:  # several processes: torchrun in a subprocess
+    metrics = launch_run(params, run, out, params.gpus_per_run)
 elif metrics is None:  # resumes from the run's last checkpoint if an earlier attempt was stopped
-    metrics = train_run(P, run, out)
+    metrics = train_run(params, run, out)
 else:
     print("metrics.json exists for this configuration: not retrained")
 print(f"wall time {metrics['wall_time_s']:.1f} s, {metrics['train_examples_per_second']:.1f} training examples/s "

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 04 · Analysis
 #
@@ -20,11 +28,8 @@
 # `replication_distance.csv`, `replication_source.csv`, `summary.json` and `figures/*.png`.
 
 # %% tags=["parameters"]
-study = "smoke"
-outputs_dir = None
-model = "tiny"
-typology_kind = "syntactic"
-distance_metric = "cosine"
+params_file = "params/smoke.yaml"  # the study's params (dlfa run passes its copy, outputs/<study>/params.yaml)
+outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS)
 
 # %%
 import textwrap
@@ -37,21 +42,21 @@ from IPython.display import display
 
 from dlfa import analysis, replication, summary
 from dlfa.io import save_figure, write_csv, write_json
-from dlfa.params import load as load_params
-from dlfa.paths import study_dir as find_study
+from dlfa.params import load
+from dlfa.paths import study_dir
 from dlfa.results import (DLFA_PAPER_BASELINE_AVERAGE, DLFA_PAPER_LAYER_AVERAGE, XTREME_MBERT, interval_table,
-                          load_metrics, results_table, study_runs)
+                          results_table)
+from dlfa.runs import study_runs
 from dlfa.similarity import similarity_table
 
-out = find_study(study, outputs_dir)
-if (out / "params.yaml").is_file():  # written by `dlfa run`: analyse the runs of its grid only
-    metrics, failed, missing = study_runs(out, load_params(out / "params.yaml"))
-    for m in failed:
-        print(f"failed, left out: {m['run_id']}: {m['error'].splitlines()[0]}")
-    if missing:
-        print(f"not run yet, left out: {', '.join(missing)}")
-else:  # notebooks run by hand: every complete run in the folder
-    metrics = load_metrics(out)
+params = load(params_file)
+out = study_dir(params.study, outputs_dir)
+typology_kind, distance_metric = params.typology_kind, params.distance_metric
+metrics, failed, missing = study_runs(out, params)  # the runs of this study's grid only
+for m in failed:
+    print(f"failed, left out: {m['run_id']}: {m['error'].splitlines()[0]}")
+if missing:
+    print(f"not run yet, left out: {', '.join(missing)}")
 if not metrics:
     raise FileNotFoundError(f"no complete run under {out / 'runs'}: run 03_train first (dlfa run PARAMS.yaml)")
 results = results_table(metrics)
@@ -172,7 +177,7 @@ table = sweep.pivot_table(index="layer", columns="language", values="accuracy", 
 table = table[[c for c in ["en", "de", "es", "fr", "ja", "ko", "zh"] if c in table]]
 table["avg"] = table.mean(axis=1)
 write_csv(out / "analysis" / "layer_sweep.csv", table.reset_index())
-reference = model != "tiny"  # the published numbers are mBERT's
+reference = params.model != "tiny"  # the published numbers are mBERT's
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.45 * len(table) + 2), width_ratios=[3, 2])
 sns.heatmap(table * 100, annot=True, fmt=".1f", cmap="viridis", cbar=False, ax=ax1)
 ax1.set(xlabel="language", ylabel="fused layer", title="test accuracy (%), en-dev selection")

@@ -12,3 +12,12 @@ def pawsx_sample() -> Path:
     if not (SHARED_SAMPLE / "en" / "dev_2k.tsv").is_file():
         pytest.skip(f"the real PAWS-X sample is not at {SHARED_SAMPLE} (it lives in ../shared/data beside the checkout)")
     return SHARED_SAMPLE
+
+
+STUDY_KEYS = {"study": "test", "model": "tiny", "data_source": "synthetic"}  # the keys without a default
+
+
+def tiny_params(values=None, **changes):
+    """A validated study of the tiny model on synthetic data: ``values`` and ``changes`` over the required keys."""
+    from dlfa.params import validate
+    return validate({**STUDY_KEYS, **(values or {}), **changes})

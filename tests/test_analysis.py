@@ -277,3 +277,28 @@ def test_turc_check_compares_german_and_russian_intermediates_with_english():
     assert table[table.language == "ru"].iloc[0].estimate == pytest.approx(-0.01)
     missing = replication.source_language(make_results(planted(-0.1)))  # no English intermediate run
     assert missing.note.str.contains("not estimable with this grid: no run with the intermediate task in en").all()
+
+
+def test_reading_results_and_the_analysis_load_neither_torch_nor_transformers():
+    """A fresh interpreter: the command line, the report, results and the analysis on a hand-made table."""
+    import subprocess
+    import sys
+
+    from dlfa.paths import ROOT
+    probe = """
+import sys
+import pandas as pd
+from dlfa import analysis, cli, pipeline, report, runs
+from dlfa.results import results_table
+rows = [{"run_id": f"{v}__none__s{s}", "status": "complete", "selection": {"en-dev": {l: {"step": 1, "dev": 0.8,
+         "test": 0.7 + 0.01 * s + (0.02 if v == "d1" else 0)} for l in ("en", "de")}},
+         "n": {l: {"dev": 100, "test": 100} for l in ("en", "de")},
+         "config": {"variant": v, "fusion_layer": None if v == "baseline" else 1, "intermediate_task": None,
+                    "intermediate_language": None, "seed": s}} for v in ("baseline", "d1") for s in (1, 2, 3)]
+table = analysis.fusion_effect(results_table(rows))
+assert len(table) and table.estimate.notna().all(), table
+print("loaded:", sorted(m for m in ("torch", "transformers") if m in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "loaded: []" in result.stdout

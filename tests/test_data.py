@@ -8,6 +8,7 @@ import sys
 import datasets
 import pandas as pd
 import pytest
+import yaml
 
 from dlfa import data, tasks
 from dlfa.paths import ROOT
@@ -201,7 +202,7 @@ def test_hub_rows_are_standardised_and_unlabelled_rows_dropped(monkeypatch):
 
 
 def _offline_message(code: str, **env) -> str:
-    script = f"from dlfa import data, train\ntry:\n    {code}\nexcept RuntimeError as e:\n    print(e)\n"
+    script = f"from dlfa import data\ntry:\n    {code}\nexcept RuntimeError as e:\n    print(e)\n"
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env,
                           timeout=300).stdout
@@ -214,7 +215,7 @@ def test_hub_offline_error_names_the_dataset_and_the_local_alternative(tmp_path)
     assert "HF_HUB_OFFLINE=1" in out and "de/test_2k.tsv" in out and "'synthetic'" in out
     out = _offline_message("data.load_intermediate('xnli', 'hub', 'sw')", **env)
     assert "'facebook/xnli', config 'sw'" in out and "intermediate_source" in out
-    out = _offline_message("train.load_tokenizer({'model': 'bert-base-multilingual-cased'}, '.')", **env)
+    out = _offline_message("data.load_tokenizer('bert-base-multilingual-cased', '.')", **env)
     assert "tokenizer of 'bert-base-multilingual-cased'" in out and "local directory" in out
 
 
@@ -355,21 +356,23 @@ def test_tokenizer_training_is_deterministic_and_covers_every_character():
 
 @pytest.mark.slow
 def test_data_notebook_on_the_real_sample_caches_and_describes(tmp_path, pawsx_sample):
-    from dlfa import params, pipeline
+    from dlfa import notebooks
     source = tmp_path / "x-final"  # the sample has no test files: its dev files stand in
     for lang in tasks.PAWSX_LANGUAGES:
         (source / lang).mkdir(parents=True)
         for name in ("dev_2k.tsv", "train.tsv" if lang == "en" else "translated_train.tsv"):
             (source / lang / name).symlink_to(pawsx_sample / lang / name)
         (source / lang / "test_2k.tsv").symlink_to(pawsx_sample / lang / "dev_2k.tsv")
-    p = params.validate({"study": "sample", "data_source": str(source), "targets": ["de", "ja"],
-                         "intermediate_task": "pawsx_tt", "candidate_languages": ["de", "ko"], "max_length": 64,
-                         "tiny_model": {"vocab_size": 600}, "fusion_layers": [None]})
+    p = {"study": "sample", "model": "tiny", "data_source": str(source), "targets": ["de", "ja"],
+         "intermediate_task": "pawsx_tt", "candidate_languages": ["de", "ko"], "max_length": 64,
+         "tiny_model": {"vocab_size": 600}, "fusion_layers": [None]}
     study = tmp_path / "out" / "sample"
 
     def run(**change):
         notebook = study / "notebooks" / "01_data.ipynb"
-        pipeline.execute("01_data", notebook, pipeline.parameters_for("01_data", {**p, **change}, {"outputs_dir": str(tmp_path / "out")}))
+        params_file = tmp_path / "sample.yaml"
+        params_file.write_text(yaml.safe_dump({**p, **change}))
+        notebooks.execute("01_data", notebook, notebooks.parameters("01_data", params_file, tmp_path / "out"))
         stamps = {path.parent.relative_to(study): path.stat().st_mtime_ns
                   for path in (study / "data" / "tokenized").glob("*/*/*/dlfa_key.json")}
         return notebook.read_text(), stamps, pd.read_csv(study / "data" / "stats.csv")

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlfa import executors, lock
-from dlfa.params import grid, validate
+from dlfa import executors, lock, runs
+from dlfa.params import ParamsError, grid, validate
 from dlfa.paths import ROOT
 from dlfa.pipeline import RunsFailed, prepare_study, run_study
 
@@ -65,9 +65,9 @@ def test_slurm_jobs_ask_for_the_resources_given(tmp_path, monkeypatch):
 def test_the_job_of_a_run_is_read_from_submitit_or_slurm(monkeypatch):
     for name in ("SUBMITIT_EXECUTOR", "SLURM_JOB_ID"):
         monkeypatch.delenv(name, raising=False)
-    assert executors.job_info() is None
+    assert runs.job_info() is None
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
-    assert executors.job_info() == {"executor": "slurm", "job_id": "4242"}
+    assert runs.job_info() == {"executor": "slurm", "job_id": "4242"}
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +156,5 @@ def test_the_slurm_executor_submits_a_job_array_through_submitit(prepared, tmp_p
 
 
 def test_unknown_executor_is_refused(tmp_path):
-    from dlfa.params import ParamsError
     with pytest.raises(ParamsError, match=r"unknown executor 'cloud'; choose from \['local', 'gpus', 'slurm'\]"):
         run_study(tmp_path / "nope.yaml", tmp_path, executor="cloud")

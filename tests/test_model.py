@@ -4,7 +4,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, BertModel, RobertaConfig, RobertaModel
 
-from dlfa.model import DLFAForSequenceClassification, configure_fusion
+from dlfa.fusion import DLFAConfig
+from dlfa.model import DLFAForSequenceClassification, configure_fusion, dlfa_config
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_baseline_gives_exactly_bert_for_sequence_classification_logits(config):
 
 def test_fused_model_pools_the_dlfa_output(config):
     torch.manual_seed(0)
-    model = _trained_briefly(DLFAForSequenceClassification.from_config(config, fusion_layer=1))
+    model = _trained_briefly(DLFAForSequenceClassification.from_config(config, DLFAConfig(1)))
     batch = _batch([6, 2], T=6)
     hidden = model.bert(**batch, output_hidden_states=True).hidden_states
     fused = model.dlfa(hidden[1], hidden[3], batch["attention_mask"])
@@ -62,7 +63,7 @@ def test_fused_model_pools_the_dlfa_output(config):
 @pytest.mark.parametrize("fusion_layer", [None, 1, 2])
 def test_eval_logits_ignore_padding_and_batch_composition(config, fusion_layer):
     torch.manual_seed(0)
-    model = _trained_briefly(DLFAForSequenceClassification.from_config(config, fusion_layer=fusion_layer))
+    model = _trained_briefly(DLFAForSequenceClassification.from_config(config, DLFAConfig(fusion_layer)))
     batch = _batch([7, 3, 5], T=9, seed=4)
     together = model(**batch).logits
     for i, n in enumerate([7, 3, 5]):
@@ -72,7 +73,7 @@ def test_eval_logits_ignore_padding_and_batch_composition(config, fusion_layer):
 
 def test_training_loss_ignores_padding(config):
     torch.manual_seed(0)
-    model = DLFAForSequenceClassification.from_config(config, fusion_layer=2)
+    model = DLFAForSequenceClassification.from_config(config, DLFAConfig(2))
     model.config.hidden_dropout_prob = 0.0
     for m in model.modules():
         if isinstance(m, torch.nn.Dropout):
@@ -84,7 +85,7 @@ def test_training_loss_ignores_padding(config):
 
 def test_gradients_reach_every_parameter(config):
     torch.manual_seed(0)
-    model = DLFAForSequenceClassification.from_config(config, fusion_layer=1, iterative=True)
+    model = DLFAForSequenceClassification.from_config(config, DLFAConfig(1, iterative=True))
     out = model(**_batch([5, 3], T=5), labels=torch.tensor([0, 1]))
     out.loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
@@ -92,7 +93,7 @@ def test_gradients_reach_every_parameter(config):
 
 
 def test_output_hidden_states_on_request(config):
-    model = DLFAForSequenceClassification.from_config(config, fusion_layer=1).eval()
+    model = DLFAForSequenceClassification.from_config(config, DLFAConfig(1)).eval()
     assert model(**_batch([3], T=3)).hidden_states is None
     assert len(model(**_batch([3], T=3), output_hidden_states=True).hidden_states) == 4
 
@@ -100,7 +101,7 @@ def test_output_hidden_states_on_request(config):
 def test_fusion_keeps_only_the_fused_layer_unless_hidden_states_are_asked_for(config):
     """All L + 1 hidden states are not kept for a fusion that reads one of them (memory, evaluation)."""
     torch.manual_seed(0)
-    model = _trained_briefly(DLFAForSequenceClassification.from_config(config, fusion_layer=1))
+    model = _trained_briefly(DLFAForSequenceClassification.from_config(config, DLFAConfig(1)))
     asked = []
     encoder_forward = model.bert.forward
     model.bert.forward = lambda *a, **kw: asked.append(kw["output_hidden_states"]) or encoder_forward(*a, **kw)
@@ -117,12 +118,14 @@ def test_fusion_keeps_only_the_fused_layer_unless_hidden_states_are_asked_for(co
 def test_save_and_reload_round_trip_exactly(config, tmp_path):
     torch.manual_seed(0)
     model = _trained_briefly(DLFAForSequenceClassification.from_config(
-        config, fusion_layer=2, reduction=2, norm="batch", weight="scaled"))
+        config, DLFAConfig(fusion_layer=2, reduction=2, norm="batch", weight="scaled")))
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists()
     loaded = DLFAForSequenceClassification.from_pretrained(tmp_path).eval()
     assert loaded.fusion_layer == 2
-    assert loaded.config.fusion_options == {"reduction": 2, "norm": "batch", "weight": "scaled"}
+    assert dlfa_config(loaded.config) == DLFAConfig(fusion_layer=2, reduction=2, norm="batch", weight="scaled")
+    assert loaded.config.dlfa == {"fusion_layer": 2, "reduction": 2, "norm": "batch", "weight": "scaled",
+                                  "iterative": False}  # in config.json, with the weights
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), name
     batch = _batch([5, 2], T=5)
@@ -133,7 +136,7 @@ def test_from_pretrained_encoder_adds_fresh_fusion_and_head(config, tmp_path):
     torch.manual_seed(0)
     encoder = BertModel(config)
     encoder.save_pretrained(tmp_path)
-    model = DLFAForSequenceClassification.from_pretrained(tmp_path, num_labels=3, fusion_layer=1, norm="layer")
+    model = DLFAForSequenceClassification.from_pretrained(tmp_path, num_labels=3, dlfa=DLFAConfig(1, norm="layer"))
     assert model.classifier.out_features == 3
     assert model.dlfa.aif.norm == "layer"
     for name, p in encoder.state_dict().items():
@@ -152,26 +155,32 @@ def test_from_pretrained_classifier_baseline_matches_it(config, tmp_path):
     assert torch.equal(ours(**batch).logits, ref(**batch).logits)
 
 
+def test_a_checkpoint_saved_before_dlfa_config_keeps_its_fusion(config, tmp_path):
+    legacy = BertConfig(**config.to_dict())
+    legacy.fusion_layer, legacy.fusion_options = 2, {"reduction": 2}
+    assert dlfa_config(legacy) == DLFAConfig(fusion_layer=2, reduction=2)
+
+
 def test_fusion_can_be_switched_off_when_reloading(config, tmp_path):
-    DLFAForSequenceClassification.from_config(config, fusion_layer=1).save_pretrained(tmp_path)
-    assert DLFAForSequenceClassification.from_pretrained(tmp_path, fusion_layer=None).dlfa is None
+    DLFAForSequenceClassification.from_config(config, DLFAConfig(1)).save_pretrained(tmp_path)
+    assert DLFAForSequenceClassification.from_pretrained(tmp_path, dlfa=DLFAConfig()).dlfa is None
 
 
 @pytest.mark.parametrize("layer", [0, 3, -1, 1.5, True, "6"])
 def test_fusion_layer_outside_range_is_refused(config, layer):
     with pytest.raises(ValueError, match=r"fusion_layer must be None \(baseline\) or an integer in 1\.\.2 "
                                          r"for a 3-layer encoder"):
-        DLFAForSequenceClassification.from_config(config, fusion_layer=layer)
+        DLFAForSequenceClassification.from_config(config, DLFAConfig(layer))
 
 
 def test_unknown_or_bad_fusion_options_are_refused(config, tmp_path):
     with pytest.raises(ValueError, match=r"unknown fusion option\(s\) \['ratio'\]; allowed"):
-        DLFAForSequenceClassification.from_config(config, fusion_layer=1, ratio=4)
-    with pytest.raises(ValueError, match="reduction must be a positive integer dividing hidden_size=16"):
-        DLFAForSequenceClassification.from_config(config, fusion_layer=1, reduction=3)
+        DLFAConfig.from_dict({"fusion_layer": 1, "ratio": 4})
+    with pytest.raises(ValueError, match=r"reduction 3 does not divide the hidden size 16; allowed: \[1, 2, 4, 8, 16\]"):
+        DLFAForSequenceClassification.from_config(config, DLFAConfig(1, reduction=3))
     BertModel(config).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="norm must be one of"):
-        DLFAForSequenceClassification.from_pretrained(tmp_path, fusion_layer=1, norm="group")
+        DLFAForSequenceClassification.from_pretrained(tmp_path, dlfa=DLFAConfig(1, norm="group"))
 
 
 def test_non_bert_encoder_is_refused(tmp_path):
@@ -182,8 +191,8 @@ def test_non_bert_encoder_is_refused(tmp_path):
 
 
 def test_configure_fusion_does_not_touch_the_callers_config(config):
-    configured = configure_fusion(config, 2, reduction=2)
-    assert configured.fusion_layer == 2 and not hasattr(config, "fusion_layer")
+    configured = configure_fusion(config, DLFAConfig(2, reduction=2))
+    assert dlfa_config(configured) == DLFAConfig(2, reduction=2) and not hasattr(config, "dlfa")
 
 
 @pytest.mark.parametrize("fusion_layer", [None, 1])
@@ -191,7 +200,7 @@ def test_trains_under_bf16_autocast(config, fusion_layer):
     """Trainer(bf16=True) on a GPU runs the model under autocast: MaskedBatchNorm's running statistics
     (float32 buffers) must take the update, computed in float32, not fail on a bfloat16 one."""
     torch.manual_seed(0)
-    model = DLFAForSequenceClassification.from_config(config, fusion_layer=fusion_layer).train()
+    model = DLFAForSequenceClassification.from_config(config, DLFAConfig(fusion_layer)).train()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(**_batch([5, 3, 4], T=5), labels=torch.tensor([0, 1, 1]))
     out.loss.backward()

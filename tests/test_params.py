@@ -1,19 +1,52 @@
 """Params files: the shipped ones are valid; every kind of bad input is refused with a clear message."""
 
+import dataclasses
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from dlfa.params import DEFAULTS, ParamsError, Run, grid, intermediate_source, load, validate
+from conftest import STUDY_KEYS, tiny_params
+from dlfa.fusion import DLFAConfig
+from dlfa.params import PARAMS_KEYS, REQUIRED_KEYS, Params, ParamsError, Run, defaults, dump, grid, load, validate
 from dlfa.paths import PARAMS, ROOT
 
 
 @pytest.mark.parametrize("path", sorted(PARAMS.glob("*.yaml")), ids=lambda p: p.name)
-def test_shipped_params_files_are_valid(path):
+def test_shipped_params_files_are_valid_and_round_trip(path):
     p = load(path)
-    assert set(p) == set(DEFAULTS)
+    assert isinstance(p, Params) and validate(yaml.safe_load(dump(p))) == p
+    assert set(p.to_dict()) == set(PARAMS_KEYS)
+
+
+def test_the_study_keys_have_no_default_and_the_others_belong_to_no_profile():
+    assert set(REQUIRED_KEYS) == set(STUDY_KEYS) == {"study", "model", "data_source"}
+    values = defaults()
+    smoke, paper = (yaml.safe_load((PARAMS / f"{name}.yaml").read_text()) for name in ("smoke", "paper"))
+    # XTREME's recipe for mBERT on PAWS-X (not the tiny model's learning rate)
+    assert (values["learning_rate"], values["effective_batch_size"], values["num_train_epochs"],
+            values["max_length"], values["warmup_ratio"]) == (2e-5, 32, 5.0, 128, 0.0)
+    assert values["learning_rate"] != smoke["learning_rate"] and values["max_length"] != smoke["max_length"]
+    assert values["evals_per_epoch"] != paper["evals_per_epoch"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        load(PARAMS / "smoke.yaml").learning_rate = 1.0
+
+
+def test_fusion_options_are_validated_swept_and_named_in_the_run_id():
+    p = tiny_params(fusion_layers=[None, 1], fusion=[{}, {"reduction": 8, "norm": "layer"}, {"iterative": True}])
+    assert [r.run_id for r in grid(p, [])] == ["baseline__none__s1", "d1__none__s1", "d1-r8-layernorm__none__s1",
+                                               "d1-iaff__none__s1"]  # the baseline has no fusion options
+    assert tiny_params(fusion={"weight": "scaled"}).fusion == (DLFAConfig(weight="scaled"),)
+    for bad, message in [({"reduction": 5}, "'fusion': reduction 5 does not divide the hidden size 64; "
+                                            "allowed: [1, 2, 4, 8, 16, 32, 64]"),
+                         ({"ratio": 4}, "'fusion': unknown fusion option(s) ['ratio']"),
+                         ({"norm": "group"}, "'fusion': norm must be one of ['batch', 'layer']"),
+                         ({"fusion_layer": 1}, "'fusion' sets the options only; the layers are 'fusion_layers'"),
+                         ([], "'fusion' must not be an empty list")]:
+        with pytest.raises(ParamsError) as err:
+            tiny_params(fusion=bad)
+        assert message in str(err.value), str(err.value)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -48,13 +81,14 @@ def test_bad_values_are_refused_naming_the_key(change, message):
 def test_every_problem_is_reported_at_once():
     with pytest.raises(ParamsError) as err:
         validate({"targets": ["xx"], "seeds": "1", "colour": 1})
-    assert len(err.value.problems) == 3
+    assert len(err.value.problems) == 6  # the three, and the three keys a study must set
+    assert "'model' is required: 'tiny', a hub id or a local directory of a BERT checkpoint" in err.value.problems
 
 
 def test_fusion_layers_of_a_known_hub_model_are_checked():
-    validate({"model": "bert-base-multilingual-cased", "data_source": "hub", "fusion_layers": [None, 1, 11]})
+    validate({**STUDY_KEYS, "model": "bert-base-multilingual-cased", "data_source": "hub", "fusion_layers": [None, 1, 11]})
     with pytest.raises(ParamsError, match=r"'fusion_layers' has \[12\]: allowed are null \(baseline\) and 1\.\.11"):
-        validate({"model": "bert-base-multilingual-cased", "data_source": "hub", "fusion_layers": [12]})
+        validate({**STUDY_KEYS, "model": "bert-base-multilingual-cased", "data_source": "hub", "fusion_layers": [12]})
 
 
 def test_files_that_are_missing_or_not_yaml(tmp_path):
@@ -81,13 +115,13 @@ def test_cli_refuses_bad_params_with_exit_code_2_and_writes_nothing(tmp_path):
 
 
 def test_grid_and_run_ids():
-    p = validate({"fusion_layers": [None, 1], "seeds": [1, 2]})
+    p = tiny_params(fusion_layers=[None, 1], seeds=[1, 2])
     runs = grid(p, ["hi"])
     assert len(runs) == 2 * 2 * 2
     ids = {r.run_id for r in runs}
     assert {"baseline__none__s1", "d1__none__s2", "d1__xnli-hi__s1", "baseline__xnli-hi__s2"} <= ids
     assert Run(6, "xnli", "de", 1).run_id == "d6__xnli-de__s1"
-    assert [r.run_id for r in grid(validate({"intermediate_task": None}), ["hi"])] == ["baseline__none__s1"]
+    assert [r.run_id for r in grid(tiny_params(intermediate_task=None), ["hi"])] == ["baseline__none__s1"]
 
 
 def _official_layout(root, languages=("en", "de", "es", "fr", "ja", "ko", "zh"), translated=()):
@@ -100,11 +134,12 @@ def _official_layout(root, languages=("en", "de", "es", "fr", "ja", "ko", "zh"),
 
 def test_intermediate_source_follows_data_source_where_the_task_can_be_read_from_it(tmp_path):
     _official_layout(tmp_path, translated=("de", "ja"))
-    base = {**DEFAULTS, "intermediate_source": None}
-    assert intermediate_source({**base, "data_source": "synthetic"}) == "synthetic"
-    assert intermediate_source({**base, "data_source": "hub"}) == "hub"
-    assert intermediate_source({**base, "data_source": str(tmp_path), "intermediate_task": "xnli"}) == "hub"
-    assert intermediate_source({**base, "data_source": str(tmp_path), "intermediate_task": "pawsx_tt"}) == str(tmp_path)
-    assert intermediate_source({**base, "data_source": "hub", "intermediate_source": "synthetic"}) == "synthetic"
-    p = validate({"intermediate_task": "pawsx_tt", "candidate_languages": ["de", "ja"], "data_source": str(tmp_path)})
-    assert p["intermediate_source"] is None and intermediate_source(p) == str(tmp_path)
+    source = lambda **values: tiny_params(**values).intermediate_from  # noqa: E731
+    assert source(data_source="synthetic") == "synthetic"
+    assert source(data_source="hub") == "hub"
+    assert source(data_source=str(tmp_path), intermediate_task="xnli") == "hub"
+    assert source(data_source=str(tmp_path), intermediate_task="pawsx_tt", candidate_languages=["de", "ja"]) \
+        == str(tmp_path)
+    assert source(data_source="hub", intermediate_source="synthetic") == "synthetic"
+    p = tiny_params(intermediate_task="pawsx_tt", candidate_languages=["de", "ja"], data_source=str(tmp_path))
+    assert p.intermediate_source is None and p.intermediate_from == str(tmp_path)

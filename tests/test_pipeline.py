@@ -7,44 +7,29 @@ import sys
 import time
 
 import jupytext
+from jupytext.config import load_jupytext_config
 import pandas as pd
 import pytest
 import yaml
 
 from dlfa.analysis import FUSION_COLUMNS, TYPOLOGY_COLUMNS
-from dlfa.params import GRID_KEYS, load
+from dlfa.notebooks import STAGES, declared_parameters
+from dlfa.params import load
 from dlfa.paths import NOTEBOOKS, PARAMS, ROOT
-from dlfa.pipeline import RUN_PARAMETERS, STAGES, notebook_parameters
 from dlfa.results import RESULT_COLUMNS
 
-REPORT_ONLY = {"description"}  # read by the report, not by a notebook
 
-
-def test_every_notebook_has_one_parameters_cell_and_an_opening_description():
+def test_every_notebook_takes_the_params_file_and_opens_ready_to_run():
     for name in STAGES:
         nb = jupytext.read(NOTEBOOKS / f"{name}.py")
         assert nb.cells[0].cell_type == "markdown" and "**What it does.**" in nb.cells[0].source, name
         assert "parameters" in nb.cells[1].metadata.get("tags", []), name
-        assert {"study", "outputs_dir"} <= set(notebook_parameters(name)), name
-
-
-@pytest.mark.parametrize("path", sorted(PARAMS.glob("*.yaml")), ids=lambda p: p.name)
-def test_every_params_key_is_a_parameter_of_a_notebook_that_receives_it(path):
-    declared = set().union(*(notebook_parameters(n) for n in STAGES))
-    for key in yaml.safe_load(path.read_text()):
-        if key in GRID_KEYS:
-            assert GRID_KEYS[key] in notebook_parameters("03_train"), key
-        else:
-            assert key in declared or key in REPORT_ONLY, f"{path.name}: '{key}' reaches no notebook"
-    assert RUN_PARAMETERS <= set(notebook_parameters("03_train"))
-
-
-def test_notebook_defaults_are_the_smoke_study():
-    smoke = load(PARAMS / "smoke.yaml")
-    for name in STAGES:
-        for key, default in notebook_parameters(name).items():
-            if key in smoke:
-                assert default == smoke[key], f"{name}: default {key}={default!r} differs from smoke.yaml"
+        expected = {"params_file": "params/smoke.yaml", "outputs_dir": None}
+        if name == "03_train":
+            expected["run_id"] = "baseline__none__s1"
+        assert declared_parameters(name) == expected, name  # every other key comes from the params file
+        assert nb.metadata["kernelspec"] == {"display_name": "Python 3", "language": "python", "name": "python3"}
+    assert load(ROOT / declared_parameters("01_data")["params_file"]) == load(PARAMS / "smoke.yaml")
 
 
 @pytest.mark.parametrize("name", STAGES)
@@ -54,7 +39,9 @@ def test_paired_ipynb_regenerates_from_the_py_source(name):
     ipynb = jupytext.writes(nb, fmt="ipynb")
     again = jupytext.reads(ipynb, fmt="ipynb")
     assert "parameters" in again.cells[1].metadata.get("tags", [])
-    assert jupytext.writes(again, fmt="py:percent") == source
+    config = load_jupytext_config(str(NOTEBOOKS))  # jupytext.toml, as pairing in JupyterLab uses it
+    assert jupytext.writes(again, fmt="py:percent", config=config) == source
+    assert again.metadata["kernelspec"]["name"] == "python3"
 
 
 TINY_STUDY = {
@@ -281,3 +268,57 @@ def test_a_diverging_run_is_recorded_and_the_study_goes_on(tmp_path):
     assert set(pd.read_csv(study / "results.csv").run_id) == {"baseline__none__s1"}
     report = (study / "report" / "index.html").read_text()
     assert "Incomplete study." in report and "TrainingDiverged: intermediate stage: loss became nan" in report
+
+
+PAPERMILL_STUDY = {**TINY_STUDY, "study": "papermill", "intermediate_task": None, "fusion_layers": [None, 1],
+                   "fusion": {"reduction": 8}}
+
+
+@pytest.mark.slow
+def test_plain_papermill_runs_every_stage_with_the_params_file_and_fusion_options_reach_the_model(tmp_path):
+    """`papermill notebooks/<stage>.ipynb out.ipynb -p params_file ...` (the README's command) after
+    `jupytext --to ipynb`: no kernel flag, no unknown-parameter warning; a study with
+    `fusion: {reduction: 8}` trains its DLFA run with that option, records it and reports it; and
+    `dlfa report` rebuilds the report without loading torch or transformers."""
+    params = tmp_path / "papermill.yaml"
+    params.write_text(yaml.safe_dump(PAPERMILL_STUDY))
+    papermill = [sys.executable, "-m", "papermill", "--no-progress-bar"]
+    outputs = tmp_path / "out"
+    for name, extra in [("01_data", []), ("02_typology", []), ("03_train", ["-p", "run_id", "baseline__none__s1"]),
+                        ("03_train", ["-p", "run_id", "d1-r8__none__s1"]), ("04_analysis", [])]:
+        ipynb = tmp_path / f"{name}.ipynb"
+        subprocess.run([sys.executable, "-m", "jupytext", "--to", "ipynb", "-o", str(ipynb), str(NOTEBOOKS / f"{name}.py")],
+                       check=True, capture_output=True, cwd=ROOT)
+        result = subprocess.run(papermill + [str(ipynb), str(tmp_path / f"done-{name}.ipynb"), "-p", "params_file",
+                                             str(params), "-p", "outputs_dir", str(outputs), *extra],
+                                capture_output=True, text=True, cwd=NOTEBOOKS)
+        assert result.returncode == 0, f"{name}: {result.stderr[-3000:]}"
+        assert "unknown parameter" not in result.stderr.lower() and "No kernel name" not in result.stderr, name
+    study = outputs / "papermill"
+    metrics = json.loads((study / "runs" / "d1-r8__none__s1" / "metrics.json").read_text())
+    assert metrics["config"]["fusion"] == {"reduction": 8} and metrics["config"]["variant"] == "d1-r8"
+    assert "fusion" not in json.loads((study / "runs" / "baseline__none__s1" / "metrics.json").read_text())["config"]
+    trained = json.loads((tmp_path / "done-03_train.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in trained["cells"] for o in c.get("outputs", []))
+    assert "DLFA: DLFAConfig(fusion_layer=1, reduction=8, norm='batch', weight='map', iterative=False)" in printed
+    assert set(pd.read_csv(study / "results.csv").variant) == {"baseline", "d1-r8"}
+
+    probe = ("import sys\nfrom dlfa.cli import main\n"
+             f"code = main(['report', {str(params)!r}, '--outputs', {str(outputs)!r}])\n"
+             "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+             "print('loaded:', heavy)\nsys.exit(code)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "loaded: []" in result.stdout
+    report = (study / "report" / "index.html").read_text()
+    assert "reduction 8" in report and "defaults" not in report.split("<h2>Runs</h2>")[1].split("</table>")[0]
+
+
+def test_a_fusion_option_that_does_not_fit_the_encoder_is_refused_naming_the_divisors(tmp_path):
+    params = tmp_path / "bad-fusion.yaml"
+    params.write_text(yaml.safe_dump({**PAPERMILL_STUDY, "fusion": {"reduction": 5}}))
+    result = subprocess.run([sys.executable, "-m", "dlfa", "run", str(params), "--outputs", str(tmp_path / "out")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    assert "'fusion': reduction 5 does not divide the hidden size 32; allowed: [1, 2, 4, 8, 16, 32]" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,5 +1,6 @@
 """Reliability: bad input refused before anything runs; locks; failed and reconfigured runs; leftovers."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -10,10 +11,11 @@ import time
 import pytest
 import yaml
 
+from conftest import tiny_params
 from dlfa import lock
+from dlfa.cli import EXIT_BAD_INPUT, EXIT_BUSY, main
 from dlfa.params import Run, validate
 from dlfa.paths import PARAMS, ROOT
-from dlfa.pipeline import EXIT_BAD_INPUT, EXIT_BUSY, main
 
 SMOKE = yaml.safe_load((PARAMS / "smoke.yaml").read_text())
 
@@ -157,8 +159,8 @@ def test_temporaries_of_interrupted_writes_are_removed(tmp_path):
 
 
 def test_checkpoints_of_another_configuration_are_never_resumed(tmp_path, capsys):
-    from dlfa.train import last_checkpoint, start_afresh_if_reconfigured
-    p = validate({"seeds": [1]})
+    from dlfa.runs import last_checkpoint, start_afresh_if_reconfigured
+    p = tiny_params(seeds=[1])
     run = Run(None, None, None, 1)
     run_dir = tmp_path / "runs" / run.run_id
     start_afresh_if_reconfigured(p, run, run_dir)
@@ -167,7 +169,7 @@ def test_checkpoints_of_another_configuration_are_never_resumed(tmp_path, capsys
     (checkpoint / "trainer_state.json").write_text("{}")
     start_afresh_if_reconfigured(p, run, run_dir)  # the same configuration: resumable
     assert last_checkpoint(run_dir / "trainer") == str(checkpoint)
-    start_afresh_if_reconfigured({**p, "learning_rate": 1e-3}, run, run_dir)
+    start_afresh_if_reconfigured(dataclasses.replace(p, learning_rate=1e-3), run, run_dir)
     assert "configuration changed since the last attempt; starting it afresh" in capsys.readouterr().out
     assert last_checkpoint(run_dir / "trainer") is None
     assert json.loads((run_dir / "config.json").read_text())["learning_rate"] == 1e-3
@@ -175,9 +177,8 @@ def test_checkpoints_of_another_configuration_are_never_resumed(tmp_path, capsys
 
 def test_the_grid_sorts_runs_into_complete_failed_and_not_run(tmp_path):
     from dlfa.io import write_json
-    from dlfa.results import study_runs
-    from dlfa.train import run_config
-    p = validate({"intermediate_task": None, "fusion_layers": [None, 1], "seeds": [1, 2]})
+    from dlfa.runs import run_config, study_runs
+    p = tiny_params(intermediate_task=None, fusion_layers=[None, 1], seeds=[1, 2])
     runs = {r: Run(*r) for r in [(None, None, None, 1), (1, None, None, 1), (None, None, None, 2), (1, None, None, 2)]}
     ok, failed, stale, _ = runs.values()
     write_json(tmp_path / "runs" / ok.run_id / "metrics.json",
@@ -187,7 +188,7 @@ def test_the_grid_sorts_runs_into_complete_failed_and_not_run(tmp_path):
                {"run_id": failed.run_id, "status": "failed", "error": "TrainingDiverged: loss became nan",
                 "config": run_config(p, failed)})
     write_json(tmp_path / "runs" / stale.run_id / "metrics.json",  # another learning rate: not this study's
-               {"run_id": stale.run_id, "status": "complete", "config": run_config({**p, "learning_rate": 1}, stale)})
+               {"run_id": stale.run_id, "status": "complete", "config": run_config(dataclasses.replace(p, learning_rate=1), stale)})
     (tmp_path / "runs" / stale.run_id / "predictions.npz").touch()
     write_json(tmp_path / "runs" / "d1__none__s9" / "metrics.json", {"run_id": "d1__none__s9", "status": "complete"})
     complete, failures, missing = study_runs(tmp_path, p)

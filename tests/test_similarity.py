@@ -5,6 +5,7 @@ import pytest
 import torch
 from transformers import BertConfig, DataCollatorWithPadding
 
+from dlfa.fusion import DLFAConfig
 from dlfa.model import DLFAForSequenceClassification
 from dlfa.similarity import layer_similarity, pooled_layers, similarity_table
 
@@ -32,7 +33,7 @@ def model():
     torch.manual_seed(0)
     config = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
                         intermediate_size=32)
-    return DLFAForSequenceClassification.from_config(config, fusion_layer=1)
+    return DLFAForSequenceClassification.from_config(config, DLFAConfig(1))
 
 
 def test_pooling_ignores_padding_and_batch_composition(model):

@@ -1,5 +1,6 @@
 """Checkpoint selection, results.csv, and training that resumes, accumulates and splits over processes."""
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -12,12 +13,15 @@ import torch
 import yaml
 from transformers import BertConfig, TrainingArguments
 
-from dlfa import train as train_mod
+from conftest import tiny_params
+from dlfa import trainer as trainer_mod
+from dlfa.fusion import DLFAConfig
 from dlfa.model import DLFAForSequenceClassification
-from dlfa.params import Run, validate
+from dlfa.params import Run
 from dlfa.paths import ROOT
 from dlfa.results import RESULT_COLUMNS, results_table
-from dlfa.train import evaluation_table, existing_metrics, run_config, select_checkpoints
+from dlfa.runs import existing_metrics, last_checkpoint, run_config
+from dlfa.selection import evaluation_table, select_checkpoints
 
 
 def _history():
@@ -56,7 +60,7 @@ def _metrics(run, params):
 
 
 def test_results_table_has_one_row_per_run_language_split_protocol():
-    params = validate({"targets": ["de", "ja"], "fusion_layers": [None, 1]})
+    params = tiny_params({"targets": ["de", "ja"], "fusion_layers": [None, 1]})
     runs = [Run(None, None, None, 1), Run(1, "xnli", "hi", 1)]
     table = results_table([_metrics(r, params) for r in runs])
     assert list(table.columns) == RESULT_COLUMNS
@@ -67,7 +71,7 @@ def test_results_table_has_one_row_per_run_language_split_protocol():
 
 
 def test_existing_metrics_requires_the_same_configuration(tmp_path):
-    params = validate({"targets": ["de", "ja"]})
+    params = tiny_params({"targets": ["de", "ja"]})
     run = Run(None, None, None, 1)
     path = tmp_path / "runs" / run.run_id / "metrics.json"
     path.parent.mkdir(parents=True)
@@ -75,45 +79,47 @@ def test_existing_metrics_requires_the_same_configuration(tmp_path):
     assert existing_metrics(tmp_path, params, run) is None  # no predictions.npz: the analysis needs it
     path.with_name("predictions.npz").write_bytes(b"")
     assert existing_metrics(tmp_path, params, run) is not None
-    assert existing_metrics(tmp_path, {**params, "learning_rate": 1e-4}, run) is None
+    assert existing_metrics(tmp_path, dataclasses.replace(params, learning_rate=1e-4), run) is None
     path.write_text(json.dumps({**_metrics(run, params), "status": "failed"}))
     assert existing_metrics(tmp_path, params, run) is None
 
 
 # --- resumable, multi-process training -------------------------------------------------------------
 
-def test_run_ids_parse_back():
-    for run in [Run(None, None, None, 1), Run(6, "xnli", "de", 2), Run(11, "pawsx_tt", "ja", 10)]:
-        assert Run.parse(run.run_id) == run
-    with pytest.raises(ValueError, match="not a run id: 'd6_xnli-de'"):
-        Run.parse("d6_xnli-de")
+def test_a_run_is_looked_up_in_the_grid_by_its_id():
+    params = tiny_params(fusion_layers=[None, 1], seeds=[1, 2], fusion=[{}, {"reduction": 8}])
+    assert params.run("d1-r8__xnli-hi__s2", ["hi"]) == Run(1, "xnli", "hi", 2, DLFAConfig(reduction=8))
+    assert params.run("d1-r8__xnli-hi__s2", ["hi"]).dlfa == DLFAConfig(fusion_layer=1, reduction=8)
+    assert params.run("baseline__none__s1", []).dlfa == DLFAConfig()
+    with pytest.raises(ValueError, match="no run 'd6__xnli-de__s1' in its grid"):
+        params.run("d6__xnli-de__s1", ["hi"])
 
 
 def test_last_checkpoint_is_the_newest_complete_one(tmp_path):
-    assert train_mod.last_checkpoint(tmp_path) is None
+    assert last_checkpoint(tmp_path) is None
     for step, complete in ((10, True), (20, True), (30, False)):  # 30: killed while saving
         (tmp_path / f"checkpoint-{step}").mkdir()
         if complete:
             (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
-    assert train_mod.last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-20")
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-20")
 
 
 def test_arguments_split_the_effective_batch_over_processes_and_save_at_evaluations(tmp_path):
-    params = validate({"train_batch_size": 8, "effective_batch_size": 32, "evals_per_epoch": 2})
-    args = train_mod._arguments(params, tmp_path, 1, 1e-3, 1.0, n_train=3200, evaluate=True)
+    params = tiny_params({"train_batch_size": 8, "effective_batch_size": 32, "evals_per_epoch": 2})
+    args = trainer_mod.training_arguments(params, tmp_path, 1, 1e-3, 1.0, n_train=3200, evaluate=True)
     assert args.gradient_accumulation_steps == 4
     assert args.save_steps == args.eval_steps == 50 and args.eval_steps % args.logging_steps == 0
     assert args.save_total_limit == 1
-    assert train_mod.accumulation_steps(params, processes=2) == 2
+    assert trainer_mod.accumulation_steps(params, processes=2) == 2
     with pytest.raises(ValueError, match="not a multiple of train_batch_size x processes = 8 x 3"):
-        train_mod.accumulation_steps(params, processes=3)
+        trainer_mod.accumulation_steps(params, processes=3)
 
 
 def _tiny_model():
     config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=32, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     torch.manual_seed(0)
-    return DLFAForSequenceClassification.from_config(config, fusion_layer=1)
+    return DLFAForSequenceClassification.from_config(config, DLFAConfig(fusion_layer=1))
 
 
 def test_logged_loss_is_the_batch_mean_under_gradient_accumulation(tmp_path):
@@ -129,7 +135,7 @@ def test_logged_loss_is_the_batch_mean_under_gradient_accumulation(tmp_path):
     args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=8, gradient_accumulation_steps=2,
                              learning_rate=0.0, max_steps=1, report_to="none", save_strategy="no", use_cpu=True,
                              logging_steps=1, disable_tqdm=True)
-    trainer = train_mod._StudyTrainer(model=model, args=args, train_dataset=ds, data_collator=_pad)
+    trainer = trainer_mod.StudyTrainer(model=model, args=args, train_dataset=ds, data_collator=_pad)
     result = trainer.train()
     assert result.training_loss == pytest.approx(float(expected), rel=1e-5)  # not 2x: accumulation divides it
 
@@ -144,7 +150,7 @@ def _pad(batch):
 
 def test_length_grouped_order_depends_on_seed_and_epoch_only():
     lengths = list(range(5, 69))
-    sampler = train_mod._EpochSeededLengthSampler(8, lengths, seed=3)
+    sampler = trainer_mod.EpochSeededLengthSampler(8, lengths, seed=3)
     first = list(sampler)
     torch.manual_seed(123)  # the global RNG does not matter
     sampler.set_epoch(0)
@@ -152,13 +158,13 @@ def test_length_grouped_order_depends_on_seed_and_epoch_only():
     sampler.set_epoch(1)
     second = list(sampler)
     assert second != first
-    again = train_mod._EpochSeededLengthSampler(8, lengths, seed=3)
+    again = trainer_mod.EpochSeededLengthSampler(8, lengths, seed=3)
     again.set_epoch(1)
     assert list(again) == second  # what a run resumed in epoch 1 sees
 
 
 TINY_RUN = {
-    "study": "resume", "tiny_model": {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64,
+    "study": "resume", "model": "tiny", "data_source": "synthetic", "tiny_model": {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64,
                                       "vocab_size": 400},
     "targets": ["de", "ja"], "intermediate_task": "xnli", "candidate_languages": ["hi", "vi"],
     "intermediate_languages": ["hi"], "fusion_layers": [None, 1], "seeds": [1], "train_size": 320, "eval_size": 40,
@@ -172,6 +178,7 @@ import os, signal, sys
 from pathlib import Path
 from transformers import TrainerCallback
 from dlfa import params
+from dlfa.runs import study_run
 from dlfa.train import train_run
 
 class KillAfterSave(TrainerCallback):  # SIGKILL right after the checkpoint at step >= N of one stage
@@ -181,7 +188,8 @@ class KillAfterSave(TrainerCallback):  # SIGKILL right after the checkpoint at s
         if state.global_step >= self.step and args.output_dir.endswith(self.stage):
             os.kill(os.getpid(), signal.SIGKILL)
 
-p, out, run = params.load(sys.argv[1]), Path(sys.argv[2]), params.Run.parse(sys.argv[3])
+p, out = params.load(sys.argv[1]), Path(sys.argv[2])
+run = study_run(out, p, sys.argv[3])
 step, stage = int(sys.argv[4]), sys.argv[5]
 train_run(p, run, out, callbacks=[KillAfterSave(step, stage)] if step else [])
 '''
@@ -190,14 +198,13 @@ train_run(p, run, out, callbacks=[KillAfterSave(step, stage)] if step else [])
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
     """A study folder with 01_data done, and an uninterrupted reference of each run."""
-    from dlfa import params as params_mod
-    from dlfa import pipeline
+    from dlfa import notebooks
     root = tmp_path_factory.mktemp("resume")
-    p = params_mod.validate(TINY_RUN)
-    (root / "params.yaml").write_text(yaml.safe_dump(p))
+    (root / "params.yaml").write_text(yaml.safe_dump(TINY_RUN))
     (root / "killer.py").write_text(KILLER)
-    pipeline.execute("01_data", root / "reference" / "resume" / "notebooks" / "01_data.ipynb",
-                     pipeline.parameters_for("01_data", p, {"outputs_dir": str(root / "reference")}))
+    for stage in ("01_data", "02_typology"):  # 02: the grid's intermediate languages, for the run's lookup
+        notebooks.execute(stage, root / "reference" / "resume" / "notebooks" / f"{stage}.ipynb",
+                          notebooks.parameters(stage, root / "params.yaml", root / "reference"))
     return root
 
 
@@ -209,7 +216,7 @@ def _train(root, study, run_id, kill_step=0, stage="x"):
 def _copy_data(root, name):
     import shutil
     study = root / name / "resume"
-    for part in ("data", "model"):
+    for part in ("data", "model", "typology"):
         shutil.copytree(root / "reference" / "resume" / part, study / part)
     return study
 
@@ -275,19 +282,23 @@ def test_two_processes_train_one_run_as_one(tiny_study):
 
 def test_train_command_refuses_a_run_outside_the_grid(tmp_path):
     params = tmp_path / "p.yaml"
-    params.write_text(yaml.safe_dump({**TINY_RUN, "fusion_layers": [None]}))
-    result = subprocess.run([sys.executable, "-m", "dlfa", "train", str(params), "d1__xnli-ur__s3",
+    params.write_text(yaml.safe_dump({**TINY_RUN, "fusion_layers": [None], "intermediate_task": None}))
+    result = subprocess.run([sys.executable, "-m", "dlfa", "train", str(params), "d1__none__s3",
                              "--outputs", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2
-    for message in ("fusion layer 1 is not in 'fusion_layers' [None]", "seed 3 is not in 'seeds' [1]",
-                    "'xnli-ur' is not a candidate"):
-        assert message in result.stderr
+    assert ("no run 'd1__none__s3' in its grid (fusion_layers [None], seeds [1], intermediate languages none); "
+            "e.g. baseline__none__s1") in result.stderr
+    params.write_text(yaml.safe_dump(TINY_RUN))  # the grid needs the typology stage's choice
+    result = subprocess.run([sys.executable, "-m", "dlfa", "train", str(params), "d1__xnli-hi__s1",
+                             "--outputs", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and "has no typology/selection.csv: prepare the study first" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_paired_tests_align_runs_by_example_id(tmp_path):
     from dlfa import stats
     from dlfa.analysis import PAIRED_COLUMNS, paired_tests
-    params = validate({"targets": ["de", "ja"], "fusion_layers": [None, 1]})
+    params = tiny_params({"targets": ["de", "ja"], "fusion_layers": [None, 1]})
     runs = [Run(None, None, None, 1), Run(1, None, None, 1)]
     rng = np.random.default_rng(0)
     ids, gold = np.arange(100, 150), rng.integers(0, 2, 50).astype(np.int8)
@@ -326,8 +337,8 @@ def test_saved_predictions_follow_the_dataset_order(tmp_path):
     assert 0 < sum(expected) < len(expected)  # a model whose order would show
     args = TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=8, report_to="none",
                              use_cpu=True, train_sampling_strategy="group_by_length", disable_tqdm=True)
-    trainer = train_mod._StudyTrainer(model=model, args=args, eval_dataset={"x_test": datasets.Dataset.from_list(rows)},
-                                      data_collator=_pad, compute_metrics=train_mod._accuracy)
+    trainer = trainer_mod.StudyTrainer(model=model, args=args, eval_dataset={"x_test": datasets.Dataset.from_list(rows)},
+                                      data_collator=_pad, compute_metrics=trainer_mod.accuracy)
     trainer.predictions_dir = tmp_path / "predictions"
     trainer.evaluate()
     with np.load(tmp_path / "predictions" / "step-0.npz") as saved:
@@ -338,7 +349,7 @@ def test_saved_predictions_follow_the_dataset_order(tmp_path):
 
 def _trainer_at(step, history, tests_every_time=False):
     args = TrainingArguments(output_dir="unused", report_to="none", use_cpu=True, disable_tqdm=True)
-    trainer = train_mod._StudyTrainer(model=_tiny_model(), args=args)
+    trainer = trainer_mod.StudyTrainer(model=_tiny_model(), args=args)
     trainer.state.global_step, trainer.state.log_history = step, history
     trainer.test_every_evaluation = tests_every_time
     return trainer
@@ -387,8 +398,8 @@ def test_selective_test_evaluation_selects_what_evaluating_every_test_selects(tm
                                  per_device_eval_batch_size=64, learning_rate=5e-3, max_steps=8, seed=0,
                                  eval_strategy="steps", eval_steps=1, logging_steps=1, save_strategy="no",
                                  report_to="none", use_cpu=True, disable_tqdm=True)
-        trainer = train_mod._StudyTrainer(model=model, args=args, train_dataset=_rule_rows(96, seed=99),
-                                          eval_dataset=evals, data_collator=_pad, compute_metrics=train_mod._accuracy)
+        trainer = trainer_mod.StudyTrainer(model=model, args=args, train_dataset=_rule_rows(96, seed=99),
+                                          eval_dataset=evals, data_collator=_pad, compute_metrics=trainer_mod.accuracy)
         trainer.test_every_evaluation = every
         trainer.predictions_dir = tmp_path / str(every) / "predictions"
         trainer.train()

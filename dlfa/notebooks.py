@@ -1,0 +1,75 @@
+"""The stage notebooks (``notebooks/*.py``, jupytext percent files) and their execution with papermill.
+
+Every notebook takes the study's params file as its one parameter (``params_file``), plus where
+study folders live (``outputs_dir``) and, for 03, the run (``run_id``); it reads the rest of the
+study's parameters from that file, so the keys are declared in one place (``dlfa.params``) and
+plain papermill runs a stage as well as ``dlfa run`` does.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .io import atomic_path
+from .paths import NOTEBOOKS
+
+STAGES = ("01_data", "02_typology", "03_train", "04_analysis")
+
+
+class NotebookFailed(RuntimeError):
+    """A stage's notebook stopped with an error; the executed notebook shows where."""
+
+
+@functools.lru_cache(maxsize=None)  # a study asks once per stage and run; the source does not change
+def declared_parameters(name: str) -> dict[str, Any]:
+    """The names and default values assigned in a notebook's cell tagged ``parameters``."""
+    import jupytext  # not needed to read a study's records
+    nb = jupytext.read(NOTEBOOKS / f"{name}.py")
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"notebooks/{name}.py must have exactly one cell tagged 'parameters'; found {len(cells)}")
+    found = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            found[node.targets[0].id] = ast.literal_eval(node.value)
+    return found
+
+
+def parameters(name: str, params_file: str | Path, outputs_dir: str | Path, run_id: str | None = None) -> dict:
+    """What a stage is executed with: the study's params file, where study folders live, and its run."""
+    values = {"params_file": str(params_file), "outputs_dir": str(outputs_dir)}
+    if run_id is not None:
+        values["run_id"] = run_id
+    return values
+
+
+def execute(name: str, out_path: Path, parameters: dict[str, Any], log_path: Path | None = None) -> None:
+    """Execute notebooks/<name>.py into ``out_path`` with the parameters it declares; the kernel's
+    output also goes to ``log_path`` as it runs, if given."""
+    import jupytext
+    import papermill as pm
+    unknown = set(parameters) - set(declared_parameters(name))
+    if unknown:  # papermill would only warn
+        raise ValueError(f"notebooks/{name}.py has no parameter(s) {sorted(unknown)}")
+    nb = jupytext.read(NOTEBOOKS / f"{name}.py")  # its kernelspec comes from the file's header
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "a", encoding="utf-8") if log_path else None
+    with atomic_path(out_path) as tmp, log or contextlib.nullcontext():  # the notebook appears whole, failed or not
+        try:
+            pm.execute_notebook(nb, str(tmp), parameters=parameters, progress_bar=False, cwd=str(NOTEBOOKS),
+                                stdout_file=log, stderr_file=log,
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no TCP warning
+        except pm.PapermillExecutionError as err:
+            os.replace(tmp, out_path)
+            where = ""
+            if not err.evalue:  # e.g. a bare assert: show where it happened
+                lines = [re.sub(r"\x1b\[[0-9;]*m", "", t).strip() for t in "\n".join(err.traceback).splitlines()]
+                where = "\n    " + "\n    ".join([t for t in lines if t][-3:])
+            raise NotebookFailed(f"{name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}{where}\n"
+                                 f"  executed notebook: {out_path}") from None
