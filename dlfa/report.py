@@ -122,7 +122,13 @@ def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
     rows += [{"run": m["run_id"], "fusion options": _fusion_options(m.get("config", {})), "status": "failed",
               "error": m.get("error", "")} for m in failed]
     rows += [{"run": run_id, "status": "not run", "error": ""} for run_id in missing]
-    return _table(pd.DataFrame(rows), 1) if rows else "<p>No runs.</p>"
+    if not rows:
+        return "<p>No runs.</p>"
+    frame = pd.DataFrame(rows)
+    for column, digits in (("en dev accuracy", 3), ("majority share", 3), ("wall time (s)", 1), ("train examples/s", 1)):
+        if column in frame:
+            frame[column] = frame[column].map(lambda v, d=digits: "–" if pd.isna(v) else f"{v:.{d}f}")
+    return _table(frame)
 
 
 def _read_json(path: Path) -> dict:

@@ -125,7 +125,7 @@ def crossed_mean(scores, confidence: float = 0.95) -> dict:
     estimate = float(y.mean())
     if s == 1:
         return {**_t_result(estimate, y.var(ddof=1) / n, n - 1, confidence,
-                            f"{EXAMPLES} (1 seed: seed noise not estimable)"), "seed_share": 0.0}
+                            f"{EXAMPLES}; 1 seed: seed noise not estimable"), "seed_share": 0.0}
     seed_means, example_means = y.mean(axis=1), y.mean(axis=0)
     ms_seed = n * seed_means.var(ddof=1)
     ms_example = s * example_means.var(ddof=1)
@@ -156,7 +156,7 @@ def seeds_and_binomial(per_seed, binomial_variance, confidence: float = 0.95) ->
     test_part = float(binomial.mean())
     if s == 1:
         return {**_t_result(float(values[0]), test_part, float("inf"), confidence,
-                            f"{EXAMPLES}, binomial bound (1 seed: seed noise not estimable)"), "seed_share": 0.0}
+                            f"{EXAMPLES}, binomial bound; 1 seed: seed noise not estimable"), "seed_share": 0.0}
     return seeds_and_examples(float(values.mean()), float(values.var(ddof=1) / s), test_part, s, confidence,
                               f"{BOTH}, binomial bound (no predictions; conservative)")
 
