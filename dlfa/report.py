@@ -143,7 +143,7 @@ def _fmt_interval(v, low, high, scale=100.0, signed=True) -> str:
 
 
 def _notes(notes) -> str:
-    distinct = [n for n in dict.fromkeys(notes.fillna("")) if n]
+    distinct = [n for n in dict.fromkeys(notes.astype(object).fillna("")) if n]  # an all-NaN column is float
     return "".join(f"<p class='muted'>{html.escape(n[0].upper() + n[1:])}.</p>" for n in distinct)
 
 
