@@ -20,7 +20,7 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.dlfa-installed-$(TORCH_VERSION)
 TORCH_REQ := $(if $(TORCH_VERSION),torch==$(TORCH_VERSION),)
 
-.PHONY: install test test-fast study lab notebooks bench bench-gpu statistics clean
+.PHONY: install test test-fast study lab notebooks bench bench-gpu statistics validate clean
 
 install: $(STAMP)
 
@@ -51,6 +51,9 @@ statistics: $(STAMP)  ## the calibration and power simulations -> docs/statistic
 
 notebooks: $(STAMP)  ## notebooks/*.ipynb from the .py sources (for plain papermill; never committed)
 	$(PY) -m jupytext --to ipynb notebooks/01_data.py notebooks/02_typology.py notebooks/03_train.py notebooks/04_analysis.py
+
+validate: $(STAMP)  ## positive and null controls of the typology question (about 20 min) -> docs/validation.md
+	$(PY) -m dlfa.validation
 
 lab: $(STAMP)  ## JupyterLab with the notebooks (the .py files open as notebooks through jupytext)
 	$(PY) -m pip install --quiet "jupyterlab>=4.0"

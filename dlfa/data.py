@@ -19,6 +19,7 @@ default CSV quoting would treat as field delimiters. Every field is returned exa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -35,7 +36,7 @@ from transformers import AutoTokenizer
 
 from .io import write_json
 from .paths import resolve
-from .tasks import PAWSX, Task, intermediate_task
+from .tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ["id", "sentence1", "sentence2", "label"]
@@ -50,6 +51,11 @@ SYNTHETIC_SIZES = {"train": 4000, "validation": 500, "test": 500}
 # respell every content word (synonyms: paraphrase; other words: not), judged by shared vocabulary.
 SYNTHETIC_PAWSX = {"passive_share": 0.2, "moved_adverbs": True, "lexical_share": 1.0, "lexical_words": None}
 SYNTHETIC_NLI = {"passive_share": 0.2}
+# With planted sharing, the synthetic XNLI is lexical NLI: the hypothesis respells every content word
+# of the premise, with synonyms (entailment) or with other concepts (contradiction), the rows of
+# PAWS-X's lexical pairs for other propositions (seed offset). XNLI in a language then teaches which
+# of its spellings name the same concept, which is what PAWS-X asks of a target that shares them.
+PLANTED_NLI_SEED = 7919
 CACHE_FORMAT = 2  # bump when the tokenized layout changes: old caches are rebuilt
 MODEL_COLUMNS = ["input_ids", "token_type_ids", "attention_mask", "labels"]
 
@@ -175,11 +181,16 @@ def read_official_tsv(path: str | os.PathLike) -> datasets.Dataset:
     return _standardise(read_tsv(path), PAWSX, path, 2)
 
 
-def _synthetic(task: Task, language: str, split: str, size: int | None, seed: int) -> datasets.Dataset:
+def _synthetic(task: Task, language: str, split: str, size: int | None, seed: int,
+               planted: tuple | None = None) -> datasets.Dataset:
     from . import synthetic
     n = size or SYNTHETIC_SIZES[split]
-    profile = synthetic_profile(language)
-    if task.name == "xnli":
+    profile = synthetic_profile(language, planted)
+    if task.name == "xnli" and planted:  # lexical NLI: PAWS-X's lexical pairs, other propositions
+        rows = synthetic.pawsx_rows(profile, n, seed + PLANTED_NLI_SEED, split, **SYNTHETIC_PAWSX)
+        rows = {"premise": rows["sentence1"], "hypothesis": rows["sentence2"], "id": rows["id"],
+                "label": [synthetic.ENTAILMENT if y == 1 else synthetic.CONTRADICTION for y in rows["label"]]}
+    elif task.name == "xnli":
         rows = synthetic.nli_rows(profile, n, seed, split, **SYNTHETIC_NLI)
     else:  # PAWS-X and its translate-train: rows are parallel across languages, as in the real data
         rows = synthetic.pawsx_rows(profile, n, seed, split, **SYNTHETIC_PAWSX)
@@ -189,16 +200,18 @@ def _synthetic(task: Task, language: str, split: str, size: int | None, seed: in
 
 
 def read(task: Task, source: str, language: str, split: str, size: int | None = None,
-         seed: int = 0) -> datasets.Dataset:
+         seed: int = 0, planted: tuple | None = None) -> datasets.Dataset:
     """Every row of one language and split of ``task``, before the row policy.
 
-    ``source``: ``"hub"``, ``"synthetic"`` (``size`` rows generated from ``seed``) or a local directory.
+    ``source``: ``"hub"``, ``"synthetic"`` (``size`` rows generated from ``seed``; ``planted``: the
+    synthetic languages share spellings by typological distance, see ``synthetic_profile``) or a
+    local directory.
     """
     _check_split(split)
     if language not in task.languages:
         raise ValueError(f"{task.title} has no language {language!r}; it has {list(task.languages)}")
     if source == "synthetic":
-        return _synthetic(task, language, split, size, seed)
+        return _synthetic(task, language, split, size, seed, planted)
     if source == "hub":
         ds = _from_hub(task, language, split)
         first, second = task.text_columns
@@ -248,9 +261,9 @@ def subset(ds: datasets.Dataset, size: int | None, seed: int) -> datasets.Datase
 
 
 def load_corpus(task: Task, source: str, language: str, split: str, size: int | None = None, seed: int = 0,
-                drop_placeholders: bool = False) -> tuple[datasets.Dataset, dict[str, int]]:
+                drop_placeholders: bool = False, planted: tuple | None = None) -> tuple[datasets.Dataset, dict[str, int]]:
     """Rows after the policy and a label-stratified subset of ``size``; with the policy's counts."""
-    ds, counts = apply_policy(read(task, source, language, split, size, seed), drop_placeholders)
+    ds, counts = apply_policy(read(task, source, language, split, size, seed, planted), drop_placeholders)
     return subset(ds, size, seed), counts
 
 
@@ -272,17 +285,50 @@ def load_intermediate(task: str, source: str, language: str, split: str = "train
     return load_corpus(intermediate_task(task), source, language, split, size, seed, drop_placeholders)[0]
 
 
-def synthetic_profile(language: str):
+def synthetic_profile(language: str, planted: tuple | None = None):
     """The synthetic stand-in for a real language: its word order from URIEL syntax features,
-    its share of English words falling with URIEL genetic distance to English."""
+    its share of English words falling with URIEL genetic distance to English.
+
+    ``planted`` = (kind, metric, rate, permuted, seed): a corpus with a known typology effect. The
+    words a language does not share with English are spelled as in ``synthetic.cognate_spellings``
+    over every PAWS-X and XNLI language, so two languages spell a word alike with probability
+    ``exp(-rate * d)``, d their URIEL distance of that kind (``permuted``: the distances of a fixed
+    random permutation of the languages, unrelated to theirs); and every language keeps English
+    word order, so that nothing but the planted sharing ties a gain to distance.
+    """
     from . import synthetic, typology
     if language == "en":
         return synthetic.ENGLISH
-    syntax = typology.syntax_profile(language)
     genetic = typology.distance("genetic", "en", language)
-    shared = float(np.clip(0.9 - 0.6 * genetic, 0.1, 0.9))
+    shared = round(float(np.clip(0.9 - 0.6 * genetic, 0.1, 0.9)), 3)
+    if planted:
+        cognates = tuple(sorted(planted_spellings(*planted)[language].items()))
+        return synthetic.LanguageProfile(language, shared_fraction=shared, cognates=cognates)
+    syntax = typology.syntax_profile(language)
     return synthetic.LanguageProfile(language, syntax["order"], syntax["adj_before_noun"],
-                                     syntax["adposition_before_noun"], round(shared, 3))
+                                     syntax["adposition_before_noun"], shared)
+
+
+PLANTED_LANGUAGES = tuple(sorted((set(PAWSX.languages) | set(INTERMEDIATE["xnli"].languages)) - {"en"}))
+
+
+@functools.lru_cache(maxsize=None)
+def planted_distances(kind: str, metric: str, permuted: bool, seed: int) -> pd.DataFrame:
+    """The distances the planted sharing follows, over ``PLANTED_LANGUAGES``: URIEL's, or (``permuted``)
+    those of a fixed random permutation of the languages (the same values, unrelated to theirs)."""
+    from . import typology
+    matrix = typology.distance_matrix(kind, PLANTED_LANGUAGES, metric=metric)
+    if permuted:
+        order = np.random.default_rng(seed).permutation(len(PLANTED_LANGUAGES))
+        matrix = pd.DataFrame(matrix.to_numpy()[np.ix_(order, order)], index=matrix.index, columns=matrix.columns)
+    return matrix
+
+
+@functools.lru_cache(maxsize=None)
+def planted_spellings(kind: str, metric: str, rate: float, permuted: bool, seed: int) -> dict[str, dict[str, str]]:
+    from . import synthetic
+    return synthetic.cognate_spellings(list(PLANTED_LANGUAGES), planted_distances(kind, metric, permuted, seed).to_numpy(),
+                                       rate, seed)
 
 
 # --- tokenization and its cache ------------------------------------------------------------------

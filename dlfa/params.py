@@ -161,6 +161,32 @@ def _tiny_model(key, v):
         f"'{key}': hidden_size must be divisible by num_heads"
 
 
+@dataclass(frozen=True)
+class PlantedSharing:
+    """A synthetic corpus with a known typology effect (``dlfa.synthetic.cognate_spellings``): the
+    languages spell the words they do not share with English alike with probability
+    ``exp(-rate * d)``, d their distance under the study's ``typology_kind`` and ``distance_metric``
+    (``permuted``: under a random permutation of the languages, so the same amount of sharing is
+    unrelated to distance: the null control). Every language keeps English word order."""
+
+    rate: float = 3.5
+    permuted: bool = False
+    seed: int = 0
+
+
+def _planted_sharing(key, v):
+    if v is None:
+        return None
+    names = [f.name for f in fields(PlantedSharing)]
+    if not isinstance(v, dict) or set(v) - set(names):
+        return f"'{key}' must be null or a mapping of some of {names}; got {v!r}"
+    value = PlantedSharing(**v)
+    if not (_is_number(value.rate) and value.rate > 0) or not isinstance(value.permuted, bool) \
+            or not (_is_int(value.seed) and value.seed >= 0):
+        return f"'{key}': rate must be a number > 0, permuted true or false, seed an integer >= 0; got {v!r}"
+    return None
+
+
 def _fusion(key, v):
     found = []
     for options in (v if isinstance(v, list) else [v]):
@@ -196,6 +222,7 @@ class Params:
     tiny_model: TinyModel = key(TinyModel(), _tiny_model, "the tiny model's shape")
     intermediate_source: str | None = key(None, _intermediate_source, "null: follow data_source")
     drop_placeholders: bool = key(False, _boolean, "drop PAWS-X's NS placeholder rows")
+    planted_sharing: PlantedSharing | None = key(None, _planted_sharing, "synthetic data: a planted typology effect")
     targets: tuple[str, ...] = key(("de", "es", "fr", "ja", "ko", "zh"), _targets, "zero-shot target languages")
     intermediate_task: str | None = key("xnli", _optional_task, "null: no intermediate stage")
     candidate_languages: tuple[str, ...] = key(tuple(INTERMEDIATE_TASKS["xnli"]), None,
@@ -259,6 +286,7 @@ class Params:
         """Plain YAML/JSON types, as a params file holds them (``fusion`` without its layer)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["tiny_model"] = asdict(self.tiny_model)
+        values["planted_sharing"] = None if self.planted_sharing is None else asdict(self.planted_sharing)
         values["fusion"] = [{k: v for k, v in f.to_dict().items() if k != "fusion_layer"} for f in self.fusion]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
@@ -266,6 +294,9 @@ class Params:
         """The values that determine a run's result (JSON types)."""
         values = self.to_dict()
         config = {k: values[k] for k in RESULT_KEYS + (INTERMEDIATE_RESULT_KEYS if intermediate else ())}
+        if self.planted_sharing is not None:  # only when set, so that other studies keep their runs' configuration
+            config["planted_sharing"] = {**values["planted_sharing"], "kind": self.typology_kind,
+                                         "metric": self.distance_metric}
         if intermediate:
             config["intermediate_source"] = self.intermediate_from
         return config
@@ -295,6 +326,13 @@ def defaults() -> dict[str, Any]:
     return found
 
 
+def _draft(p: dict[str, Any]) -> Params:
+    """Checked values (plain types) as a Params, for the checks that read several keys."""
+    planted = p["planted_sharing"]
+    return Params(**{**p, "tiny_model": TinyModel(**p["tiny_model"]), "fusion": (),
+                     "planted_sharing": PlantedSharing(**planted) if isinstance(planted, dict) else planted})
+
+
 def _cross_checks(p: dict[str, Any]) -> list[str]:
     """Checks that read several keys (each key's own check has passed)."""
     found = []
@@ -307,7 +345,7 @@ def _cross_checks(p: dict[str, Any]) -> list[str]:
         elif chosen != "typology":
             found.append("'intermediate_languages' must be 'typology' (chosen by the typology stage) "
                          f"or a list of candidate languages; got {chosen!r}")
-    hidden, layers = Params(**{**p, "tiny_model": TinyModel(**p["tiny_model"]), "fusion": ()}).encoder_shape()
+    hidden, layers = _draft(p).encoder_shape()
     fl = p["fusion_layers"]
     allowed = f"1..{layers - 1}" if layers else "positive integers below the encoder's depth"
     if not isinstance(fl, (list, tuple)) or not fl:
@@ -322,6 +360,9 @@ def _cross_checks(p: dict[str, Any]) -> list[str]:
     for options in (p["fusion"] if isinstance(p["fusion"], list) else [p["fusion"]]):
         found += [f"'fusion': {problem}" for problem in DLFAConfig.from_dict(options).problems(hidden)
                   if problem.startswith("reduction")]
+    if p["planted_sharing"] is not None and (p["data_source"] != "synthetic" or (p["intermediate_source"] or "synthetic") != "synthetic"):
+        found.append("'planted_sharing' plants an effect in the synthetic corpus: it needs 'data_source: synthetic' "
+                     "(and the intermediate task from it)")
     gpus = p["gpus_per_run"]
     if p["effective_batch_size"] % (p["train_batch_size"] * gpus):
         per_step = f"'train_batch_size' ({p['train_batch_size']})" + (f" x 'gpus_per_run' ({gpus})" if gpus > 1 else "")
@@ -344,6 +385,8 @@ def validate(raw: Any, source: str = "params") -> Params:
     p = {**defaults(), **{k: v for k, v in raw.items() if k in PARAMS_KEYS}}
     if isinstance(p["tiny_model"], TinyModel):
         p["tiny_model"] = asdict(p["tiny_model"])
+    if isinstance(p["planted_sharing"], PlantedSharing):
+        p["planted_sharing"] = asdict(p["planted_sharing"])
     if isinstance(p["fusion"], tuple):
         p["fusion"] = [{k: v for k, v in f.to_dict().items() if k != "fusion_layer"} for f in p["fusion"]]
     for f in fields(Params):
@@ -359,7 +402,8 @@ def validate(raw: Any, source: str = "params") -> Params:
     if problems:
         raise ParamsError(source, problems)
     fusion = p["fusion"] if isinstance(p["fusion"], list) else [p["fusion"]]
-    values = {**p, "tiny_model": TinyModel(**p["tiny_model"]), "fusion": tuple(DLFAConfig.from_dict(f) for f in fusion)}
+    values = {**p, "tiny_model": TinyModel(**p["tiny_model"]), "fusion": tuple(DLFAConfig.from_dict(f) for f in fusion),
+              "planted_sharing": None if p["planted_sharing"] is None else PlantedSharing(**p["planted_sharing"])}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return Params(**values)
 
@@ -434,18 +478,23 @@ class Corpus:
     language: str
     split: str
     size: int | None
+    planted: tuple | None = None  # synthetic source with planted sharing: (kind, metric, rate, permuted, seed)
 
 
 def study_corpora(params: Params, intermediate_languages: list[str] | None = None) -> list[Corpus]:
     """What the data stage loads and training reads: English PAWS-X train, dev and test of every
     language, and the intermediate task's train split in each candidate (or in ``intermediate_languages``)."""
+    planted = params.planted_sharing
+    spec = (params.typology_kind, params.distance_metric, planted.rate, planted.permuted, planted.seed) \
+        if planted else None
     corpora = [Corpus(PAWSX, params.data_source, lang, split,
-                      params.train_size if split == "train" else params.eval_size)
+                      params.train_size if split == "train" else params.eval_size, spec)
                for lang in params.languages for split in (["train"] if lang == "en" else []) + ["validation", "test"]]
     if params.intermediate_task:
         languages = params.candidate_languages if intermediate_languages is None else intermediate_languages
         corpora += [Corpus(INTERMEDIATE[params.intermediate_task], params.intermediate_from, lang, "train",
-                           params.intermediate_train_size) for lang in languages]
+                           params.intermediate_train_size, spec if params.intermediate_from == "synthetic" else None)
+                    for lang in languages]
     return corpora
 
 
@@ -458,7 +507,7 @@ def missing_local_files(task: Task, directory: str, needs: list[tuple[str, str]]
 
 def _check_local_files(p: dict[str, Any]) -> list[str]:
     """Local data must hold every file the study will read, before anything runs."""
-    params = Params(**{**p, "tiny_model": TinyModel(**p["tiny_model"]), "fusion": ()})
+    params = _draft(p)
     languages = params.intermediate_languages if isinstance(params.intermediate_languages, (list, tuple)) else None
     corpora = study_corpora(params, languages)
     found = []

@@ -62,6 +62,7 @@ language stays the same across a study's seeds and splits.
 
 from __future__ import annotations
 
+import math
 import operator
 import random
 import re
@@ -185,6 +186,9 @@ class LanguageProfile:
     adj_before_noun: bool = True
     adposition_before_noun: bool = True  # position of the agent marker in passives
     shared_fraction: float = 1.0  # share of words spelled as in English
+    # Spellings of the words not shared with English, as (word, spelling) pairs (``cognate_spellings``);
+    # None: a pseudo-word of this language's own for each.
+    cognates: tuple[tuple[str, str], ...] | None = None
 
     def __post_init__(self):
         if not isinstance(self.code, str) or not self.code:
@@ -233,8 +237,53 @@ def _share_draws(code: str, seed: int) -> dict[str, float]:
 
 @lru_cache(maxsize=None)
 def _lexicon(profile: LanguageProfile, seed: int) -> dict[str, str]:
-    draws, pseudo = _share_draws(profile.code, seed), _pseudo_words(profile.code, seed)
+    draws = _share_draws(profile.code, seed)
+    pseudo = dict(profile.cognates) if profile.cognates is not None else _pseudo_words(profile.code, seed)
     return {w: w if draws[w] < profile.shared_fraction else pseudo[w] for w in WORDS}
+
+
+def cognate_spellings(languages: list[str], distances, rate: float, seed: int = 0) -> dict[str, dict[str, str]]:
+    """Spellings that languages share more the closer they are: cognates on a tree, by construction.
+
+    The languages are joined into a tree by average linkage (UPGMA) on ``distances`` (a square
+    matrix in their order), so that the tree distance between two languages (the cophenetic
+    distance c) follows the given one. Each word's spelling starts as one pseudo-word at the root
+    and, on each branch of length l, is replaced by a new pseudo-word with probability
+    ``1 - exp(-rate * l)``. Two languages then spell a word alike iff no replacement happened on
+    the path between them: with probability ``exp(-rate * c)``, independently for every word.
+    Returns language -> English word -> its spelling there.
+    """
+    import numpy as np
+    from scipy.cluster.hierarchy import linkage, to_tree
+    from scipy.spatial.distance import squareform
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0; got {rate!r}")
+    matrix = np.asarray(distances, dtype=float)
+    if matrix.shape != (len(languages), len(languages)) or not np.allclose(matrix, matrix.T):
+        raise ValueError(f"distances must be a symmetric {len(languages)} x {len(languages)} matrix")
+    root = to_tree(linkage(squareform(matrix, checks=False), method="average"))
+    out: dict[str, dict[str, str]] = {lang: {} for lang in languages}
+    for word in WORDS:
+        rng = random.Random(f"dlfa.synthetic.cognate|{seed}|{word}")
+        stack = [(root, _fresh_spelling(rng), root.dist / 2)]  # node, its spelling, its height
+        while stack:
+            node, spelling, height = stack.pop()
+            if node.is_leaf():
+                out[languages[node.id]][word] = spelling
+                continue
+            for child in (node.left, node.right):
+                child_height = child.dist / 2 if not child.is_leaf() else 0.0
+                kept = rng.random() < math.exp(-rate * (height - child_height))
+                stack.append((child, spelling if kept else _fresh_spelling(rng), child_height))
+    return out
+
+
+def _fresh_spelling(rng: random.Random) -> str:
+    """A pseudo-word no English word of the grammar uses (the alphabet and sizes of ``_pseudo_words``)."""
+    while True:
+        pseudo = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.choice((2, 3, 3))))
+        if pseudo not in WORDS:
+            return pseudo
 
 
 def lexicon(profile: LanguageProfile, seed: int = 0) -> dict[str, str]:

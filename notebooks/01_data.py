@@ -55,14 +55,17 @@ print("study folder:", out)
 # (null: every row).
 
 # %%
+planted = {c.task.name: c.planted for c in study_corpora(params)}  # synthetic: a planted typology effect
 corpora = [(c.task, c.source, c.language, c.split, c.size) for c in study_corpora(params)]
 
 raw, counts = {}, {}
 for task, source, lang, split, size in corpora:
     raw[(task.name, lang, split)], counts[(task.name, lang, split)] = data.load_corpus(
-        task, source, lang, split, size=size, seed=params.data_seed, drop_placeholders=params.drop_placeholders)
+        task, source, lang, split, size=size, seed=params.data_seed, drop_placeholders=params.drop_placeholders,
+        planted=planted[task.name])
 sources = pd.DataFrame([{"corpus": t.title, "language": lang, "split": split,
-                         "from": s if s in ("hub", "synthetic") else f"files in {s}",
+                         "from": (s if s in ("hub", "synthetic") else f"files in {s}")
+                         + (" (planted sharing)" if planted[t.name] else ""),
                          "hub id": t.hub_id if s == "hub" else "", "rows used": len(raw[(t.name, lang, split)]),
                          **counts[(t.name, lang, split)]} for t, s, lang, split, _ in corpora])
 sources

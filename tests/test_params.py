@@ -143,3 +143,18 @@ def test_intermediate_source_follows_data_source_where_the_task_can_be_read_from
     assert source(data_source="hub", intermediate_source="synthetic") == "synthetic"
     p = tiny_params(intermediate_task="pawsx_tt", candidate_languages=["de", "ja"], data_source=str(tmp_path))
     assert p.intermediate_source is None and p.intermediate_from == str(tmp_path)
+
+
+def test_planted_sharing_is_for_the_synthetic_corpus_and_part_of_the_runs_configuration(tmp_path):
+    from dlfa.runs import run_config
+    planted = tiny_params(planted_sharing={"rate": 3.0})
+    config = run_config(planted, grid(planted, [])[0])
+    assert config["planted_sharing"] == {"rate": 3.0, "permuted": False, "seed": 0, "kind": "syntactic",
+                                         "metric": "cosine"}
+    assert "planted_sharing" not in run_config(tiny_params(), grid(tiny_params(), [])[0])  # others unchanged
+    with pytest.raises(ParamsError, match="'planted_sharing' plants an effect in the synthetic corpus"):
+        tiny_params(planted_sharing={}, data_source="hub")
+    with pytest.raises(ParamsError, match="'planted_sharing': rate must be a number > 0"):
+        tiny_params(planted_sharing={"rate": -1})
+    for name in ("control", "control-null"):
+        assert load(PARAMS / f"{name}.yaml").planted_sharing.permuted == (name == "control-null")

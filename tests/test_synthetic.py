@@ -3,6 +3,7 @@ surface patterns independent of the label, parallelism, lexicon sharing, word or
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from dlfa.synthetic import (
@@ -474,3 +475,45 @@ def test_lexical_errors(kwargs, needle):
     if "lexical_share" in kwargs:
         with pytest.raises(ValueError, match=needle):
             nli_rows(ENGLISH, 10, 0, "train", **kwargs)
+
+
+# --- planted sharing: a typology effect by construction (the controls of `make validate`) -----------
+
+def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree_distance():
+    from dlfa.synthetic import WORDS, cognate_spellings
+    languages = ["a", "b", "c", "d"]
+    d = np.array([[0, .1, .6, .6], [.1, 0, .6, .6], [.6, .6, 0, .2], [.6, .6, .2, 0]])  # ultrametric
+    spellings = [cognate_spellings(languages, d, rate=2.0, seed=s) for s in range(6)]
+    share = lambda x, y: np.mean([sp[x][w] == sp[y][w] for sp in spellings for w in WORDS])  # noqa: E731
+    n = 6 * len(WORDS)
+    for (x, y), dist in {("a", "b"): .1, ("c", "d"): .2, ("a", "c"): .6, ("b", "d"): .6}.items():
+        expected = np.exp(-2.0 * dist)
+        assert abs(share(x, y) - expected) < 4 * np.sqrt(expected * (1 - expected) / n), (x, y, share(x, y))
+    assert all(w not in WORDS for sp in spellings for lang in languages for w in sp[lang].values())
+    with pytest.raises(ValueError, match="rate must be > 0"):
+        cognate_spellings(languages, d, rate=0)
+
+
+def test_planted_languages_keep_english_word_order_and_their_english_share():
+    from dlfa import data
+    planted = ("syntactic", "cosine", 3.5, False, 0)
+    plain, control = data.synthetic_profile("ja"), data.synthetic_profile("ja", planted)
+    assert plain.order == "SOV" and control.order == "SVO" and control.adj_before_noun
+    assert control.shared_fraction == plain.shared_fraction and control.cognates is not None
+    nli, _ = data.load_corpus(data.intermediate_task("xnli"), "synthetic", "de", "train", size=40, planted=planted)
+    assert set(nli["label"]) == {0, 2}  # lexical NLI: synonyms entail, other concepts contradict
+    pawsx, _ = data.load_corpus(data.PAWSX, "synthetic", "de", "train", size=40, planted=planted)
+    assert nli["sentence1"] != pawsx["sentence1"]  # other propositions than PAWS-X's
+
+
+def test_the_null_control_plants_the_same_sharing_unrelated_to_distance():
+    from scipy.stats import spearmanr
+
+    from dlfa import data
+    real = data.planted_distances("syntactic", "cosine", False, 0)
+    permuted = data.planted_distances("syntactic", "cosine", True, 0)
+    upper = np.triu_indices(len(real), 1)
+    a, b = real.to_numpy()[upper], permuted.to_numpy()[upper]
+    assert np.allclose(np.sort(a), np.sort(b))  # the same distances, so the same amount of sharing
+    assert abs(spearmanr(a, b).statistic) < 0.3  # ... assigned to other pairs
+    assert list(real.index) == list(data.PLANTED_LANGUAGES) and "en" not in real.index
