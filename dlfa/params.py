@@ -270,6 +270,12 @@ class Params:
             return self.data_source
         return "hub"
 
+    @property
+    def planted_spec(self) -> tuple | None:
+        """What the synthetic corpus needs of ``planted_sharing``: (kind, metric, rate, permuted, seed)."""
+        p = self.planted_sharing
+        return None if p is None else (self.typology_kind, self.distance_metric, p.rate, p.permuted, p.seed)
+
     def encoder_shape(self) -> tuple[int | None, int | None]:
         """(hidden size, depth) where it can be known without loading the model."""
         if self.model == TINY_MODEL:
@@ -287,7 +293,7 @@ class Params:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["tiny_model"] = asdict(self.tiny_model)
         values["planted_sharing"] = None if self.planted_sharing is None else asdict(self.planted_sharing)
-        values["fusion"] = [{k: v for k, v in f.to_dict().items() if k != "fusion_layer"} for f in self.fusion]
+        values["fusion"] = [f.options for f in self.fusion]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
     def result_config(self, intermediate: bool) -> dict[str, Any]:
@@ -388,7 +394,7 @@ def validate(raw: Any, source: str = "params") -> Params:
     if isinstance(p["planted_sharing"], PlantedSharing):
         p["planted_sharing"] = asdict(p["planted_sharing"])
     if isinstance(p["fusion"], tuple):
-        p["fusion"] = [{k: v for k, v in f.to_dict().items() if k != "fusion_layer"} for f in p["fusion"]]
+        p["fusion"] = [f.options for f in p["fusion"]]
     for f in fields(Params):
         check = f.metadata["check"]
         found = check(f.name, p[f.name]) if check and f.name in p else None
@@ -484,9 +490,7 @@ class Corpus:
 def study_corpora(params: Params, intermediate_languages: list[str] | None = None) -> list[Corpus]:
     """What the data stage loads and training reads: English PAWS-X train, dev and test of every
     language, and the intermediate task's train split in each candidate (or in ``intermediate_languages``)."""
-    planted = params.planted_sharing
-    spec = (params.typology_kind, params.distance_metric, planted.rate, planted.permuted, planted.seed) \
-        if planted else None
+    spec = params.planted_spec
     corpora = [Corpus(PAWSX, params.data_source, lang, split,
                       params.train_size if split == "train" else params.eval_size, spec)
                for lang in params.languages for split in (["train"] if lang == "en" else []) + ["validation", "test"]]

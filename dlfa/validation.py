@@ -34,26 +34,19 @@ def planted_dose_response(params_file: str) -> pd.DataFrame:
     of the words the two do not both spell as English that they spell alike (what the corpus plants)."""
     from . import data, synthetic, typology
     params = load(params_file)
-    planted = params.planted_sharing
-    spellings = data.planted_spellings(params.typology_kind, params.distance_metric, planted.rate, planted.permuted,
-                                       planted.seed)
+    spec = params.planted_spec
+    spellings = data.planted_spellings(*spec)
     rows = []
     for lang, target in itertools.product(params.intermediate_languages, params.targets):
-        a = synthetic.lexicon(data.synthetic_profile(lang, _spec(params)))
-        b = synthetic.lexicon(data.synthetic_profile(target, _spec(params)))
+        a = synthetic.lexicon(data.synthetic_profile(lang, spec))
+        b = synthetic.lexicon(data.synthetic_profile(target, spec))
         own = [w for w in synthetic.WORDS if a[w] != w and b[w] != w]  # neither spells it as English
-        rows.append({"intermediate_language": lang, "target": target,
-                     "distance": typology.distance(params.typology_kind, lang, target, params.distance_metric),
+        distance = typology.distance(params.typology_kind, lang, target, params.distance_metric)
+        rows.append({"intermediate_language": lang, "target": target, "distance": distance,
                      "shared_spellings": float(np.mean([spellings[lang][w] == spellings[target][w] for w in own])),
-                     "expected": float(np.exp(-planted.rate * typology.distance(
-                         params.typology_kind, lang, target, params.distance_metric))) if not planted.permuted
-                     else float("nan")})
+                     "expected": float("nan") if params.planted_sharing.permuted
+                     else float(np.exp(-params.planted_sharing.rate * distance))})
     return pd.DataFrame(rows)
-
-
-def _spec(params) -> tuple:
-    p = params.planted_sharing
-    return params.typology_kind, params.distance_metric, p.rate, p.permuted, p.seed
 
 
 def run_control(name: str, outputs: Path, log=print) -> dict:

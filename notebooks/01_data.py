@@ -55,8 +55,9 @@ print("study folder:", out)
 # (null: every row).
 
 # %%
-planted = {c.task.name: c.planted for c in study_corpora(params)}  # synthetic: a planted typology effect
-corpora = [(c.task, c.source, c.language, c.split, c.size) for c in study_corpora(params)]
+reads = study_corpora(params)
+planted = {c.task.name: c.planted for c in reads}  # synthetic: a planted typology effect
+corpora = [(c.task, c.source, c.language, c.split, c.size) for c in reads]
 
 raw, counts = {}, {}
 for task, source, lang, split, size in corpora:
