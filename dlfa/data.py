@@ -35,7 +35,7 @@ import pandas as pd
 from transformers import AutoTokenizer
 
 from .io import write_json
-from .paths import resolve
+from .paths import local_model, resolve
 from .tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
 
 SPLITS = ("train", "validation", "test")
@@ -464,11 +464,12 @@ def load_tokenized(study_dir: str | os.PathLike, task: str, language: str, split
 
 def model_source(model: str, study_dir: str | os.PathLike) -> str:
     """Where weights, config and tokenizer come from: the study's tiny model folder, a local
-    directory (relative paths from the project root) or a hub id."""
+    directory (relative paths from the project root), a packaged checkpoint (``package:<module>``)
+    or a hub id."""
     if model == "tiny":
         return str(Path(study_dir) / "model")
-    local = resolve(model)
-    return str(local) if local.is_dir() else model
+    local = local_model(model)
+    return str(local) if local is not None else model
 
 
 def load_tokenizer(model: str, study_dir: str | os.PathLike):

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import yaml
 
 from .fusion import DLFAConfig
-from .paths import resolve
+from .paths import PACKAGE_PREFIX, local_model, resolve
 from .tasks import INTERMEDIATE, PAWSX, PAWSX_LANGUAGES, Task
 
 INTERMEDIATE_TASKS = {name: task.languages for name, task in INTERMEDIATE.items()}  # task -> its languages
@@ -95,8 +95,16 @@ def _text(key, v):
 
 
 def _model(key, v):
-    return None if isinstance(v, str) and v else \
-        f"'{key}' must be '{TINY_MODEL}', a hub id or a local directory; got {v!r}"
+    if not (isinstance(v, str) and v):
+        return f"'{key}' must be '{TINY_MODEL}', a hub id, a local directory or package:<module>; got {v!r}"
+    if v.startswith(PACKAGE_PREFIX):
+        try:
+            folder = local_model(v)
+        except ValueError as err:
+            return f"'{key}': {err}"
+        if not (folder / "config.json").is_file():
+            return f"'{key}': {v!r} gives {folder}, which holds no config.json"
+    return None
 
 
 def _data_source(key, v):
@@ -282,8 +290,9 @@ class Params:
             return self.tiny_model.hidden_size, self.tiny_model.num_layers
         if self.model in KNOWN_SHAPES:
             return KNOWN_SHAPES[self.model]
-        config = resolve(self.model) / "config.json"
-        if config.is_file():
+        folder = local_model(self.model)
+        config = folder / "config.json" if folder is not None else None
+        if config is not None and config.is_file():
             values = yaml.safe_load(config.read_text())
             return values.get("hidden_size"), values.get("num_hidden_layers")
         return None, None

@@ -14,6 +14,16 @@ def pawsx_sample() -> Path:
     return SHARED_SAMPLE
 
 
+PAWSX_MINI = SHARED_SAMPLE.parent / "pawsx-mini"
+
+
+@pytest.fixture
+def pawsx_mini() -> Path:
+    if not (PAWSX_MINI / "en" / "dev_2k.tsv").is_file():
+        pytest.skip(f"the real PAWS-X rows are not at {PAWSX_MINI} (they live in ../shared/data beside the checkout)")
+    return PAWSX_MINI
+
+
 STUDY_KEYS = {"study": "test", "model": "tiny", "data_source": "synthetic"}  # the keys without a default
 
 
