@@ -498,16 +498,20 @@ class Corpus:
 
 def study_corpora(params: Params, intermediate_languages: list[str] | None = None) -> list[Corpus]:
     """What the data stage loads and training reads: English PAWS-X train, dev and test of every
-    language, and the intermediate task's train split in each candidate (or in ``intermediate_languages``)."""
+    language, and the intermediate task's train split in each candidate (or in ``intermediate_languages``)
+    with its validation split where the source has one (the intermediate stage's own dev accuracy)."""
     spec = params.planted_spec
     corpora = [Corpus(PAWSX, params.data_source, lang, split,
                       params.train_size if split == "train" else params.eval_size, spec)
                for lang in params.languages for split in (["train"] if lang == "en" else []) + ["validation", "test"]]
     if params.intermediate_task:
+        task, source = INTERMEDIATE[params.intermediate_task], params.intermediate_from
         languages = params.candidate_languages if intermediate_languages is None else intermediate_languages
-        corpora += [Corpus(INTERMEDIATE[params.intermediate_task], params.intermediate_from, lang, "train",
-                           params.intermediate_train_size, spec if params.intermediate_from == "synthetic" else None)
-                    for lang in languages]
+        planted = spec if source == "synthetic" else None
+        for lang in languages:
+            corpora.append(Corpus(task, source, lang, "train", params.intermediate_train_size, planted))
+            if source in ("synthetic", "hub") or not missing_local_files(task, source, [(lang, "validation")]):
+                corpora.append(Corpus(task, source, lang, "validation", params.eval_size, planted))
     return corpora
 
 

@@ -116,6 +116,8 @@ def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
              "status": "collapsed" if (m.get("collapse") or {}).get("collapsed") else "complete",
              "en dev accuracy": (m.get("collapse") or {}).get("accuracy"),
              "majority share": (m.get("collapse") or {}).get("majority_share"),
+             "intermediate dev accuracy": _intermediate(m).get("dev_accuracy"),
+             "its majority share": _intermediate(m).get("dev_majority_share"),
              "wall time (s)": m.get("wall_time_s"), "train examples/s": m.get("train_examples_per_second"),
              "device": m.get("device"), "error": (m.get("collapse") or {}).get("reason", "")}
             for m in complete]
@@ -125,10 +127,16 @@ def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
     if not rows:
         return "<p>No runs.</p>"
     frame = pd.DataFrame(rows)
-    for column, digits in (("en dev accuracy", 3), ("majority share", 3), ("wall time (s)", 1), ("train examples/s", 1)):
+    for column, digits in (("en dev accuracy", 3), ("majority share", 3), ("intermediate dev accuracy", 3),
+                           ("its majority share", 3), ("wall time (s)", 1), ("train examples/s", 1)):
         if column in frame:
             frame[column] = frame[column].map(lambda v, d=digits: "–" if pd.isna(v) else f"{v:.{d}f}")
     return _table(frame)
+
+
+def _intermediate(metrics: dict) -> dict:
+    """The run's intermediate stage record (its own dev accuracy), or {} for a run without one."""
+    return next((s for s in metrics.get("stages", []) if s.get("stage") == "intermediate"), {})
 
 
 def _read_json(path: Path) -> dict:

@@ -60,7 +60,7 @@ XNLI = Task(
 PAWSX_TRANSLATE_TRAIN = Task(
     name="pawsx_tt", title="PAWS-X translate-train", hub_id=PAWSX.hub_id, languages=PAWSX_LANGUAGES[1:],
     text_columns=PAWSX.text_columns, label_names=PAWSX.label_names,
-    official_files={"train": ("{lang}/translated_train.tsv",)},
+    official_files={"train": ("{lang}/translated_train.tsv",), "validation": ("{lang}/dev_2k.tsv",)},
 )
 
 INTERMEDIATE = {t.name: t for t in (XNLI, PAWSX_TRANSLATE_TRAIN)}

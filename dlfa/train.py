@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
 import torch
 import transformers
 from safetensors.torch import load_file, save_file
@@ -67,13 +68,27 @@ def intermediate_stage(params: Params, run: Run, study_dir: Path, collator,
     resume = last_checkpoint(stage_dir / "trainer")
     result = trainer.train(resume_from_checkpoint=resume)
     stage = {"stage": "intermediate", "examples": len(inter), "resumed_from": resume and Path(resume).name,
-             **result.metrics}
+             **result.metrics, **intermediate_dev(trainer, study_dir, run)}
     encoder = {k: v.contiguous() for k, v in model.state_dict().items() if not k.startswith("classifier.")}
     if trainer.is_world_process_zero():
         with atomic_path(saved) as tmp:
             save_file(encoder, str(tmp))
         write_json(info, stage)
     return encoder, stage
+
+
+def intermediate_dev(trainer, study_dir: Path, run: Run) -> dict[str, Any]:
+    """Did the intermediate stage learn its task? Accuracy on the task's validation split in its
+    language, beside the majority class's share there; empty when the source has no such split."""
+    if not (tokenized_path(study_dir, run.intermediate_task, run.intermediate_language, "validation")
+            / "dlfa_key.json").is_file():
+        return {}
+    dev = load_tokenized(study_dir, run.intermediate_task, run.intermediate_language, "validation")
+    output = trainer.predict(dev, metric_key_prefix="dev")
+    labels = np.asarray(output.label_ids)
+    predicted = np.asarray(output.predictions).argmax(-1)
+    return {"dev_accuracy": float((predicted == labels).mean()), "dev_examples": int(len(labels)),
+            "dev_majority_share": float(np.bincount(labels).max() / len(labels))}
 
 
 def train_run(params: Params, run: Run, study_dir: str | Path, callbacks=()) -> dict[str, Any]:

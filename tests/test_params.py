@@ -158,3 +158,18 @@ def test_planted_sharing_is_for_the_synthetic_corpus_and_part_of_the_runs_config
         tiny_params(planted_sharing={"rate": -1})
     for name in ("control", "control-null"):
         assert load(PARAMS / f"{name}.yaml").planted_sharing.permuted == (name == "control-null")
+
+
+def test_the_intermediate_tasks_validation_split_is_read_where_the_source_has_one(tmp_path):
+    from dlfa.params import study_corpora
+    intermediate = {"intermediate_task": "xnli", "candidate_languages": ["hi", "vi"], "intermediate_languages": ["hi"]}
+    read = {(c.task.name, c.language, c.split) for c in study_corpora(tiny_params(intermediate), ["hi"])}
+    assert {("xnli", "hi", "train"), ("xnli", "hi", "validation")} <= read  # synthetic: it has one
+    rows = "premise\thypothesis\tlabel\na b\tc d\tentailment\n"
+    for lang in ("hi", "vi"):
+        (tmp_path / lang).mkdir()
+        (tmp_path / lang / "train.tsv").write_text(rows)
+    local = tiny_params(intermediate, intermediate_source=str(tmp_path))
+    assert ("xnli", "hi", "validation") not in {(c.task.name, c.language, c.split) for c in study_corpora(local, ["hi"])}
+    (tmp_path / "hi" / "validation.tsv").write_text(rows)
+    assert ("xnli", "hi", "validation") in {(c.task.name, c.language, c.split) for c in study_corpora(local, ["hi"])}

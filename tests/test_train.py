@@ -242,6 +242,9 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_run(tiny_study,
     b = json.loads((study / "runs" / run_id / "metrics.json").read_text())
     assert b["selection"] == a["selection"] and b["curve"] == a["curve"]  # every loss and accuracy
     assert [s["resumed_from"] for s in b["stages"]] == resumed_from
+    if "xnli" in run_id:  # the intermediate stage's own dev accuracy, on XNLI's validation split in hi
+        assert b["stages"][0]["dev_examples"] == 40 and 0 <= b["stages"][0]["dev_accuracy"] <= 1
+        assert b["stages"][0]["dev_accuracy"] == a["stages"][0]["dev_accuracy"]
     assert sorted(p.name for p in (study / "runs" / run_id).iterdir()) == ["config.json", "metrics.json",
                                                                            "predictions.npz"]
     for name in ("en-dev__ja__test", "oracle__de__dev"):  # the same predictions, example by example
