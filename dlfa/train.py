@@ -87,7 +87,7 @@ def intermediate_dev(trainer, study_dir: Path, run: Run) -> dict[str, Any]:
     output = trainer.predict(dev, metric_key_prefix="dev")
     labels = np.asarray(output.label_ids)
     predicted = np.asarray(output.predictions).argmax(-1)
-    return {"dev_accuracy": float((predicted == labels).mean()), "dev_examples": int(len(labels)),
+    return {"dev_accuracy": float((predicted == labels).mean()), "dev_examples": len(labels),
             "dev_majority_share": float(np.bincount(labels).max() / len(labels))}
 
 
