@@ -33,6 +33,11 @@ RESULT_KEYS = ("model", "tiny_model", "data_source", "drop_placeholders", "targe
                "eval_size", "intermediate_train_size", "max_length", "learning_rate", "train_batch_size",
                "effective_batch_size", "num_train_epochs", "warmup_ratio", "weight_decay", "adam_beta2",
                "evals_per_epoch")  # the keys that determine every run's result
+TRAIN_ORDERS = ("random", "length")
+PRECISIONS = ("fp32", "bf16")
+# Keys added after runs were recorded: part of a run's configuration only where they differ from what
+# those runs did (length-grouped order, evaluations per epoch, fp32 on CPU), so those runs are kept.
+LATER_RESULT_KEYS = {"eval_steps": None, "train_order": "length", "precision": "fp32"}
 INTERMEDIATE_RESULT_KEYS = ("intermediate_epochs", "intermediate_learning_rate")  # ... and an intermediate run's
 
 
@@ -257,6 +262,11 @@ class Params:
     weight_decay: float = key(0.0, _number(0, low_open=False), "")
     adam_beta2: float = key(0.999, _number(0, 1), "")
     evals_per_epoch: int = key(1, _integer(1), "evaluations of every dev set per epoch")
+    eval_steps: int | None = key(None, _integer(1, optional=True),
+                                 "evaluate every N optimizer steps instead (XTREME: --save_steps 200)")
+    train_order: str = key("random", _one_of(*TRAIN_ORDERS),
+                           "training batches in random order (XTREME) or grouped by length (faster on CPU)")
+    precision: str = key("fp32", _one_of(*PRECISIONS), "fp32 (XTREME) or bf16 (on a CUDA GPU that has it)")
     intermediate_epochs: float = key(2.0, _number(0), "intermediate stage")
     intermediate_learning_rate: float = key(2e-5, _number(0), "intermediate stage")
     keep_checkpoints: bool = key(False, _boolean, "keep checkpoints once a run is done")
@@ -309,6 +319,7 @@ class Params:
         """The values that determine a run's result (JSON types)."""
         values = self.to_dict()
         config = {k: values[k] for k in RESULT_KEYS + (INTERMEDIATE_RESULT_KEYS if intermediate else ())}
+        config.update({k: values[k] for k, before in LATER_RESULT_KEYS.items() if values[k] != before})
         if self.planted_sharing is not None:  # only when set, so that other studies keep their runs' configuration
             config["planted_sharing"] = {**values["planted_sharing"], "kind": self.typology_kind,
                                          "metric": self.distance_metric}

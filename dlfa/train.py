@@ -36,7 +36,7 @@ from .selection import EVAL_SPLITS, evaluation_table, save_selected_predictions,
 from .similarity import layer_similarity
 from .tasks import intermediate_task
 from .trainer import (EvaluateAtEnd, LogLines, StopOnNonFiniteLoss, StudyTrainer, TrainingDiverged, accuracy,
-                      no_checkpoint_bars, training_arguments)
+                      no_checkpoint_bars, training_arguments, uses_bf16)
 
 
 def build_model(params: Params, study_dir: Path, dlfa: DLFAConfig, num_labels: int):
@@ -181,6 +181,7 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "datasets": datasets.__version__},
         "device": device,
+        "precision": "bf16" if uses_bf16(params) else "fp32",  # what ran: bf16 needs a CUDA GPU that has it
         "processes": world_size(),
         "job": job_info(),  # the Slurm / submitit job that trained it, if any
     }

@@ -194,22 +194,31 @@ def training_arguments(params: Params, output_dir: Path, seed: int, lr: float, e
     steps_per_epoch = max(1, math.ceil(n_train / params.effective_batch_size))
     # Logging divides evaluation, and checkpoints are saved at evaluations: a run resumed from a
     # checkpoint logs the same loss averages as one that never stopped.
-    logging_steps = max(1, steps_per_epoch // params.evals_per_epoch // 2)
-    eval_steps = logging_steps * (2 if steps_per_epoch // params.evals_per_epoch >= 2 else 1)
-    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if params.eval_steps is not None:  # XTREME's cadence: every N optimizer steps
+        eval_steps = params.eval_steps
+        logging_steps = eval_steps // 2 if eval_steps % 2 == 0 else eval_steps
+    else:
+        logging_steps = max(1, steps_per_epoch // params.evals_per_epoch // 2)
+        eval_steps = logging_steps * (2 if steps_per_epoch // params.evals_per_epoch >= 2 else 1)
     return TrainingArguments(
         output_dir=str(output_dir), seed=seed, data_seed=seed,
         learning_rate=lr, num_train_epochs=epochs, weight_decay=params.weight_decay,
         adam_beta2=params.adam_beta2,
         warmup_steps=int(params.warmup_ratio * steps_per_epoch * epochs), lr_scheduler_type="linear",
         per_device_train_batch_size=params.train_batch_size, gradient_accumulation_steps=accumulation,
-        per_device_eval_batch_size=params.eval_batch_size, train_sampling_strategy="group_by_length",
+        per_device_eval_batch_size=params.eval_batch_size,
+        train_sampling_strategy="group_by_length" if params.train_order == "length" else "random",
         eval_strategy="steps" if evaluate else "no", eval_steps=eval_steps, logging_steps=logging_steps,
         save_strategy="steps", save_steps=eval_steps, save_total_limit=1,  # what resuming needs, nothing more
         use_cpu=not torch.cuda.is_available(),  # so that torchrun on CPU (tests) runs DDP over gloo
         logging_nan_inf_filter=False,  # a non-finite loss must show, not be averaged away
-        report_to="none", bf16=bf16, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
+        report_to="none", bf16=uses_bf16(params), dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False)
+
+
+def uses_bf16(params: Params) -> bool:
+    """``precision: bf16`` takes effect on a CUDA GPU with bf16; anywhere else the run is fp32."""
+    return params.precision == "bf16" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 @contextlib.contextmanager

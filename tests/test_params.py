@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from conftest import STUDY_KEYS, tiny_params
@@ -173,3 +174,33 @@ def test_the_intermediate_tasks_validation_split_is_read_where_the_source_has_on
     assert ("xnli", "hi", "validation") not in {(c.task.name, c.language, c.split) for c in study_corpora(local, ["hi"])}
     (tmp_path / "hi" / "validation.tsv").write_text(rows)
     assert ("xnli", "hi", "validation") in {(c.task.name, c.language, c.split) for c in study_corpora(local, ["hi"])}
+
+
+def test_xtreme_cadence_order_and_precision_reach_the_trainer(tmp_path):
+    from dlfa.trainer import training_arguments, uses_bf16
+    every_200 = training_arguments(tiny_params(eval_steps=200), tmp_path, 1, 1e-3, 5.0, 49401, evaluate=True)
+    assert (every_200.eval_steps, every_200.save_steps, every_200.logging_steps) == (200, 200, 100)
+    assert training_arguments(tiny_params(eval_steps=3), tmp_path, 1, 1e-3, 1.0, 320, evaluate=True).logging_steps == 3
+    per_epoch = training_arguments(tiny_params(evals_per_epoch=2, train_batch_size=32, effective_batch_size=32),
+                                   tmp_path, 1, 1e-3, 1.0, 3200, evaluate=True)
+    assert (per_epoch.eval_steps, per_epoch.logging_steps) == (50, 25)  # 100 steps an epoch, 2 evaluations
+    assert str(per_epoch.train_sampling_strategy) == "random"  # XTREME's RandomSampler, the default
+    grouped = training_arguments(tiny_params(train_order="length"), tmp_path, 1, 1e-3, 1.0, 320, evaluate=True)
+    assert str(grouped.train_sampling_strategy) == "group_by_length"
+    bf16 = tiny_params(precision="bf16")
+    assert uses_bf16(bf16) == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    assert not uses_bf16(tiny_params()) and not training_arguments(tiny_params(), tmp_path, 1, 1e-3, 1.0, 320,
+                                                                    evaluate=True).bf16
+    with pytest.raises(ParamsError, match="'precision' must be one of"):
+        tiny_params(precision="fp16")
+    with pytest.raises(ParamsError, match="'train_order' must be one of"):
+        tiny_params(train_order="sorted")
+
+
+def test_runs_recorded_before_the_xtreme_keys_keep_their_configuration():
+    before = tiny_params(train_order="length")  # what every run did before these keys existed
+    assert not {"eval_steps", "train_order", "precision"} & set(before.result_config(False))
+    changed = tiny_params(eval_steps=200, precision="bf16").result_config(False)
+    assert (changed["eval_steps"], changed["train_order"], changed["precision"]) == (200, "random", "bf16")
+    paper = load(PARAMS / "paper.yaml")
+    assert (paper.eval_steps, paper.train_order, paper.precision) == (200, "random", "fp32")
