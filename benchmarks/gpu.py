@@ -165,48 +165,9 @@ def measure(variant: int | None, mode: str, config_kwargs: dict, train_batches, 
 
 def paper_workload(params_path: Path = ROOT / "params" / "paper.yaml") -> dict[str, Any]:
     """Examples trained and evaluated by the paper profile's grid (the arithmetic behind the GPU hours)."""
-    import tempfile
-
-    from dlfa import typology
-    from dlfa.params import grid, load
-    from dlfa.trainer import training_arguments
-    p = load(params_path)
-    selection = typology.select_languages(p.targets, p.candidate_languages, kind=p.typology_kind,
-                                          strategy=p.selection_strategy, budget=p.selection_budget,
-                                          metric=p.distance_metric)
-    languages = sorted(selection.loc[selection["selected"].astype(bool), "candidate"].unique())
-    runs = grid(p, languages)
-    n_train = p.train_size or 49_401  # English PAWS-X train
-    n_eval = p.eval_size or 2_000  # each dev and test split
-    langs = 1 + len(p.targets)
-    with tempfile.TemporaryDirectory() as tmp:
-        args = training_arguments(p, Path(tmp), 1, p.learning_rate, p.num_train_epochs, n_train, evaluate=True)
-    steps = math.ceil(n_train / p.effective_batch_size) * p.num_train_epochs
-    evaluations = math.floor(steps / args.eval_steps) + (1 if steps % args.eval_steps else 0)
-    inter = sum(1 for r in runs if r.intermediate_language)
-    return {"runs": len(runs), "dlfa_runs": sum(1 for r in runs if r.fusion_layer is not None),
-            "runs_with_intermediate_stage": inter, "intermediate_languages": languages,
-            "pawsx_train_examples_per_run": n_train * p.num_train_epochs,
-            "intermediate_train_examples_per_run": (p.intermediate_train_size or 392_702) * p.intermediate_epochs,
-            "evaluations_per_run": evaluations, "eval_examples_per_evaluation_max": 2 * langs * n_eval,
-            "eval_examples_per_evaluation_min": langs * n_eval,
-            "similarity_examples_per_run": 2 * langs * n_eval}
-
-
-def gpu_hours(work: dict[str, Any], rates: dict[str, dict[str, float]]) -> dict[str, Any]:
-    """GPU hours of the grid from measured examples/s (XNLI pairs assumed as long as PAWS-X pairs)."""
-    total = {}
-    for bound in ("min", "max"):
-        seconds = 0.0
-        for variant, count in (("baseline", work["runs"] - work["dlfa_runs"]), ("dlfa_l6", work["dlfa_runs"])):
-            r = rates[variant]
-            inter_share = work["runs_with_intermediate_stage"] / work["runs"]
-            train = work["pawsx_train_examples_per_run"] + inter_share * work["intermediate_train_examples_per_run"]
-            evals = (work["evaluations_per_run"] * work[f"eval_examples_per_evaluation_{bound}"]
-                     + work["similarity_examples_per_run"])
-            seconds += count * (train / r["train_examples_per_s"] + evals / r["eval_examples_per_s"])
-        total[bound] = seconds / 3600
-    return {"gpu_hours_min": round(total["min"], 1), "gpu_hours_max": round(total["max"], 1)}
+    from dlfa.params import load
+    from dlfa.plan import workload
+    return workload(load(params_path))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['eval_examples_per_s']:.0f} eval examples/s", flush=True)
     best = max(modes, key=lambda m: measured[f"dlfa_l6/{m}"]["train_examples_per_s"])
     work = paper_workload()
+    from dlfa.plan import gpu_hours
     hours = gpu_hours(work, {v: measured[f"{v}/{best}"] for v in ("baseline", "dlfa_l6")})
     keys = {"gpu_bf16_matmul_tflops": round(peak, 1), "gpu_best_mode": best,
             "gpu_train_examples_per_second_dlfa": round(measured[f"dlfa_l6/{best}"]["train_examples_per_s"], 1),

@@ -25,7 +25,9 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 1, 2, 3  # dlfa's exit codes besides 0
 
 def train_one(params_path: str | Path, run_id: str, outputs: str | Path | None = None) -> dict[str, Any]:
     """Train one run of the study's grid (its data stage must have run); skip it if already done."""
-    from .train import train_run  # torch and transformers: only for the command that trains
+    from .train import (
+        train_run,  # torch and transformers: only for the command that trains
+    )
     params = load(params_path)
     out = study_dir(params.study, outputs)
     run = study_run(out, params, run_id)
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("params", help="the study's params (its own copy, outputs/<study>/params.yaml, is safest)")
     worker.add_argument("--outputs")
     worker.add_argument("--run", action="append", dest="runs", metavar="RUN_ID", help="only these runs (repeatable)")
+    cost = sub.add_parser("plan", help="what a study will cost before anything is trained: its grid, examples "
+                                       "per run, disk, GPU hours (from make bench-gpu's measurements)")
+    cost.add_argument("params")
     check = sub.add_parser("validate", help="check a params file and show the grid, running nothing")
     check.add_argument("params")
     one = sub.add_parser("train", help="train one run of a study (under torchrun / accelerate launch: on N GPUs)")
@@ -86,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             print("trained: " + " ".join(r for r, o in outcome.items() if o in ("done", "failed")))
         elif args.command == "train":
             train_one(args.params, args.run_id, args.outputs)
+        elif args.command == "plan":
+            from .plan import plan
+            print(plan(load(args.params)))
         elif args.command == "validate":
             params = load(args.params)
             variants = list(dict.fromkeys(run.variant for run in grid(params, [])))

@@ -13,6 +13,7 @@ One concept, what a study is (its keys, its grid of runs, the corpora it reads),
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -306,6 +307,16 @@ class Params:
             values = yaml.safe_load(config.read_text())
             return values.get("hidden_size"), values.get("num_hidden_layers")
         return None, None
+
+    def evaluation_cadence(self, n_train: int) -> tuple[int, int]:
+        """(evaluation steps, logging steps) of the PAWS-X stage on ``n_train`` pairs: ``eval_steps``, or
+        ``evals_per_epoch`` evaluations an epoch. Logging divides evaluation, and checkpoints are saved at
+        evaluations, so a run resumed from a checkpoint logs the same loss averages as one that never stopped."""
+        if self.eval_steps is not None:
+            return self.eval_steps, self.eval_steps // 2 if self.eval_steps % 2 == 0 else self.eval_steps
+        steps_per_epoch = max(1, math.ceil(n_train / self.effective_batch_size))
+        logging = max(1, steps_per_epoch // self.evals_per_epoch // 2)
+        return logging * (2 if steps_per_epoch // self.evals_per_epoch >= 2 else 1), logging
 
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML/JSON types, as a params file holds them (``fusion`` without its layer)."""

@@ -192,14 +192,7 @@ def training_arguments(params: Params, output_dir: Path, seed: int, lr: float, e
     """The run's TrainingArguments for one stage (``evaluate``: at every evaluation step)."""
     accumulation = accumulation_steps(params, world_size())
     steps_per_epoch = max(1, math.ceil(n_train / params.effective_batch_size))
-    # Logging divides evaluation, and checkpoints are saved at evaluations: a run resumed from a
-    # checkpoint logs the same loss averages as one that never stopped.
-    if params.eval_steps is not None:  # XTREME's cadence: every N optimizer steps
-        eval_steps = params.eval_steps
-        logging_steps = eval_steps // 2 if eval_steps % 2 == 0 else eval_steps
-    else:
-        logging_steps = max(1, steps_per_epoch // params.evals_per_epoch // 2)
-        eval_steps = logging_steps * (2 if steps_per_epoch // params.evals_per_epoch >= 2 else 1)
+    eval_steps, logging_steps = params.evaluation_cadence(n_train)
     return TrainingArguments(
         output_dir=str(output_dir), seed=seed, data_seed=seed,
         learning_rate=lr, num_train_epochs=epochs, weight_decay=params.weight_decay,

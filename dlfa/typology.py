@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.util
+import importlib.metadata
 import json
 import math
 import os
@@ -71,10 +71,13 @@ def _check(value, allowed, what: str) -> None:
 
 @functools.lru_cache(maxsize=None)
 def _data_dir() -> Path:
-    spec = importlib.util.find_spec("lang2vec")  # locates the package without running lang2vec.lang2vec
-    if spec is None or spec.origin is None:
-        raise ImportError("lang2vec is not installed; install the project (pip install -e .)")
-    return Path(spec.origin).parent / "data"
+    # Through the installed distribution, not find_spec: lang2vec also installs a script bin/lang2vec.py,
+    # which shadows the package when the caller is a console script (sys.path[0] is bin/).
+    try:
+        dist = importlib.metadata.distribution("lang2vec")
+    except importlib.metadata.PackageNotFoundError:
+        raise ImportError("lang2vec is not installed; install the project (pip install -e .)") from None
+    return Path(dist.locate_file("lang2vec/data"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,0 +1,195 @@
+"""``dlfa plan PARAMS``: what a study will cost before anything is trained: its grid (runs, stages,
+examples per run), the disk its caches and checkpoints need, and its GPU hours where
+``benchmarks/results-gpu.json`` (``make bench-gpu``) has measured a GPU's throughput.
+
+One concept: the arithmetic of a study's workload (also behind the GPU-hours estimate of
+``benchmarks.gpu``). Estimates are upper bounds where a size is not known before the data is read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .params import KNOWN_SHAPES, TINY_MODEL, Params, grid, study_corpora
+from .paths import ROOT, local_model, resolve
+from .tasks import by_name
+
+GPU_RESULTS = ROOT / "benchmarks" / "results-gpu.json"
+# Full split sizes where a params file leaves a size unset (the hub's and the x-final release's).
+FULL_SIZES = {("pawsx", "train"): 49_401, ("pawsx", "validation"): 2_000, ("pawsx", "test"): 2_000,
+              ("xnli", "train"): 392_702, ("xnli", "validation"): 2_490, ("xnli", "test"): 5_010,
+              ("pawsx_tt", "train"): 49_401, ("pawsx_tt", "validation"): 2_000}
+KNOWN_CONFIGS = {name: {"vocab_size": 119_547, "hidden_size": 768, "num_hidden_layers": 12,
+                        "intermediate_size": 3_072, "max_position_embeddings": 512} for name in KNOWN_SHAPES}
+
+
+def intermediate_languages(params: Params) -> list[str]:
+    """The grid's intermediate languages: those given, or the typology stage's choice (computed here)."""
+    if not params.intermediate_task:
+        return []
+    if params.intermediate_languages != "typology":
+        return list(params.intermediate_languages)
+    from . import typology
+    selection = typology.select_languages(params.targets, params.candidate_languages, kind=params.typology_kind,
+                                          strategy=params.selection_strategy, budget=params.selection_budget,
+                                          metric=params.distance_metric)
+    return sorted(selection.loc[selection["selected"].astype(bool), "candidate"].unique())
+
+
+def corpus_size(task: str, source: str, language: str, split: str, size: int | None) -> int:
+    """Rows a corpus gives the study: its size when set, else the whole split."""
+    if size:
+        return size
+    if source == "synthetic":
+        from .data import SYNTHETIC_SIZES
+        return SYNTHETIC_SIZES[split]
+    if source != "hub":
+        for name in by_name(task).local_files(language, split) + (["en/train.tsv"] if (task, split) == ("pawsx", "train") else []):
+            path = resolve(source) / name
+            if path.is_file() and path.suffix in (".tsv", ".csv"):
+                with path.open("rb") as f:
+                    return max(0, sum(1 for _ in f) - 1)  # a header line
+    return FULL_SIZES.get((task, split), FULL_SIZES[("pawsx", split)])
+
+
+def workload(params: Params, languages: list[str] | None = None) -> dict[str, Any]:
+    """Examples trained and evaluated by the study's grid."""
+    languages = intermediate_languages(params) if languages is None else languages
+    runs = grid(params, languages)
+    corpora = study_corpora(params, languages)
+    sizes = {(c.task.name, c.language, c.split): corpus_size(c.task.name, c.source, c.language, c.split, c.size)
+             for c in corpora}
+    n_train = sizes[("pawsx", "en", "train")]
+    n_eval = max(v for (task, _, split), v in sizes.items() if task == "pawsx" and split != "train")
+    evaluated = len(params.languages)
+    steps = math.ceil(n_train / params.effective_batch_size) * params.num_train_epochs
+    every, _ = params.evaluation_cadence(n_train)
+    intermediate = [sizes[(t, lang, "train")] for (t, lang, split) in sizes if split == "train" and t != "pawsx"]
+    n_inter = max(intermediate) if intermediate else 0
+    return {"runs": len(runs), "dlfa_runs": sum(1 for r in runs if r.fusion_layer is not None),
+            "runs_with_intermediate_stage": sum(1 for r in runs if r.intermediate_language),
+            "intermediate_languages": languages,
+            "pawsx_train_examples_per_run": n_train * params.num_train_epochs,
+            "pawsx_steps_per_run": math.ceil(steps),
+            "intermediate_train_examples_per_run": n_inter * params.intermediate_epochs,
+            "intermediate_steps_per_run": math.ceil(math.ceil(n_inter / params.effective_batch_size)
+                                                    * params.intermediate_epochs),
+            "eval_steps": every, "evaluations_per_run": math.floor(steps / every) + (1 if steps % every else 0),
+            "eval_examples_per_evaluation_max": 2 * evaluated * n_eval,
+            "eval_examples_per_evaluation_min": evaluated * n_eval,
+            "similarity_examples_per_run": 2 * evaluated * n_eval,
+            "corpus_rows": sum(sizes.values())}
+
+
+def gpu_hours(work: dict[str, Any], rates: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """GPU hours of the grid from measured examples/s of the baseline and of DLFA (``dlfa_l6``);
+    XNLI pairs assumed as long as PAWS-X pairs; min/max: test sets at no / every evaluation."""
+    total = {}
+    for bound in ("min", "max"):
+        seconds = 0.0
+        for variant, count in (("baseline", work["runs"] - work["dlfa_runs"]), ("dlfa_l6", work["dlfa_runs"])):
+            r = rates[variant]
+            inter_share = work["runs_with_intermediate_stage"] / work["runs"] if work["runs"] else 0.0
+            train = work["pawsx_train_examples_per_run"] + inter_share * work["intermediate_train_examples_per_run"]
+            evals = (work["evaluations_per_run"] * work[f"eval_examples_per_evaluation_{bound}"]
+                     + work["similarity_examples_per_run"])
+            seconds += count * (train / r["train_examples_per_s"] + evals / r["eval_examples_per_s"])
+        total[bound] = seconds / 3600
+    return {"gpu_hours_min": round(total["min"], 1), "gpu_hours_max": round(total["max"], 1)}
+
+
+def model_config(params: Params) -> dict[str, Any] | None:
+    """The encoder's sizes where they can be known without loading it (None for an uncached hub id)."""
+    if params.model == TINY_MODEL:
+        t = params.tiny_model
+        return {"vocab_size": t.vocab_size, "hidden_size": t.hidden_size, "num_hidden_layers": t.num_layers,
+                "intermediate_size": t.intermediate_size, "max_position_embeddings": params.max_length}
+    if params.model in KNOWN_CONFIGS:
+        return KNOWN_CONFIGS[params.model]
+    folder = local_model(params.model)
+    if folder is not None and (folder / "config.json").is_file():
+        return yaml.safe_load((folder / "config.json").read_text())
+    return None
+
+
+def parameter_count(config: dict[str, Any]) -> int:
+    """A BERT encoder with pooler (the DLFA module and the head add under 1%)."""
+    h, i = config["hidden_size"], config.get("intermediate_size", 4 * config["hidden_size"])
+    embeddings = (config["vocab_size"] + config.get("max_position_embeddings", 512) + 2) * h + 2 * h
+    layer = 4 * (h * h + h) + 2 * h * i + i + h + 4 * h
+    return embeddings + config["num_hidden_layers"] * layer + h * h + h
+
+
+def disk(params: Params, work: dict[str, Any]) -> dict[str, Any]:
+    """Upper bounds, in bytes: the tokenized caches, the checkpoints while a run trains, what stays."""
+    cache = work["corpus_rows"] * params.max_length * 3 * 8  # input ids, mask, type ids: int64, no padding
+    config = model_config(params)
+    if config is None:
+        return {"cache": cache, "parameters": None, "checkpoints_per_run": None, "kept": None}
+    n = parameter_count(config)
+    checkpoint = n * 4 * 3  # fp32 weights and AdamW's two moments
+    running = 2 * checkpoint + n * 4  # save_total_limit 1: the new one is written before the old goes; the
+    #                                   intermediate stage's encoder stays until the run is done
+    kept = work["runs"] * checkpoint if params.keep_checkpoints else 0
+    return {"cache": cache, "parameters": n, "checkpoints_per_run": running, "kept": kept}
+
+
+def measured_gpu(path: Path = GPU_RESULTS) -> dict[str, Any] | None:
+    """``make bench-gpu``'s results, when it ran on a GPU (not its CPU check)."""
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text())
+    return None if results.get("tiny_cpu_check") else results
+
+
+def plan(params: Params, gpu_results: Path = GPU_RESULTS) -> str:
+    """What ``dlfa plan`` prints."""
+    work = workload(params)
+    space = disk(params, work)
+    variants = list(dict.fromkeys(r.variant for r in grid(params, work["intermediate_languages"])))
+    languages = work["intermediate_languages"]
+    lines = [f"study '{params.study}': {len(variants)} variant{'' if len(variants) == 1 else 's'} x {len(params.seeds)} "
+             f"seed{'' if len(params.seeds) == 1 else 's'} x "
+             f"(no intermediate task + {len(languages)} intermediate language{'' if len(languages) == 1 else 's'}"
+             + (f": {', '.join(languages)}" if languages else "") + f") = {work['runs']} runs"]
+    if languages:
+        lines.append(f"  intermediate stage ({params.intermediate_task}, {work['runs_with_intermediate_stage']} runs): "
+                     f"{work['intermediate_train_examples_per_run']:,.0f} examples, {work['intermediate_steps_per_run']:,} "
+                     f"optimizer steps per run")
+    lines += [f"  PAWS-X stage (every run): {work['pawsx_train_examples_per_run']:,.0f} examples, "
+              f"{work['pawsx_steps_per_run']:,} optimizer steps, an evaluation every {work['eval_steps']} steps "
+              f"({work['evaluations_per_run']} evaluations) of {len(params.languages)} dev splits, test splits where a "
+              f"protocol can still select: {work['eval_examples_per_evaluation_min']:,} to "
+              f"{work['eval_examples_per_evaluation_max']:,} examples each",
+              f"disk: tokenized caches up to {_size(space['cache'])} ({work['corpus_rows']:,} rows)"]
+    if space["parameters"] is None:
+        lines.append(f"  checkpoints: unknown until {params.model!r} is cached (its config gives the size)")
+    else:
+        lines.append(f"  checkpoints: up to {_size(space['checkpoints_per_run'])} per run while it trains "
+                     f"({space['parameters'] / 1e6:,.1f}M parameters, weights and AdamW state); "
+                     + (f"{_size(space['kept'])} kept (keep_checkpoints)" if space["kept"] else
+                        "removed once a run is done (keep_checkpoints false)"))
+    gpu = measured_gpu(gpu_results)
+    if gpu is None:
+        lines.append(f"GPU hours: not measured yet: `make bench-gpu` on a CUDA machine writes "
+                     f"{gpu_results.relative_to(ROOT) if gpu_results.is_relative_to(ROOT) else gpu_results}, "
+                     "which this then uses")
+    else:
+        best = gpu["keys"]["gpu_best_mode"]
+        hours = gpu_hours(work, {v: gpu["measured"][f"{v}/{best}"] for v in ("baseline", "dlfa_l6")})
+        lines.append(f"GPU hours: {hours['gpu_hours_min']} to {hours['gpu_hours_max']} in mode {best} "
+                     f"(measured {gpu.get('date', '?')} on {gpu.get('machine', '?')}; {gpu_results.name})")
+    return "\n".join(lines)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"

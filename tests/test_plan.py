@@ -1,0 +1,55 @@
+"""``dlfa plan``: a study's workload, disk and GPU hours before anything is trained."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import tiny_params
+from transformers import BertConfig, BertModel
+
+from dlfa import plan
+from dlfa.params import load
+from dlfa.paths import PARAMS, ROOT
+
+
+def test_the_paper_grid_as_xtreme_ran_it():
+    work = plan.workload(load(PARAMS / "paper.yaml"))
+    assert work["intermediate_languages"] == ["el", "en", "es", "ru", "sw", "tr", "zh"]
+    assert work["runs"] == 12 * 3 * 8 and work["dlfa_runs"] == 11 * 3 * 8
+    assert work["pawsx_steps_per_run"] == 1544 * 5  # ceil(49,401 / 32) steps an epoch
+    assert (work["eval_steps"], work["evaluations_per_run"]) == (200, 39)  # 7,720 / 200: 38, and one at the end
+    assert work["intermediate_steps_per_run"] == 1563 * 2  # 50,000 XNLI pairs, 2 epochs
+
+
+@pytest.mark.parametrize("shape", [dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                        intermediate_size=128, vocab_size=1000, max_position_embeddings=64),
+                                   dict(hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                                        intermediate_size=1536, vocab_size=30522, max_position_embeddings=512)])
+def test_the_parameter_count_is_transformers_own(shape):
+    assert plan.parameter_count(shape) == BertModel(BertConfig(**shape), add_pooling_layer=True).num_parameters()
+
+
+def test_gpu_hours_come_from_measured_rates_or_the_plan_says_how_to_measure_them(tmp_path):
+    params = tiny_params(fusion_layers=[None, 1], seeds=[1, 2], intermediate_task=None)
+    missing = plan.plan(params, tmp_path / "results-gpu.json")
+    assert "GPU hours: not measured yet: `make bench-gpu`" in missing and "= 4 runs" in missing
+    rates = {"train_examples_per_s": 1000.0, "eval_examples_per_s": 4000.0}
+    (tmp_path / "results-gpu.json").write_text(json.dumps({
+        "date": "2026-12-02", "machine": "H200", "keys": {"gpu_best_mode": "bf16-sdpa"}, "tiny_cpu_check": False,
+        "measured": {"baseline/bf16-sdpa": rates, "dlfa_l6/bf16-sdpa": rates}}))
+    work = plan.workload(params)
+    seconds = 4 * (work["pawsx_train_examples_per_run"] / 1000.0 + (
+        work["evaluations_per_run"] * work["eval_examples_per_evaluation_max"] + work["similarity_examples_per_run"])
+        / 4000.0)
+    assert plan.gpu_hours(work, {"baseline": rates, "dlfa_l6": rates})["gpu_hours_max"] == round(seconds / 3600, 1)
+    assert "in mode bf16-sdpa (measured 2026-12-02 on H200" in plan.plan(params, tmp_path / "results-gpu.json")
+
+
+def test_dlfa_plan_runs_as_a_console_script():
+    # a console script has bin/ first on sys.path, where lang2vec's own script would shadow the package
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "dlfa") if (ROOT / ".venv" / "bin" / "dlfa").is_file()
+                           else sys.executable, *([] if (ROOT / ".venv" / "bin" / "dlfa").is_file() else ["-m", "dlfa"]),
+                           "plan", "params/paper.yaml"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "= 288 runs" in done.stdout and "177.9M parameters" in done.stdout
