@@ -378,7 +378,7 @@ def test_data_notebook_on_the_real_sample_caches_and_describes(tmp_path, pawsx_s
         return notebook.read_text(), stamps, pd.read_csv(study / "data" / "stats.csv")
 
     text, stamps, stats = run()
-    assert len(stamps) == 1 + 2 * 3 + 2  # en train; dev and test of en, de, ja; pawsx_tt de and ko
+    assert len(stamps) == 1 + 2 * 3 + 2 * 2  # en train; dev and test of en, de, ja; pawsx_tt de and ko, train and dev
     de_dev = stats.set_index(["corpus", "language", "split"]).loc[("pawsx", "de", "validation")]
     assert de_dev["rows"] == 2000 and de_dev["placeholder_rows"] == 68 and de_dev["placeholders_dropped"] == 0
     assert stats.set_index(["corpus", "language", "split"]).loc[("pawsx_tt", "ko", "train"), "rows"] == 4
