@@ -382,11 +382,11 @@ def test_data_notebook_on_the_real_sample_caches_and_describes(tmp_path, pawsx_s
     de_dev = stats.set_index(["corpus", "language", "split"]).loc[("pawsx", "de", "validation")]
     assert de_dev["rows"] == 2000 and de_dev["placeholder_rows"] == 68 and de_dev["placeholders_dropped"] == 0
     assert stats.set_index(["corpus", "language", "split"]).loc[("pawsx_tt", "ko", "train"), "rows"] == 4
-    assert "0 of 9 corpora loaded from the cache" in text
+    assert "0 of 11 corpora loaded from the cache" in text
     text, again, _ = run()
-    assert again == stamps and "9 of 9 corpora loaded from the cache" in text  # nothing re-tokenized
+    assert again == stamps and "11 of 11 corpora loaded from the cache" in text  # nothing re-tokenized
     text, rebuilt, stats = run(drop_placeholders=True)
-    assert all(rebuilt[k] != stamps[k] for k in stamps) and "0 of 9 corpora" in text
+    assert all(rebuilt[k] != stamps[k] for k in stamps) and "0 of 11 corpora" in text
     de_dev = stats.set_index(["corpus", "language", "split"]).loc[("pawsx", "de", "validation")]
     assert de_dev["rows"] == 1932 and de_dev["placeholders_dropped"] == 68 and de_dev["placeholder_rows"] == 0
     for png in ("lengths.png", "labels.png"):
