@@ -48,8 +48,9 @@ def test_gpu_hours_come_from_measured_rates_or_the_plan_says_how_to_measure_them
 
 def test_dlfa_plan_runs_as_a_console_script():
     # a console script has bin/ first on sys.path, where lang2vec's own script would shadow the package
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "dlfa") if (ROOT / ".venv" / "bin" / "dlfa").is_file()
-                           else sys.executable, *([] if (ROOT / ".venv" / "bin" / "dlfa").is_file() else ["-m", "dlfa"]),
-                           "plan", "params/paper.yaml"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    script = ROOT / ".venv" / "bin" / "dlfa"
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "dlfa"]
+    done = subprocess.run([*command, "plan", "params/paper.yaml"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     assert "= 288 runs" in done.stdout and "177.9M parameters" in done.stdout
