@@ -289,7 +289,8 @@ def synthetic_profile(language: str, planted: tuple | None = None):
     """The synthetic stand-in for a real language: its word order from URIEL syntax features,
     its share of English words falling with URIEL genetic distance to English.
 
-    ``planted`` = (kind, metric, rate, permuted, seed): a corpus with a known typology effect. The
+    ``planted`` = (kind, metric, rate, permuted, seed, english_share): a corpus with a known typology
+    effect (``english_share``, where not None, replaces the genetic share of English words). The
     words a language does not share with English are spelled as in ``synthetic.cognate_spellings``
     over every PAWS-X and XNLI language, so two languages spell a word alike with probability
     ``exp(-rate * d)``, d their URIEL distance of that kind (``permuted``: the distances of a fixed
@@ -302,7 +303,9 @@ def synthetic_profile(language: str, planted: tuple | None = None):
     genetic = typology.distance("genetic", "en", language)
     shared = round(float(np.clip(0.9 - 0.6 * genetic, 0.1, 0.9)), 3)
     if planted:
-        cognates = tuple(sorted(planted_spellings(*planted)[language].items()))
+        kind, metric, rate, permuted, seed, english_share = planted
+        shared = shared if english_share is None else float(english_share)
+        cognates = tuple(sorted(planted_spellings(kind, metric, rate, permuted, seed)[language].items()))
         return synthetic.LanguageProfile(language, shared_fraction=shared, cognates=cognates)
     syntax = typology.syntax_profile(language)
     return synthetic.LanguageProfile(language, syntax["order"], syntax["adj_before_noun"],

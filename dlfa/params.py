@@ -186,6 +186,10 @@ class PlantedSharing:
     rate: float = 3.5
     permuted: bool = False
     seed: int = 0
+    # Share of every language's words spelled as in English; None: falling with genetic distance to
+    # English (0.3 to 0.63 here). A low share leaves the intermediate language as the only way to a
+    # target's words, so the baseline's zero-shot accuracy does not mask the planted sharing.
+    english_share: float | None = None
 
 
 def _planted_sharing(key, v):
@@ -196,8 +200,10 @@ def _planted_sharing(key, v):
         return f"'{key}' must be null or a mapping of some of {names}; got {v!r}"
     value = PlantedSharing(**v)
     if not (_is_number(value.rate) and value.rate > 0) or not isinstance(value.permuted, bool) \
-            or not (_is_int(value.seed) and value.seed >= 0):
-        return f"'{key}': rate must be a number > 0, permuted true or false, seed an integer >= 0; got {v!r}"
+            or not (_is_int(value.seed) and value.seed >= 0) \
+            or not (value.english_share is None or (_is_number(value.english_share) and 0 <= value.english_share <= 1)):
+        return (f"'{key}': rate must be a number > 0, permuted true or false, seed an integer >= 0, english_share "
+                f"null or a number in [0, 1]; got {v!r}")
     return None
 
 
@@ -291,9 +297,11 @@ class Params:
 
     @property
     def planted_spec(self) -> tuple | None:
-        """What the synthetic corpus needs of ``planted_sharing``: (kind, metric, rate, permuted, seed)."""
+        """What the synthetic corpus needs of ``planted_sharing``: (kind, metric, rate, permuted, seed,
+        english_share)."""
         p = self.planted_sharing
-        return None if p is None else (self.typology_kind, self.distance_metric, p.rate, p.permuted, p.seed)
+        return None if p is None else (self.typology_kind, self.distance_metric, p.rate, p.permuted, p.seed,
+                                       p.english_share)
 
     def encoder_shape(self) -> tuple[int | None, int | None]:
         """(hidden size, depth) where it can be known without loading the model."""
@@ -515,7 +523,7 @@ class Corpus:
     language: str
     split: str
     size: int | None
-    planted: tuple | None = None  # synthetic source with planted sharing: (kind, metric, rate, permuted, seed)
+    planted: tuple | None = None  # synthetic source with planted sharing: Params.planted_spec
 
 
 def study_corpora(params: Params, intermediate_languages: list[str] | None = None) -> list[Corpus]:

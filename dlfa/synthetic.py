@@ -250,7 +250,8 @@ def cognate_spellings(languages: list[str], distances, rate: float, seed: int = 
     distance c) follows the given one. Each word's spelling starts as one pseudo-word at the root
     and, on each branch of length l, is replaced by a new pseudo-word with probability
     ``1 - exp(-rate * l)``. Two languages then spell a word alike iff no replacement happened on
-    the path between them: with probability ``exp(-rate * c)``, independently for every word.
+    the path between them: with probability ``exp(-rate * c)``, independently for every concept
+    (a word and its synonym change together: ``_CONCEPT_FORMS``).
     Returns language -> English word -> its spelling there.
     """
     import numpy as np
@@ -263,19 +264,36 @@ def cognate_spellings(languages: list[str], distances, rate: float, seed: int = 
         raise ValueError(f"distances must be a symmetric {len(languages)} x {len(languages)} matrix")
     root = to_tree(linkage(squareform(matrix, checks=False), method="average"))
     out: dict[str, dict[str, str]] = {lang: {} for lang in languages}
-    for word in WORDS:
-        rng = random.Random(f"dlfa.synthetic.cognate|{seed}|{word}")
-        stack = [(root, _fresh_spelling(rng), root.dist / 2)]  # node, its spelling, its height
+    for concept, forms in _CONCEPT_FORMS.items():
+        rng = random.Random(f"dlfa.synthetic.cognate|{seed}|{concept}")
+        fresh = lambda: tuple(_fresh_spelling(rng) for _ in forms)  # noqa: E731
+        stack = [(root, fresh(), root.dist / 2)]  # node, its spellings, its height
         while stack:
-            node, spelling, height = stack.pop()
+            node, spellings, height = stack.pop()
             if node.is_leaf():
-                out[languages[node.id]][word] = spelling
+                out[languages[node.id]].update(zip(forms, spellings))
                 continue
             for child in (node.left, node.right):
                 child_height = child.dist / 2 if not child.is_leaf() else 0.0
                 kept = rng.random() < math.exp(-rate * (height - child_height))
-                stack.append((child, spelling if kept else _fresh_spelling(rng), child_height))
+                stack.append((child, spellings if kept else fresh(), child_height))
     return out
+
+
+def _concept_forms() -> dict[str, tuple[str, ...]]:
+    """Word forms joined through SYNONYMS (saw, seen and spotted are one group), keyed by their first."""
+    group = {w: {w} for w in WORDS}
+    for word, synonym in SYNONYMS.items():
+        joined = group[word] | group[synonym]
+        for w in joined:
+            group[w] = joined
+    return {min(g): tuple(sorted(g)) for g in map(frozenset, group.values())}
+
+
+# A concept's spellings (a word form and its synonym) change on the same branches, so a language that
+# shares one with another shares both: knowing a target's synonym pair then takes one shared concept,
+# not two independent words. Function words are concepts of their own.
+_CONCEPT_FORMS = _concept_forms()
 
 
 def _fresh_spelling(rng: random.Random) -> str:

@@ -150,13 +150,16 @@ def test_planted_sharing_is_for_the_synthetic_corpus_and_part_of_the_runs_config
     from dlfa.runs import run_config
     planted = tiny_params(planted_sharing={"rate": 3.0})
     config = run_config(planted, grid(planted, [])[0])
-    assert config["planted_sharing"] == {"rate": 3.0, "permuted": False, "seed": 0, "kind": "syntactic",
-                                         "metric": "cosine"}
+    assert config["planted_sharing"] == {"rate": 3.0, "permuted": False, "seed": 0, "english_share": None,
+                                         "kind": "syntactic", "metric": "cosine"}
+    assert planted.planted_spec == ("syntactic", "cosine", 3.0, False, 0, None)
     assert "planted_sharing" not in run_config(tiny_params(), grid(tiny_params(), [])[0])  # others unchanged
     with pytest.raises(ParamsError, match="'planted_sharing' plants an effect in the synthetic corpus"):
         tiny_params(planted_sharing={}, data_source="hub")
     with pytest.raises(ParamsError, match="'planted_sharing': rate must be a number > 0"):
         tiny_params(planted_sharing={"rate": -1})
+    with pytest.raises(ParamsError, match="english_share null or a number in \\[0, 1\\]"):
+        tiny_params(planted_sharing={"english_share": 1.5})
     for name in ("control", "control-null"):
         assert load(PARAMS / f"{name}.yaml").planted_sharing.permuted == (name == "control-null")
 

@@ -480,12 +480,17 @@ def test_lexical_errors(kwargs, needle):
 # --- planted sharing: a typology effect by construction (the controls of `make validate`) -----------
 
 def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree_distance():
-    from dlfa.synthetic import WORDS, cognate_spellings
+    from dlfa.synthetic import _CONCEPT_FORMS, SYNONYMS, WORDS, cognate_spellings
     languages = ["a", "b", "c", "d"]
     d = np.array([[0, .1, .6, .6], [.1, 0, .6, .6], [.6, .6, 0, .2], [.6, .6, .2, 0]])  # ultrametric
     spellings = [cognate_spellings(languages, d, rate=2.0, seed=s) for s in range(6)]
-    share = lambda x, y: np.mean([sp[x][w] == sp[y][w] for sp in spellings for w in WORDS])  # noqa: E731
-    n = 6 * len(WORDS)
+    # The unit is the concept (a word and its synonyms change together), so count concepts, not words.
+    share = lambda x, y: np.mean([sp[x][c] == sp[y][c] for sp in spellings for c in _CONCEPT_FORMS])  # noqa: E731
+    n = 6 * len(_CONCEPT_FORMS)
+    for sp in spellings:
+        for word, synonym in SYNONYMS.items():
+            assert (sp["a"][word] == sp["c"][word]) == (sp["a"][synonym] == sp["c"][synonym])
+    assert {w for forms in _CONCEPT_FORMS.values() for w in forms} == set(WORDS)
     for (x, y), dist in {("a", "b"): .1, ("c", "d"): .2, ("a", "c"): .6, ("b", "d"): .6}.items():
         expected = np.exp(-2.0 * dist)
         assert abs(share(x, y) - expected) < 4 * np.sqrt(expected * (1 - expected) / n), (x, y, share(x, y))
@@ -494,12 +499,19 @@ def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree
         cognate_spellings(languages, d, rate=0)
 
 
-def test_planted_languages_keep_english_word_order_and_their_english_share():
-    from dlfa import data
-    planted = ("syntactic", "cosine", 3.5, False, 0)
+def test_planted_languages_keep_english_word_order_and_their_english_share_unless_given_one():
+    from dlfa import data, synthetic
+    planted = ("syntactic", "cosine", 3.5, False, 0, None)
     plain, control = data.synthetic_profile("ja"), data.synthetic_profile("ja", planted)
     assert plain.order == "SOV" and control.order == "SVO" and control.adj_before_noun
     assert control.shared_fraction == plain.shared_fraction and control.cognates is not None
+    low = data.synthetic_profile("ja", planted[:5] + (0.1,))
+    assert low.shared_fraction == 0.1 and low.cognates == control.cognates
+    lex_low, lex = synthetic.lexicon(low), synthetic.lexicon(control)
+    english = {w for w in synthetic.WORDS if lex_low[w] == w}
+    assert english < {w for w in synthetic.WORDS if lex[w] == w}  # sharing nests: fewer English words
+    assert abs(len(english) / len(synthetic.WORDS) - 0.1) < 0.05
+    assert all(lex_low[w] == lex[w] for w in synthetic.WORDS if lex[w] != w)  # the cognates are unchanged
     nli, _ = data.load_corpus(data.intermediate_task("xnli"), "synthetic", "de", "train", size=40, planted=planted)
     assert set(nli["label"]) == {0, 2}  # lexical NLI: synonyms entail, other concepts contradict
     pawsx, _ = data.load_corpus(data.PAWSX, "synthetic", "de", "train", size=40, planted=planted)
