@@ -146,6 +146,8 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
                            callbacks=[EvaluateAtEnd(), StopOnNonFiniteLoss("pawsx-en"), LogLines("pawsx-en"),
                                       *callbacks])
     trainer.predictions_dir = folder / "trainer" / "predictions"
+    # Length-grouped batches make BatchNorm's momentum statistics follow the sawtooth of lengths.
+    trainer.recalibrate_batchnorm = params.train_order == "length"
     resume = last_checkpoint(folder / "trainer")
     result = trainer.train(resume_from_checkpoint=resume)
     stages.append({"stage": "pawsx-en", "examples": len(train), "resumed_from": resume and Path(resume).name,

@@ -9,6 +9,7 @@ evaluation; checkpoints at evaluations, so a resumed run logs what an uninterrup
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from pathlib import Path
 
@@ -41,6 +42,37 @@ class EpochSeededLengthSampler(LengthGroupedSampler):
         self.generator.manual_seed(self.seed * 1_000_003 + epoch)
 
 
+BATCHNORM_SAMPLE_BATCHES = 20  # training batches that BatchNorm's statistics are recomputed over
+
+
+def recalibrate_batchnorm(model: torch.nn.Module, batches) -> int:
+    """Every BatchNorm's running statistics as the plain average over ``batches`` (dicts of model
+    inputs), in training mode without gradients; the global RNG is left as it was, so training goes
+    on as it would have. Returns the number of batches used (0: the model has no BatchNorm).
+
+    With momentum 0.1 the statistics are those of the last 10 to 20 batches; in length-grouped
+    order those share a length range that depends on where the evaluation falls, and so would the
+    evaluated model. Momentum 1/(k+1) at batch k makes them the cumulative mean instead.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return 0
+    momenta, was_training, used = [m.momentum for m in norms], model.training, 0
+    cuda = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    try:
+        with torch.random.fork_rng(devices=cuda), torch.no_grad():
+            model.train()
+            for used, batch in enumerate(batches, start=1):
+                for m in norms:
+                    m.momentum = 1.0 / used
+                model(**batch)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.train(was_training)
+    return used
+
+
 class StudyTrainer(Trainer):
     """Trainer with a resumable length-grouped order (lengths read from Arrow, not row by row) that
     keeps every evaluation's predicted labels in ``predictions_dir/step-<N>.npz``, one array per
@@ -51,11 +83,14 @@ class StudyTrainer(Trainer):
     there: ``<lang>_test`` is evaluated when ``<selection_source>_dev`` (en-dev protocol) or
     ``<lang>_dev`` (oracle) beats every earlier evaluation in ``state.log_history`` (restored with
     a checkpoint, so a resumed run decides as an uninterrupted one), or has no accuracy to compare.
-    ``test_every_evaluation = True`` evaluates every test set every time.
+    ``test_every_evaluation = True`` evaluates every test set every time. ``recalibrate_batchnorm``
+    (set for length-grouped order) recomputes BatchNorm's statistics over a shuffled sample of
+    training batches before each evaluation (``recalibrate_batchnorm``, the function).
     """
 
     predictions_dir: Path | None = None
     test_every_evaluation: bool = False
+    recalibrate_batchnorm: bool = False
     selection_source: str = "en"
     _pending: dict[str, np.ndarray] | None = None
 
@@ -97,6 +132,8 @@ class StudyTrainer(Trainer):
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
         if eval_dataset is not None or not isinstance(self.eval_dataset, dict):
             return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        if self.recalibrate_batchnorm:
+            self._recalibrate_batchnorm()
         tests = [name for name in self.eval_dataset if name.endswith("_test")]
         metrics: dict[str, float] = {}
 
@@ -113,6 +150,17 @@ class StudyTrainer(Trainer):
                 np.savez_compressed(tmp, **self._pending)
         self._pending = None
         return metrics
+
+    def _recalibrate_batchnorm(self) -> int:
+        """BatchNorm statistics over training batches drawn at random from (seed, step) alone, so a
+        resumed run evaluates as an uninterrupted one."""
+        generator = torch.Generator().manual_seed(self.args.seed * 1_000_003 + self.state.global_step)
+        loader = torch.utils.data.DataLoader(
+            self.train_dataset, batch_size=self.args.per_device_train_batch_size, collate_fn=self.data_collator,
+            sampler=torch.utils.data.RandomSampler(self.train_dataset, generator=generator))
+        batches = (self._prepare_inputs(b) for b in itertools.islice(loader, BATCHNORM_SAMPLE_BATCHES))
+        with self.compute_loss_context_manager():
+            return recalibrate_batchnorm(self.model, batches)
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = self.train_dataset if train_dataset is None else train_dataset

@@ -427,3 +427,64 @@ def test_selection_refuses_a_selected_step_without_test_accuracy():
         {"step": 20, "eval_en_dev_accuracy": 0.95, "eval_de_dev_accuracy": 0.6, "eval_ja_dev_accuracy": 0.5}]
     with pytest.raises(ValueError, match="no en test accuracy at step 20, which en-dev selects"):
         select_checkpoints(evaluation_table(history, ["en", "de", "ja"]), ["en", "de", "ja"])
+
+
+def _norms(model):
+    return [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+
+
+def test_batchnorm_statistics_are_recomputed_as_the_plain_mean_over_batches_whatever_came_before():
+    from dlfa.aif import MaskedBatchNorm1d
+
+    class Norm(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = MaskedBatchNorm1d(3)
+
+        def forward(self, x, mask):
+            return self.bn(x, mask)
+
+    generator = torch.Generator().manual_seed(0)
+    batches = [{"x": torch.randn(n, 3, generator=generator) * (1 + n), "mask": torch.arange(n) < n - 1}
+               for n in (4, 9, 6)]  # lengths as different as a length-grouped sawtooth's
+    model = Norm().eval()
+    model.bn.running_mean.fill_(7.0)
+    model.bn.running_var.fill_(0.01)  # what the last batches before an evaluation left
+    rng = torch.get_rng_state()
+    assert trainer_mod.recalibrate_batchnorm(model, batches) == 3
+    valid = [b["x"][b["mask"]] for b in batches]
+    torch.testing.assert_close(model.bn.running_mean, torch.stack([v.mean(0) for v in valid]).mean(0))
+    torch.testing.assert_close(model.bn.running_var, torch.stack([v.var(0) for v in valid]).mean(0))  # unbiased
+    assert not model.training and model.bn.momentum == 0.1 and torch.equal(torch.get_rng_state(), rng)
+    first = model.bn.running_mean.clone()
+    model.bn.running_mean.fill_(-3.0)  # another history, the same batches: the same statistics
+    trainer_mod.recalibrate_batchnorm(model, batches)
+    torch.testing.assert_close(model.bn.running_mean, first)
+    assert trainer_mod.recalibrate_batchnorm(torch.nn.Linear(2, 2), batches) == 0  # nothing to do
+
+
+def test_length_grouped_training_evaluates_dlfa_with_statistics_from_a_shuffled_sample_of_batches(tmp_path):
+    generator = torch.Generator().manual_seed(1)
+    rows = [{"input_ids": torch.randint(5, 50, (n,), generator=generator).tolist(), "labels": n % 2}
+            for n in range(4, 100)]
+    rows = [{**r, "attention_mask": [1] * len(r["input_ids"]), "token_type_ids": [0] * len(r["input_ids"])}
+            for r in rows]
+    ds = datasets.Dataset.from_list(rows)
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=4, report_to="none",
+                             save_strategy="no", use_cpu=True, disable_tqdm=True, seed=3)
+
+    def statistics(fill, step=40):
+        torch.manual_seed(0)
+        model = _tiny_model()
+        for m in _norms(model):
+            m.running_mean.fill_(fill)
+        trainer = trainer_mod.StudyTrainer(model=model, args=args, train_dataset=ds, data_collator=_pad)
+        trainer.state.global_step = step
+        assert trainer._recalibrate_batchnorm() == trainer_mod.BATCHNORM_SAMPLE_BATCHES  # of 24 batches
+        return [m.running_mean.clone() for m in _norms(model)]
+
+    assert _norms(_tiny_model())  # DLFA has BatchNorm
+    here = statistics(5.0)
+    for a, b in zip(here, statistics(-5.0)):  # whatever the batches before left: the same statistics
+        torch.testing.assert_close(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(here, statistics(5.0, step=41)))  # a new sample each step
