@@ -119,7 +119,8 @@ def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
              "intermediate dev accuracy": _intermediate(m).get("dev_accuracy"),
              "its majority share": _intermediate(m).get("dev_majority_share"),
              "wall time (s)": m.get("wall_time_s"), "train examples/s": m.get("train_examples_per_second"),
-             "device": m.get("device"), "error": (m.get("collapse") or {}).get("reason", "")}
+             "device": m.get("device"),
+             "error": "; ".join(x for x in ((m.get("collapse") or {}).get("reason", ""), _intermediate_unlearnt(m)) if x)}
             for m in complete]
     rows += [{"run": m["run_id"], "fusion options": _fusion_options(m.get("config", {})), "status": "failed",
               "error": m.get("error", "")} for m in failed]
@@ -132,6 +133,16 @@ def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
         if column in frame:
             frame[column] = frame[column].map(lambda v, d=digits: "–" if pd.isna(v) else f"{v:.{d}f}")
     return _table(frame)
+
+
+def _intermediate_unlearnt(metrics: dict, margin: float = 0.01) -> str:
+    """A note when the intermediate stage's own dev accuracy is not above its majority share (the
+    margin of ``stats.collapse``): the encoder it hands over learnt nothing of that task."""
+    stage = _intermediate(metrics)
+    accuracy, majority = stage.get("dev_accuracy"), stage.get("dev_majority_share")
+    if accuracy is None or majority is None or accuracy >= majority + margin:
+        return ""
+    return f"intermediate stage: dev accuracy {accuracy:.3f} within {margin:.0%} of its majority share {majority:.3f}"
 
 
 def _intermediate(metrics: dict) -> dict:

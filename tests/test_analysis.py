@@ -318,3 +318,14 @@ def test_this_study_minus_published_is_in_points_per_language_and_by_layer_only_
     assert table.loc[("baseline", "DLFA paper"), "avg"] == pytest.approx(90 - 81.94)
     assert table.loc[("6", "DLFA paper D_6"), "avg"] == pytest.approx(80 - 84.37)
     assert table.loc[("6", "DLFA paper D_6")][languages].isna().all()  # the paper gives averages by layer
+
+
+def test_the_runs_table_says_when_an_intermediate_stage_learnt_nothing():
+    from dlfa.report import _intermediate_unlearnt
+    run = lambda acc, majority: {"stages": [{"stage": "intermediate", "dev_accuracy": acc,  # noqa: E731
+                                             "dev_majority_share": majority}, {"stage": "pawsx-en"}]}
+    assert _intermediate_unlearnt(run(0.32, 0.34)) == ("intermediate stage: dev accuracy 0.320 within 1% of its "
+                                                       "majority share 0.340")
+    assert _intermediate_unlearnt(run(0.345, 0.34)) != "" and _intermediate_unlearnt(run(0.36, 0.34)) == ""
+    assert _intermediate_unlearnt({"stages": [{"stage": "pawsx-en"}]}) == ""  # no intermediate stage
+    assert _intermediate_unlearnt(run(None, None)) == ""  # a source without a validation split

@@ -16,6 +16,9 @@ from dlfa.paths import PARAMS, ROOT
 
 @pytest.mark.parametrize("path", sorted(PARAMS.glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_params_files_are_valid_and_round_trip(path):
+    shared = ROOT.parent / "shared" / "data"
+    if path.name == "real.yaml" and not (shared / "pawsx-mini").is_dir():
+        pytest.skip(f"params/real.yaml reads ../shared/data/pawsx-mini and xnli-mini, absent at {shared}")
     p = load(path)
     assert isinstance(p, Params) and validate(yaml.safe_load(dump(p))) == p
     assert set(p.to_dict()) == set(PARAMS_KEYS)
