@@ -47,7 +47,7 @@ def layer_similarity(model, tokenized_path, languages: list[str], collator, max_
     ids (in order) common to both languages are used.
     """
     first = datasets.load_from_disk(str(tokenized_path("pawsx", source, "validation")))
-    result = {}
+    result, sources = {}, {}  # the source's pooled states per id set: parallel sets share one pass
     for language in languages:
         if language == source:
             continue
@@ -55,9 +55,10 @@ def layer_similarity(model, tokenized_path, languages: list[str], collator, max_
         common = sorted(set(first["id"]) & set(second["id"]))[:max_pairs]
         if not common:
             continue
-        a = first.select(_positions(first, common))
-        b = second.select(_positions(second, common))
-        ha, hb = pooled_layers(model, a, collator), pooled_layers(model, b, collator)  # (N, L + 1, E)
+        if tuple(common) not in sources:
+            sources[tuple(common)] = pooled_layers(model, first.select(_positions(first, common)), collator)
+        ha = sources[tuple(common)]
+        hb = pooled_layers(model, second.select(_positions(second, common)), collator)  # (N, L + 1, E)
         ha, hb = ha - ha.mean(0), hb - hb.mean(0)  # centred per language and layer
         cosine = torch.nn.functional.cosine_similarity(ha, hb, dim=-1)  # (N, L + 1)
         result[language] = [round(float(v), 6) for v in cosine.mean(0)]

@@ -91,6 +91,28 @@ def intermediate_dev(trainer, study_dir: Path, run: Run) -> dict[str, Any]:
             "dev_majority_share": float(np.bincount(labels).max() / len(labels))}
 
 
+def base_similarity(model, study_dir: Path, languages: list[str], collator) -> dict[str, list[float]]:
+    """``layer_similarity`` of the encoder before fine-tuning, computed once per study and encoder
+    (``similarity/base-<digest>.json``): every run of a pretrained checkpoint starts from the same
+    weights, and the tiny model's runs of one seed and variant too. The digest covers the encoder's
+    tensors and the dev sets' cache keys, so other weights or other rows are computed afresh."""
+    import hashlib
+    digest = hashlib.sha256(json.dumps(languages).encode())
+    for lang in ["en", *languages]:
+        digest.update((tokenized_path(study_dir, "pawsx", lang, "validation") / "dlfa_key.json").read_bytes())
+    for name, tensor in model.bert.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    path = study_dir / "similarity" / f"base-{digest.hexdigest()[:20]}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    tokenized = lambda task, lang, split: tokenized_path(study_dir, task, lang, split)  # noqa: E731
+    result = layer_similarity(model, tokenized, languages, collator)
+    if is_main_process():
+        write_json(path, result)
+    return result
+
+
 def train_run(params: Params, run: Run, study_dir: str | Path, callbacks=()) -> dict[str, Any]:
     """Train and evaluate one run; write ``runs/<run_id>/metrics.json`` atomically; return it.
 
@@ -121,8 +143,7 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
     stages = []
     tokenized = lambda task, lang, split: tokenized_path(study_dir, task, lang, split)  # noqa: E731
     set_seed(run.seed)  # the encoder before any fine-tuning (pretrained, or the tiny model's initialisation)
-    similarity = {"base": layer_similarity(build_model(params, study_dir, run.dlfa, 2), tokenized, languages,
-                                           collator)}
+    similarity = {"base": base_similarity(build_model(params, study_dir, run.dlfa, 2), study_dir, languages, collator)}
 
     if run.intermediate_language:
         encoder, stage = intermediate_stage(params, run, study_dir, collator, callbacks)

@@ -109,6 +109,9 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
     assert paired.q_value.between(0, 1).all() and (paired.q_value >= paired.p_value - 1e-12).all()
     similarity = pd.read_csv(study / "analysis" / "layer_similarity.csv")
     assert set(similarity.model) == {"base", "fine-tuned"} and set(similarity.language) == {"de", "ja"}
+    bases = [json.loads(p.read_text()) for p in (study / "similarity").glob("base-*.json")]
+    every = [json.loads((d / "metrics.json").read_text())["similarity"]["base"] for d in (study / "runs").iterdir()]
+    assert 1 <= len(bases) <= 2 and all(b in bases for b in every)  # one per starting encoder (variant x seed)
     assert set(similarity.layer) == {0, 1, 2} and similarity.similarity.between(-1, 1).all()
     for png in ["analysis/figures/accuracy_by_language.png", "analysis/figures/layer_sweep.png",
                 "analysis/figures/layer_similarity.png",

@@ -59,3 +59,19 @@ def test_similarity_is_one_for_identical_rows_and_lower_for_others(tmp_path, mod
                                                             "seed": 1}, "similarity": {"base": result}}]
     table = similarity_table(metrics)
     assert len(table) == 8 and set(table.layer) == {0, 1, 2, 3} and set(table.model) == {"base"}
+
+
+def test_the_source_is_pooled_once_per_id_set_and_every_language_reads_as_on_its_own(tmp_path, model, monkeypatch):
+    import dlfa.similarity as similarity
+    for lang, seed in (("en", 1), ("de", 3), ("fr", 4)):
+        _rows(seed).save_to_disk(tmp_path / lang)
+    _rows(2, ids=list(range(10, 40))).save_to_disk(tmp_path / "ja")
+    path = lambda task, lang, split: tmp_path / lang  # noqa: E731
+    collator = DataCollatorWithPadding(_Pad())
+    alone = {lang: layer_similarity(model, path, ["en", lang], collator)[lang] for lang in ("de", "fr", "ja")}
+    passes = []
+    real = similarity.pooled_layers
+    monkeypatch.setattr(similarity, "pooled_layers", lambda m, rows, c: passes.append(len(rows)) or real(m, rows, c))
+    together = layer_similarity(model, path, ["en", "de", "fr", "ja"], collator)
+    assert together == alone  # exactly: the same rows give the same states
+    assert sorted(passes) == [20, 20, 30, 30, 30]  # en once for de and fr (ids 0..29), once for ja (10..29)

@@ -488,3 +488,25 @@ def test_length_grouped_training_evaluates_dlfa_with_statistics_from_a_shuffled_
     for a, b in zip(here, statistics(-5.0)):  # whatever the batches before left: the same statistics
         torch.testing.assert_close(a, b)
     assert any(not torch.equal(a, b) for a, b in zip(here, statistics(5.0, step=41)))  # a new sample each step
+
+
+def test_the_encoders_similarity_before_fine_tuning_is_computed_once_per_encoder_and_dev_sets(tmp_path, monkeypatch):
+    from dlfa import train
+    from dlfa.data import tokenized_path
+    for lang in ("en", "de"):
+        path = tokenized_path(tmp_path, "pawsx", lang, "validation")
+        path.mkdir(parents=True)
+        (path / "dlfa_key.json").write_text(json.dumps({"key": lang}))
+    computed = []
+    monkeypatch.setattr(train, "layer_similarity",
+                        lambda model, *a: computed.append(1) or {"de": [float(len(computed))]})
+    model = _tiny_model()
+    first = train.base_similarity(model, tmp_path, ["en", "de"], None)
+    assert train.base_similarity(_tiny_model(), tmp_path, ["en", "de"], None) == first == {"de": [1.0]}
+    assert len(computed) == 1  # the same weights and rows: read back
+    with torch.no_grad():
+        model.bert.embeddings.word_embeddings.weight[3, 0] += 1e-3  # other weights: computed afresh
+    assert train.base_similarity(model, tmp_path, ["en", "de"], None) == {"de": [2.0]}
+    (tokenized_path(tmp_path, "pawsx", "de", "validation") / "dlfa_key.json").write_text('{"key": "other rows"}')
+    assert train.base_similarity(_tiny_model(), tmp_path, ["en", "de"], None) == {"de": [3.0]}
+    assert len(list((tmp_path / "similarity").glob("base-*.json"))) == 3
