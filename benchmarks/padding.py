@@ -1,7 +1,8 @@
-"""Padding: examples per second of the training path against fixed padding to 128.
+"""Padding and order: examples per second of the training path's two orders against fixed padding to 128.
 
-The training path (dlfa.train) pads each batch to its longest row (``DataCollatorWithPadding``)
-and draws batches grouped by length (``EpochSeededLengthSampler``, groups of the effective batch).
+The training path (dlfa.train) pads each batch to its longest row (``DataCollatorWithPadding``) and
+draws batches either grouped by length (``train_order: length``: ``EpochSeededLengthSampler``, groups
+of the effective batch) or in random order (``train_order: random``, XTREME's ``RandomSampler``).
 The reference pads every row to 128 (``padding="max_length"``, the XTREME / run_glue default) and
 draws batches in random order. Both run full training steps (row fetch from a ``datasets.Dataset``,
 collation, forward, backward, clipping, fused AdamW) of the same DLFA model on a PAWS-X-sized
@@ -31,9 +32,9 @@ MAX_LENGTH = lengths_mod.MAX_LENGTH
 SLICE = {**MBERT_BASE, "num_hidden_layers": 2, "vocab_size": MBERT_BASE["vocab_size"] // 6}
 SETTINGS = {
     "full": dict(model="mbert-base", config=MBERT_BASE, fusion_layer=6, batch=32, dynamic_batches=4, fixed_batches=2,
-                 repeats=3, warmup=1),
+                 random_batches=2, repeats=3, warmup=1),
     "quick": dict(model="bert-slice (2 layers, vocab 19,924)", config=SLICE, fusion_layer=1, batch=32,
-                  dynamic_batches=4, fixed_batches=2, repeats=2, warmup=1),
+                  dynamic_batches=4, fixed_batches=2, random_batches=2, repeats=2, warmup=1),
 }
 
 
@@ -80,10 +81,12 @@ def fit_step_time(widths: list[float], seconds: list[float]) -> list[float] | No
     return np.polyfit(np.asarray(widths, float), np.asarray(seconds, float), min(2, distinct - 1))[::-1].tolist()
 
 
-def predicted_ratio(coef: list[float], lengths: np.ndarray, batch: int) -> float:
-    """Examples/s over a whole epoch of length-grouped batches against fixed 128, from the fitted t(w)."""
+def predicted_ratio(coef: list[float], lengths: np.ndarray, batch: int, order: str = "length") -> float:
+    """Examples/s over a whole epoch of dynamically padded batches in ``order`` (length or random)
+    against fixed 128, from the fitted t(w)."""
     t = lambda w: sum(c * w ** i for i, c in enumerate(coef))  # noqa: E731
-    widths = np.array([lengths[b].max() for b in grouped_batches(lengths, batch)], float)
+    batches = grouped_batches(lengths, batch) if order == "length" else random_batches(len(lengths), batch)
+    widths = np.array([lengths[b].max() for b in batches], float)
     return float(t(MAX_LENGTH) / t(widths).mean())
 
 
@@ -109,15 +112,18 @@ def run(quick: bool = False) -> dict[str, Any]:
     ds = corpus_dataset(lengths, s["config"]["vocab_size"])
     grouped = grouped_batches(lengths, s["batch"])
     chosen = quantile_batches(grouped, lengths, s["dynamic_batches"])
-    fixed = random_batches(len(lengths), s["batch"])[: s["fixed_batches"]]
-    collators = {"dynamic": DataCollatorWithPadding(tokenizer),
+    shuffled = random_batches(len(lengths), s["batch"])
+    fixed = shuffled[: s["fixed_batches"]]
+    randomly = shuffled[s["fixed_batches"]: s["fixed_batches"] + s["random_batches"]]  # other rows than fixed's
+    dynamic = DataCollatorWithPadding(tokenizer)
+    collators = {"dynamic": dynamic, "random": dynamic,
                  "fixed": DataCollatorWithPadding(tokenizer, padding="max_length", max_length=MAX_LENGTH)}
 
     torch.manual_seed(0)
     model = DLFAForSequenceClassification.from_config(BertConfig(num_labels=2, **s["config"]),
                                                       DLFAConfig(s["fusion_layer"])).train()
     optimizer = adamw(model.parameters(), 2e-5)
-    steps: dict[str, list[tuple[int, float]]] = {"dynamic": [], "fixed": []}
+    steps: dict[str, list[tuple[int, float]]] = {kind: [] for kind in collators}
 
     def block(kind: str, batches: list[list[int]]):
         def go() -> float:
@@ -133,31 +139,39 @@ def run(quick: bool = False) -> dict[str, Any]:
             return total
         return go
 
-    warm = {"dynamic": block("dynamic", chosen[-1:]), "fixed": block("fixed", fixed[:1])}
-    for kind, go in warm.items():
-        log(NAME, f"warm-up {kind}: {go():.2f} s (discarded)")
-    steps = {"dynamic": [], "fixed": []}
-    times = interleaved({"dynamic": block("dynamic", chosen), "fixed": block("fixed", fixed)}, s["repeats"],
+    arms = {"dynamic": chosen, "random": randomly, "fixed": fixed}
+    for kind, batches in arms.items():
+        log(NAME, f"warm-up {kind}: {block(kind, batches[-1:])():.2f} s (discarded)")
+    steps = {kind: [] for kind in collators}
+    times = interleaved({kind: block(kind, batches) for kind, batches in arms.items()}, s["repeats"],
                         warmup=0, name=NAME)
-    examples = {"dynamic": len(chosen) * s["batch"], "fixed": len(fixed) * s["batch"]}
+    examples = {kind: len(batches) * s["batch"] for kind, batches in arms.items()}
     throughput = {k: [examples[k] / t for t in v] for k, v in times.items()}
     ratios = [d / f for d, f in zip(throughput["dynamic"], throughput["fixed"])]
     key = median(ratios)
+    # Length-grouped against random order, both padded per batch: measured on a few batches, and
+    # predicted over whole epochs from t(width) (random batches' widths vary little: near the max of 32 draws).
+    order_ratios = [d / r for d, r in zip(throughput["dynamic"], throughput["random"])]
 
     all_widths = np.array([lengths[b].max() for b in grouped])
     coef = fit_step_time([w for kind in steps for w, _ in steps[kind]], [t for kind in steps for _, t in steps[kind]])
     predicted = {}
     if coef is not None:
         predicted["wordpiece_30k (measured lengths)"] = round(predicted_ratio(coef, lengths, s["batch"]), 3)
+        predicted["random order, dynamic padding"] = round(predicted_ratio(coef, lengths, s["batch"], "random"), 3)
         for label, alt in alternatives.items():
             predicted[label] = round(predicted_ratio(coef, corpus_lengths(alt), s["batch"]), 3)
     log(NAME, f"dynamic / fixed examples per second = {key:.3f} (per repeat {[round(r, 3) for r in ratios]}); "
+              f"length-grouped / random order = {median(order_ratios):.3f}; "
               f"predicted over a whole epoch from t(width): {predicted}")
+    random_widths = np.array([lengths[b].max() for b in shuffled])
     return {
-        "keys": {"dynamic_over_fixed_throughput": round(key, 4)},
+        "keys": {"dynamic_over_fixed_throughput": round(key, 4),
+                 "length_over_random_order_throughput": round(median(order_ratios), 4)},
         "raw": {"block_seconds": times, "examples_per_block": examples,
                 "examples_per_second": {k: [round(x, 3) for x in v] for k, v in throughput.items()},
-                "ratio_per_repeat": ratios, "steps_width_seconds": steps,
+                "ratio_per_repeat": ratios, "length_over_random_per_repeat": order_ratios,
+                "steps_width_seconds": steps,
                 "step_time_fit": coef, "predicted_epoch_ratio": predicted},
         "lengths": {"source": source, "pairs": lengths_mod.describe(pair_lengths),
                     "corpus": lengths_mod.describe(lengths),
@@ -165,9 +179,15 @@ def run(quick: bool = False) -> dict[str, Any]:
                     "grouped_batch_width": {"mean": round(float(all_widths.mean()), 2),
                                             "p50": float(np.median(all_widths)), "max": int(all_widths.max()),
                                             "measured": [int(lengths[b].max()) for b in chosen]},
+                    "random_batch_width": {"mean": round(float(random_widths.mean()), 2),
+                                           "p50": float(np.median(random_widths)), "max": int(random_widths.max()),
+                                           "measured": [int(lengths[b].max()) for b in randomly]},
                     "padding_share": {"dynamic": round(1 - float(lengths.sum()) / float(all_widths.sum() * s["batch"]), 4),
+                                      "random": round(1 - float(lengths[np.concatenate(shuffled)].sum())
+                                                      / float(random_widths.sum() * s["batch"]), 4),
                                       "fixed": round(1 - float(lengths.mean()) / MAX_LENGTH, 4)}},
         "settings": {**{k: v for k, v in s.items() if k != "config"}, "config": s["config"], "corpus_pairs": CORPUS,
                      "max_length": MAX_LENGTH, "quick_model_is_a_slice": quick,
-                     "statistic": "median over repeats of (dynamic examples/s) / (fixed examples/s), blocks interleaved"},
+                     "statistic": "median over repeats of (dynamic examples/s) / (fixed examples/s), and of (length-grouped "
+                                  "examples/s) / (random-order examples/s), blocks interleaved"},
     }

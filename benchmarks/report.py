@@ -15,6 +15,8 @@ KEYS = [  # key, what it is
     ("control_baseline_over_baseline_step_time", "A/A control: the baseline measured twice per round, second / first, mBERT-base"),
     ("control_baseline_over_baseline_step_time_tiny", "A/A control, tiny"),
     ("dynamic_over_fixed_throughput", "examples/s, dynamic padding + length-grouped batches / padding to 128"),
+    ("length_over_random_order_throughput", "examples/s, both padded per batch: length-grouped (`train_order: length`) "
+                                            "/ random order (`train_order: random`, XTREME's)"),
     ("cached_over_first_load_time", "loading the tokenized corpus from the cache / tokenizing it first"),
     ("smoke_study_seconds", "the smoke study end to end (`dlfa run params/smoke.yaml`), seconds"),
     ("smoke_study_over_training_time", "the smoke study's wall time / its runs' summed training time"),
@@ -160,10 +162,19 @@ def _padding(s: dict) -> list[str]:
     lines += [
         "",
         f"Padding share: {100 * ln['padding_share']['dynamic']:.1f}% of the computed positions with length-grouped "
-        f"batches, {100 * ln['padding_share']['fixed']:.1f}% with fixed 128. Examples/s per repeat: dynamic "
+        + (f"batches, {100 * ln['padding_share']['random']:.1f}% in random order padded per batch, "
+           if "random" in ln['padding_share'] else "batches, ")
+        + f"{100 * ln['padding_share']['fixed']:.1f}% with fixed 128. Examples/s per repeat: dynamic "
         f"{raw['examples_per_second']['dynamic']}, fixed {raw['examples_per_second']['fixed']}; ratios "
         f"{', '.join(f'{x:.3f}' for x in raw['ratio_per_repeat'])}.",
     ]
+    if "random" in raw["examples_per_second"]:
+        rw = ln["random_batch_width"]
+        lines += ["", f"Order: random order padded per batch (`train_order: random`, XTREME's `RandomSampler`), "
+                      f"{st['random_batches']} random batches ({', '.join(map(str, rw['measured']))} tokens; an epoch's "
+                      f"mean width {rw['mean']}, against {ln['grouped_batch_width']['mean']} length-grouped): "
+                      f"examples/s per repeat {raw['examples_per_second']['random']}; length-grouped / random "
+                      f"{', '.join(f'{x:.3f}' for x in raw['length_over_random_per_repeat'])}."]
     if pred:
         coef = raw.get("step_time_fit") or raw.get("step_time_fit_a_b")
         terms = " + ".join(f"{c:.4g} w^{i}" if i else f"{c:.4g}" for i, c in enumerate(coef)).replace("w^1", "w")

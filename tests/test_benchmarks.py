@@ -50,6 +50,10 @@ def test_length_grouped_batches_cover_the_epoch_and_quantiles_spread_over_widths
     # a step time proportional to the width: the predicted ratio is 128 / the epoch's mean width
     mean_width = np.mean([lengths_[b].max() for b in grouped])
     assert padding.predicted_ratio([0.0, 1.0], lengths_, 32) == pytest.approx(128 / mean_width)
+    shuffled = padding.random_batches(1000, 32)
+    random_width = np.mean([lengths_[b].max() for b in shuffled])  # near the max: 32 draws of 10..99
+    assert padding.predicted_ratio([0.0, 1.0], lengths_, 32, "random") == pytest.approx(128 / random_width)
+    assert random_width > mean_width + 20
     assert padding.fit_step_time([10, 20, 30], [1.5, 2.5, 3.5]) == pytest.approx([0.5, 0.1, 0.0], abs=1e-9)
     assert padding.fit_step_time([10, 20], [1.5, 2.5]) == pytest.approx([0.5, 0.1])
 
