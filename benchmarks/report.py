@@ -179,7 +179,8 @@ def _padding(s: dict) -> list[str]:
         coef = raw.get("step_time_fit") or raw.get("step_time_fit_a_b")
         terms = " + ".join(f"{c:.4g} w^{i}" if i else f"{c:.4g}" for i, c in enumerate(coef)).replace("w^1", "w")
         lines += ["", f"Least squares through every measured step, t(w) = {terms} seconds (w: padded width), "
-                      "predicts the ratio over a whole epoch of length-grouped batches for each length model: "
+                      "predicts the ratio against fixed 128 over a whole epoch (length-grouped batches for each length "
+                      "model, and random order padded per batch): "
                   + "; ".join(f"{k}: {v}" for k, v in pred.items()) + "."]
     return lines
 
