@@ -15,8 +15,8 @@ KEYS = [  # key, what it is
     ("control_baseline_over_baseline_step_time", "A/A control: the baseline measured twice per round, second / first, mBERT-base"),
     ("control_baseline_over_baseline_step_time_tiny", "A/A control, tiny"),
     ("dynamic_over_fixed_throughput", "examples/s, dynamic padding + length-grouped batches / padding to 128"),
-    ("length_over_random_order_throughput", "examples/s, both padded per batch: length-grouped (`train_order: length`) "
-                                            "/ random order (`train_order: random`, XTREME's)"),
+    ("length_over_random_order_throughput", ("examples/s, both padded per batch: length-grouped (`train_order: length`) "
+                                             "/ random order (`train_order: random`, XTREME's)")),
     ("cached_over_first_load_time", "loading the tokenized corpus from the cache / tokenizing it first"),
     ("smoke_study_seconds", "the smoke study end to end (`dlfa run params/smoke.yaml`), seconds"),
     ("smoke_study_over_training_time", "the smoke study's wall time / its runs' summed training time"),

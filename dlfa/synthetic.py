@@ -266,8 +266,7 @@ def cognate_spellings(languages: list[str], distances, rate: float, seed: int = 
     out: dict[str, dict[str, str]] = {lang: {} for lang in languages}
     for concept, forms in _CONCEPT_FORMS.items():
         rng = random.Random(f"dlfa.synthetic.cognate|{seed}|{concept}")
-        fresh = lambda: tuple(_fresh_spelling(rng) for _ in forms)  # noqa: E731
-        stack = [(root, fresh(), root.dist / 2)]  # node, its spellings, its height
+        stack = [(root, _fresh_spellings(rng, len(forms)), root.dist / 2)]  # node, its spellings, its height
         while stack:
             node, spellings, height = stack.pop()
             if node.is_leaf():
@@ -276,7 +275,7 @@ def cognate_spellings(languages: list[str], distances, rate: float, seed: int = 
             for child in (node.left, node.right):
                 child_height = child.dist / 2 if not child.is_leaf() else 0.0
                 kept = rng.random() < math.exp(-rate * (height - child_height))
-                stack.append((child, spellings if kept else fresh(), child_height))
+                stack.append((child, spellings if kept else _fresh_spellings(rng, len(forms)), child_height))
     return out
 
 
@@ -294,6 +293,10 @@ def _concept_forms() -> dict[str, tuple[str, ...]]:
 # shares one with another shares both: knowing a target's synonym pair then takes one shared concept,
 # not two independent words. Function words are concepts of their own.
 _CONCEPT_FORMS = _concept_forms()
+
+
+def _fresh_spellings(rng: random.Random, n: int) -> tuple[str, ...]:
+    return tuple(_fresh_spelling(rng) for _ in range(n))
 
 
 def _fresh_spelling(rng: random.Random) -> str:

