@@ -122,12 +122,16 @@ def _tiny_model():
     return DLFAForSequenceClassification.from_config(config, DLFAConfig(fusion_layer=1))
 
 
-def test_logged_loss_is_the_batch_mean_under_gradient_accumulation(tmp_path):
-    generator = torch.Generator().manual_seed(0)
-    rows = [{"input_ids": torch.randint(5, 50, (n,), generator=generator).tolist(), "labels": n % 2}
-            for n in range(4, 20)]
-    rows = [{**r, "attention_mask": [1] * len(r["input_ids"]), "token_type_ids": [0] * len(r["input_ids"])}
+def _token_rows(lengths, seed: int) -> list[dict]:
+    """Rows of random token ids, one of each length, labelled by the parity of their length."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = [{"input_ids": torch.randint(5, 50, (n,), generator=generator).tolist(), "labels": n % 2} for n in lengths]
+    return [{**r, "attention_mask": [1] * len(r["input_ids"]), "token_type_ids": [0] * len(r["input_ids"])}
             for r in rows]
+
+
+def test_logged_loss_is_the_batch_mean_under_gradient_accumulation(tmp_path):
+    rows = _token_rows(range(4, 20), seed=0)
     ds = datasets.Dataset.from_list(rows)
     model = _tiny_model()
     with torch.no_grad():  # the reference: mean cross-entropy over the same 16 examples, unpadded
@@ -464,12 +468,7 @@ def test_batchnorm_statistics_are_recomputed_as_the_plain_mean_over_batches_what
 
 
 def test_length_grouped_training_evaluates_dlfa_with_statistics_from_a_shuffled_sample_of_batches(tmp_path):
-    generator = torch.Generator().manual_seed(1)
-    rows = [{"input_ids": torch.randint(5, 50, (n,), generator=generator).tolist(), "labels": n % 2}
-            for n in range(4, 100)]
-    rows = [{**r, "attention_mask": [1] * len(r["input_ids"]), "token_type_ids": [0] * len(r["input_ids"])}
-            for r in rows]
-    ds = datasets.Dataset.from_list(rows)
+    ds = datasets.Dataset.from_list(_token_rows(range(4, 100), seed=1))
     args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=4, report_to="none",
                              save_strategy="no", use_cpu=True, disable_tqdm=True, seed=3)
 
