@@ -174,7 +174,7 @@ def _fusion_section(out: Path) -> str:
     if table.empty:
         return "<h3>DLFA by layer</h3><p class='muted'>No fusion layer in this grid.</p>"
     shown = pd.DataFrame({
-        "layer": table.fusion_layer, "intermediate": table.intermediate_language.fillna("none"),
+        "layer": table.fusion_layer, "intermediate": table.intermediate_language.astype(object).fillna("none"),
         "languages": table.languages,
         "gain, points [95%]": [_fmt_interval(*r) for r in zip(table.estimate, table.ci_low, table.ci_high)],
         "Holm p": table.p_holm, "seeds": table.n_seeds,
