@@ -22,7 +22,9 @@ def _two_sided_power(ncp: float, df: float, alpha: float) -> float:
         crit = scipy_stats.norm.ppf(1 - alpha / 2)
         return float(scipy_stats.norm.sf(crit - ncp) + scipy_stats.norm.cdf(-crit - ncp))
     crit = scipy_stats.t.ppf(1 - alpha / 2, df)
-    return float(scipy_stats.nct.sf(crit, df, ncp) + scipy_stats.nct.cdf(-crit, df, ncp))
+    # The lower tail P(T < -crit | ncp) as P(T > crit | -ncp): scipy's nct.cdf returns NaN far in the
+    # lower tail at small df and large ncp (df 4, ncp 8), where sf stays finite.
+    return float(scipy_stats.nct.sf(crit, df, ncp) + scipy_stats.nct.sf(crit, df, -ncp))
 
 
 def _invert(power_at, power: float) -> float:

@@ -72,3 +72,14 @@ def test_the_gain_mde_has_80_percent_power_in_simulation():
     assert np.mean(np.array(p) < 0.05) == pytest.approx(0.80, abs=0.04)
     assert power.gain_mde(se, 0.0, 1) == pytest.approx((sps.norm.ppf(0.975) + sps.norm.ppf(0.8)) * se, rel=1e-3)
     assert np.isnan(power.slope_mde(0.0, 0.01, 5)) and np.isnan(power.gain_mde(0.0, 0.5, 3))
+
+
+def test_slope_power_is_finite_and_rising_at_small_df_and_holm_alphas():
+    from dlfa.power import _two_sided_power, slope_mde
+    # 2 intermediate languages x 6 targets leave df 4; at alpha 0.05 / 6 scipy's nct.cdf gave NaN at ncp 8
+    for df in (2, 4, 8, 100):
+        for alpha in (0.05, 0.05 / 6, 0.001):
+            values = [_two_sided_power(x, df, alpha) for x in np.linspace(0, 40, 81)]
+            assert np.isfinite(values).all() and np.all(np.diff(values) >= -1e-12), (df, alpha)
+            assert values[0] == pytest.approx(alpha, rel=1e-6)
+    assert np.isfinite(slope_mde(0.05, 0.04, 4, 0.05 / 6))
