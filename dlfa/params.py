@@ -38,7 +38,8 @@ TRAIN_ORDERS = ("random", "length")
 PRECISIONS = ("fp32", "bf16")
 # Keys added after runs were recorded: part of a run's configuration only where they differ from what
 # those runs did (length-grouped order, evaluations per epoch, fp32 on CPU), so those runs are kept.
-LATER_RESULT_KEYS = {"eval_steps": None, "train_order": "length", "precision": "fp32"}
+LATER_RESULT_KEYS = {"eval_steps": None, "train_order": "length", "precision": "fp32", "head_warmup_epochs": 0.0,
+                     "head_warmup_learning_rate": 1e-3}
 INTERMEDIATE_RESULT_KEYS = ("intermediate_epochs", "intermediate_learning_rate")  # ... and an intermediate run's
 
 
@@ -274,6 +275,10 @@ class Params:
     train_order: str = key("random", _one_of(*TRAIN_ORDERS),
                            "training batches in random order (XTREME) or grouped by length (faster on CPU)")
     precision: str = key("fp32", _one_of(*PRECISIONS), "fp32 (XTREME) or bf16 (on a CUDA GPU that has it)")
+    head_warmup_epochs: float = key(0.0, _number(0, low_open=False),
+                                    "PAWS-X stage: epochs training the fresh head alone first, the encoder "
+                                    "frozen (LP-FT, Kumar et al. 2022); 0: none (XTREME)")
+    head_warmup_learning_rate: float = key(1e-3, _number(0), "PAWS-X stage: the head warm-up's learning rate")
     intermediate_epochs: float = key(2.0, _number(0), "intermediate stage")
     intermediate_learning_rate: float = key(2e-5, _number(0), "intermediate stage")
     keep_checkpoints: bool = key(False, _boolean, "keep checkpoints once a run is done")
@@ -339,6 +344,8 @@ class Params:
         values = self.to_dict()
         config = {k: values[k] for k in RESULT_KEYS + (INTERMEDIATE_RESULT_KEYS if intermediate else ())}
         config.update({k: values[k] for k, before in LATER_RESULT_KEYS.items() if values[k] != before})
+        if not self.head_warmup_epochs:  # no warm-up: its learning rate changes nothing
+            config.pop("head_warmup_learning_rate", None)
         if self.planted_sharing is not None:  # only when set, so that other studies keep their runs' configuration
             config["planted_sharing"] = {**values["planted_sharing"], "kind": self.typology_kind,
                                          "metric": self.distance_metric}

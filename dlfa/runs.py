@@ -75,6 +75,7 @@ def is_main_process() -> bool:
 def remove_checkpoints(folder: Path) -> None:
     shutil.rmtree(folder / "trainer", ignore_errors=True)
     shutil.rmtree(folder / "intermediate", ignore_errors=True)
+    shutil.rmtree(folder / "head", ignore_errors=True)
 
 
 def start_afresh_if_reconfigured(params: Params, run: Run, folder: Path) -> None:

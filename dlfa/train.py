@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -91,6 +92,43 @@ def intermediate_dev(trainer, study_dir: Path, run: Run) -> dict[str, Any]:
             "dev_majority_share": float(np.bincount(labels).max() / len(labels))}
 
 
+def head_warmup(params: Params, run: Run, study_dir: Path, model, train, collator,
+                callbacks=()) -> dict[str, Any]:
+    """Train the fresh PAWS-X head alone, the encoder frozen, before fine-tuning everything (LP-FT,
+    Kumar et al. 2022): a random head's first gradients otherwise reach an encoder an intermediate
+    stage trained and can undo what it taught. The head is kept in ``head/classifier.safetensors``, so
+    a resumed run does not repeat it. Returns the stage's record."""
+    stage_dir = run_dir(study_dir, run) / "head"
+    saved, info = stage_dir / "classifier.safetensors", stage_dir / "stage.json"
+    head = {n: p for n, p in model.named_parameters() if n.startswith("classifier.")}
+    if saved.is_file() and info.is_file():
+        with torch.no_grad():
+            for name, value in load_file(str(saved)).items():
+                head[name].copy_(value)
+        return json.loads(info.read_text())
+    frozen = [p for n, p in model.named_parameters() if n not in head and p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        args = training_arguments(params, stage_dir / "trainer", run.seed, params.head_warmup_learning_rate,
+                                  params.head_warmup_epochs, len(train), evaluate=False)
+        trainer = StudyTrainer(model=model, args=args, train_dataset=train, data_collator=collator,
+                               callbacks=[StopOnNonFiniteLoss("head"), LogLines("head"), *callbacks])
+        resume = last_checkpoint(stage_dir / "trainer")
+        result = trainer.train(resume_from_checkpoint=resume)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    stage = {"stage": "head", "examples": len(train), "resumed_from": resume and Path(resume).name,
+             "frozen_parameters": sum(p.numel() for p in frozen), **result.metrics}
+    if trainer.is_world_process_zero():
+        with atomic_path(saved) as tmp:
+            save_file({n: p.detach().contiguous() for n, p in head.items()}, str(tmp))
+        write_json(info, stage)
+        shutil.rmtree(stage_dir / "trainer", ignore_errors=True)  # its checkpoint holds the whole model
+    return stage
+
+
 def base_similarity(model, study_dir: Path, languages: list[str], collator) -> dict[str, list[float]]:
     """``layer_similarity`` of the encoder before fine-tuning, computed once per study and encoder
     (``similarity/base-<digest>.json``): every run of a pretrained checkpoint starts from the same
@@ -158,6 +196,8 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
         model = build_model(params, study_dir, run.dlfa, 2)
 
     train = load_tokenized(study_dir, "pawsx", "en", "train")
+    if params.head_warmup_epochs:
+        stages.append(head_warmup(params, run, study_dir, model, train, collator, callbacks))
     evals = {f"{lang}_{name}": load_tokenized(study_dir, "pawsx", lang, split)
              for lang in languages for name, split in EVAL_SPLITS.items()}
     args = training_arguments(params, folder / "trainer", run.seed, params.learning_rate, params.num_train_epochs,

@@ -210,3 +210,14 @@ def test_runs_recorded_before_the_xtreme_keys_keep_their_configuration():
     assert (changed["eval_steps"], changed["train_order"], changed["precision"]) == (200, "random", "bf16")
     paper = load(PARAMS / "paper.yaml")
     assert (paper.eval_steps, paper.train_order, paper.precision) == (200, "random", "fp32")
+
+
+def test_the_head_warm_up_is_part_of_a_runs_configuration_only_when_it_happens():
+    plain = tiny_params(train_order="length", head_warmup_learning_rate=0.01).result_config(False)
+    assert not {"head_warmup_epochs", "head_warmup_learning_rate"} & set(plain)  # no warm-up: nothing changes
+    warm = tiny_params(train_order="length", head_warmup_epochs=1.0).result_config(True)
+    assert (warm["head_warmup_epochs"], warm.get("head_warmup_learning_rate")) == (1.0, None)  # the default rate
+    assert tiny_params(head_warmup_epochs=1.0, head_warmup_learning_rate=0.01).result_config(False)[
+        "head_warmup_learning_rate"] == 0.01
+    with pytest.raises(ParamsError, match="'head_warmup_epochs' must be a number >= 0"):
+        tiny_params(head_warmup_epochs=-1)

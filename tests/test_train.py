@@ -130,6 +130,28 @@ def _token_rows(lengths, seed: int) -> list[dict]:
             for r in rows]
 
 
+def test_the_head_warm_up_trains_the_head_alone_and_a_second_call_reuses_it(tmp_path):
+    from dlfa.train import head_warmup
+    params = tiny_params(head_warmup_epochs=3.0, head_warmup_learning_rate=0.05, train_batch_size=8,
+                         effective_batch_size=8)
+    run = Run(fusion_layer=1, intermediate_task=None, intermediate_language=None, seed=1)
+    train = datasets.Dataset.from_list(_token_rows(range(4, 36), seed=1))
+    model = _tiny_model()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    stage = head_warmup(params, run, tmp_path, model, train, _pad)
+    after = dict(model.named_parameters())
+    head = {"classifier.weight", "classifier.bias"}
+    assert all(torch.equal(before[n], after[n]) for n in before if n not in head)  # the encoder is frozen ...
+    assert all(not torch.equal(before[n], after[n]) for n in head)  # ... the head is not
+    assert all(p.requires_grad for p in model.parameters())  # and fine-tuning trains everything again
+    assert stage["stage"] == "head" and stage["epoch"] == 3.0 and stage["examples"] == 32
+    assert stage["frozen_parameters"] == sum(p.numel() for n, p in model.named_parameters() if n not in head)
+    again = _tiny_model()  # a resumed run: the kept head, not a second warm-up
+    assert not (tmp_path / "runs" / run.run_id / "head" / "trainer").exists()  # its checkpoint is not kept
+    assert head_warmup(params, run, tmp_path, again, train, _pad) == stage
+    assert all(torch.equal(dict(again.named_parameters())[n], after[n]) for n in head)
+
+
 def test_logged_loss_is_the_batch_mean_under_gradient_accumulation(tmp_path):
     rows = _token_rows(range(4, 20), seed=0)
     ds = datasets.Dataset.from_list(rows)
