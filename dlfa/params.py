@@ -28,7 +28,9 @@ from .tasks import INTERMEDIATE, PAWSX, PAWSX_LANGUAGES, Task
 INTERMEDIATE_TASKS = {name: task.languages for name, task in INTERMEDIATE.items()}  # task -> its languages
 TINY_MODEL = "tiny"  # a small random BERT + a WordPiece tokenizer trained on the study's data
 KNOWN_SHAPES = {"bert-base-multilingual-cased": (768, 12), "bert-base-multilingual-uncased": (768, 12)}
-TYPOLOGY_KINDS = ("syntactic", "phonological", "inventory", "featural", "genetic", "geographic")
+TYPOLOGY_KINDS = ("syntactic", "phonological", "inventory", "featural", "genetic", "geographic")  # both sources
+URIELPLUS_ONLY_KINDS = ("morphological", "script")
+TYPOLOGY_SOURCES = ("lang2vec", "urielplus")
 STRATEGIES = ("extremes", "quantiles", "all")
 RESULT_KEYS = ("model", "tiny_model", "data_source", "drop_placeholders", "targets", "data_seed", "train_size",
                "eval_size", "intermediate_train_size", "max_length", "learning_rate", "train_batch_size",
@@ -249,7 +251,10 @@ class Params:
     candidate_languages: tuple[str, ...] = key(tuple(INTERMEDIATE_TASKS["xnli"]), None,
                                                "languages typology may choose from")
     intermediate_languages: Any = key("typology", None, "'typology' or a list of candidates")
-    typology_kind: str = key("syntactic", _one_of(*TYPOLOGY_KINDS), "URIEL distance that chooses")
+    typology_source: str = key("lang2vec", _one_of(*TYPOLOGY_SOURCES),
+                               "URIEL vectors: lang2vec's (k-NN imputed) or URIEL+'s (observed values, confidence)")
+    typology_kind: str = key("syntactic", _one_of(*TYPOLOGY_KINDS, *URIELPLUS_ONLY_KINDS),
+                             "URIEL distance that chooses (morphological, script: URIEL+ only)")
     selection_strategy: str = key("extremes", _one_of(*STRATEGIES), "how typology chooses")
     selection_budget: int | None = key(None, _integer(1, optional=True), "languages chosen per target")
     distance_metric: str = key("cosine", _one_of("cosine", "angular"), "URIEL distance metric")
@@ -415,6 +420,11 @@ def _cross_checks(p: dict[str, Any]) -> list[str]:
     if p["planted_sharing"] is not None and (p["data_source"] != "synthetic" or (p["intermediate_source"] or "synthetic") != "synthetic"):
         found.append("'planted_sharing' plants an effect in the synthetic corpus: it needs 'data_source: synthetic' "
                      "(and the intermediate task from it)")
+    if p["typology_source"] == "lang2vec" and p["typology_kind"] in URIELPLUS_ONLY_KINDS:
+        found.append(f"'typology_kind: {p['typology_kind']}' is a URIEL+ kind: set 'typology_source: urielplus' "
+                     f"(lang2vec has {list(TYPOLOGY_KINDS)})")
+    if p["planted_sharing"] is not None and p["typology_source"] != "lang2vec":
+        found.append("'planted_sharing' follows lang2vec's distances: set 'typology_source: lang2vec'")
     gpus = p["gpus_per_run"]
     if p["effective_batch_size"] % (p["train_batch_size"] * gpus):
         per_step = f"'train_batch_size' ({p['train_batch_size']})" + (f" x 'gpus_per_run' ({gpus})" if gpus > 1 else "")

@@ -37,7 +37,7 @@ def intermediate_languages(params: Params) -> list[str]:
     from . import typology
     selection = typology.select_languages(params.targets, params.candidate_languages, kind=params.typology_kind,
                                           strategy=params.selection_strategy, budget=params.selection_budget,
-                                          metric=params.distance_metric)
+                                          metric=params.distance_metric, source=params.typology_source)
     return sorted(selection.loc[selection["selected"].astype(bool), "candidate"].unique())
 
 

@@ -312,11 +312,16 @@ def build(out: str | Path, params: Params) -> Path:
     if selection_csv.is_file():
         sel = pd.read_csv(selection_csv)
         sel = sel[sel.selected.astype(bool)]
-        parts.append("<p>Intermediate-task languages chosen by typology:</p>" +
-                     _table(sel[["candidate", "target", "reason"]]))
-    parts.append("<p class='muted'>Distances are recomputed from lang2vec's packaged URIEL vectors (its PyPI release "
-                 "ships neither <code>distance()</code> nor URIEL's precomputed matrix); they are not identical "
-                 "to that matrix.</p>")
+        shown = [c for c in ("candidate", "target", "coverage", "reason") if c in sel]  # coverage: URIEL+
+        parts.append("<p>Intermediate-task languages chosen by typology:</p>" + _table(sel[shown], 2))
+    if params.typology_source == "urielplus":
+        parts.append("<p class='muted'>Distances are URIEL+'s (urielplus 1.3.2 as it loads: observed values, each pair "
+                     "over the features both languages have); <i>coverage</i> is its confidence score, the share of "
+                     "its source x feature values present for the two languages (a choice below 0.1 says so).</p>")
+    else:
+        parts.append("<p class='muted'>Distances are recomputed from lang2vec's packaged URIEL vectors (its PyPI "
+                     "release ships neither <code>distance()</code> nor URIEL's precomputed matrix); they are not "
+                     "identical to that matrix.</p>")
 
     parts.append("<h2>Figures</h2>")
     for rel, caption in FIGURES:

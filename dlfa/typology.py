@@ -9,7 +9,16 @@ matrix, so the values are not identical to that unreleased matrix.
 Kinds and the lang2vec feature sets behind them: syntactic ``syntax_knn``, phonological
 ``phonology_knn``, inventory ``inventory_knn``, featural the three knn sets concatenated,
 genetic ``fam``, geographic ``geo``. Metrics: cosine distance ``1 - cos`` and angular distance
-``arccos(cos) / pi`` (as URIEL+ does); both are clipped to [0, 1].
+``2 arccos(cos) / pi`` (URIEL+'s ``_angular_distance``; URIEL's vectors are non-negative, so cos is
+in [0, 1] and so is the angle); both are clipped to [0, 1].
+
+The other source, ``urielplus`` (URIEL+ 1.3.2, Khan et al. 2025), computes each pair's distance
+over the features both languages have a value for (no k-NN imputation; several sources are
+joined by union), with two more kinds (morphological, script), and gives a confidence score per
+distance: the agreement of its sources on the two languages' values and the share of values not
+missing (``confidence``). URIEL+ is used as it loads, without integrating its extra databases
+(Grambank, SAPHON, BDPROTO, APiCS, eWAVE: minutes, and the languages become Glottocodes), so its
+morphological kind has no data for these languages and is reported as missing.
 
 lang2vec's own module imports ``pkg_resources`` (deprecated, warns) and decompresses its data on
 every lookup, which is slow (seconds for ``fam``). We read its packaged ``.npz`` files directly,
@@ -30,7 +39,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-KINDS = ("syntactic", "phonological", "inventory", "featural", "genetic", "geographic")
+from .tasks import INTERMEDIATE, PAWSX
+
+KINDS = ("syntactic", "phonological", "inventory", "featural", "genetic", "geographic")  # lang2vec's
+URIELPLUS_KINDS = KINDS + ("morphological", "script")
+SOURCES = ("lang2vec", "urielplus")
+LOW_COVERAGE = 0.1  # URIEL+ coverage below which a choice is flagged: under 1 in 10 source x feature values known
 METRICS = ("cosine", "angular")
 STRATEGIES = ("extremes", "quantiles", "all")
 ORDERS = ("SVO", "SOV", "VSO", "VOS", "OVS", "OSV")
@@ -141,42 +155,204 @@ def _vector(kind: str, code: str) -> np.ndarray:
     return v.astype(np.float64)
 
 
-def distance(kind: str, a: str, b: str, metric: str = "cosine") -> float:
+def source_kinds(source: str = "lang2vec") -> tuple[str, ...]:
+    """The distance kinds a source has."""
+    _check(source, SOURCES, "typology source")
+    return KINDS if source == "lang2vec" else URIELPLUS_KINDS
+
+
+@functools.lru_cache(maxsize=None)
+def _urielplus():
+    """URIEL+ as it loads (its own data, no database integration), logging as it was before."""
+    import logging
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        from urielplus import urielplus  # configures the root logger at INFO on import
+    except ImportError:
+        raise ImportError("typology_source urielplus needs the urielplus package: pip install urielplus==1.3.2") from None
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+    return _urielplus_call(urielplus.URIELPlus)
+
+
+def _urielplus_call(function, *args):
+    import logging
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)  # URIEL+ logs every query at INFO through the root logger
+    try:
+        return function(*args)
+    finally:
+        root.setLevel(level)
+
+
+# URIEL+ typological features of a kind (its other kinds use every feature of their file)
+_KIND_PREFIX = {"syntactic": "S_", "phonological": "P_", "inventory": "INV_", "morphological": "M_"}
+
+
+def _urielplus_row(kind: str, code: str) -> np.ndarray:
+    """One language's values for a kind's features, (features, sources), -1 where missing."""
+    u = _urielplus()
+    index = _urielplus_call(u.map_new_distance_to_loaded_features, kind)
+    where = np.where(u.langs[index] == code)[0]
+    if not len(where):
+        raise ValueError(f"URIEL+ has no language {code!r}")
+    row = np.asarray(u.data[index][where[0]], dtype=float)
+    prefix = _KIND_PREFIX.get(kind)
+    return row if prefix is None else row[[str(f).startswith(prefix) for f in u.feats[index]]]
+
+
+@functools.lru_cache(maxsize=None)
+def _urielplus_vector(kind: str, code: str) -> tuple[np.ndarray, np.ndarray]:
+    """(which features the language has a value for, its value per feature) for a kind, as URIEL+'s
+    ``new_distance`` builds them: one source's value, else the union of its sources (the largest
+    known value; geographic: their mean)."""
+    row = _urielplus_row(kind, code)
+    known = row != -1
+    has = known.any(axis=1)
+    if row.shape[1] == 1:
+        values = row[:, 0]
+    elif kind == "geographic":
+        values = np.where(known, row, 0).sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+    else:
+        values = np.where(known, row, -np.inf).max(axis=1)
+    return has, np.where(has, values, 0.0)
+
+
+@functools.lru_cache(maxsize=None)
+def _urielplus_matrix(kind: str, metric: str, codes: tuple[str, ...]) -> np.ndarray:
+    """URIEL+'s distances among ``codes`` (ISO 639-3), each pair over the features both languages
+    have a value for (``new_distance``, tested against it, without its rounding to 4 decimals); NaN
+    where they share none."""
+    vectors = [_urielplus_vector(kind, c) for c in codes]
+    out = np.zeros((len(codes), len(codes)))
+    for i in range(len(codes)):
+        for j in range(i + 1, len(codes)):
+            (has_a, values_a), (has_b, values_b) = vectors[i], vectors[j]
+            shared = has_a & has_b
+            if not shared.any():
+                out[i, j] = out[j, i] = np.nan
+                continue
+            u, v = values_a[shared], values_b[shared]
+            u = u if u.any() else np.full(len(u), 1e-10)  # URIEL+'s stand-in for an all-zero vector
+            v = v if v.any() else np.full(len(v), 1e-10)
+            cos = float(np.clip(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)), -1.0, 1.0))
+            out[i, j] = out[j, i] = 1 - cos if metric == "cosine" else 2 * math.acos(cos) / math.pi
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _urielplus_language_confidence(kind: str, code: str) -> tuple[float, float]:
+    """URIEL+'s confidence in one language's data for a kind: (source agreement, share not missing),
+    as its ``confidence_score`` computes them (a pair's score is the mean of its two languages'),
+    without its per-value Python loops: per feature, the share of the known values (not -1) that
+    equal the most common one (1 when none is known), averaged; and one minus the average share of
+    missing values. A kind without features scores (0, 1), as there."""
+    row = _urielplus_row(kind, code)
+    if len(row) == 0:
+        return 0.0, 1.0
+    known = row != -1
+    n_known = known.sum(axis=1)
+    if set(np.unique(row[known]).tolist()) <= {0.0, 1.0}:
+        ones = ((row == 1) & known).sum(axis=1)
+        modal = np.maximum(ones, n_known - ones)
+    else:  # other values (geographic): the most common one, feature by feature
+        modal = np.array([np.unique(r[r != -1], return_counts=True)[1].max(initial=0) for r in row])
+    agreement = np.where(n_known > 0, modal / np.maximum(n_known, 1), 1.0).mean()
+    return float(agreement), float(1 - (~known).mean(axis=1).mean())
+
+
+def confidence(kind: str, a: str, b: str) -> tuple[float, float]:
+    """URIEL+'s confidence in the distance of `a` and `b` under `kind`: (agreement of its sources on
+    the two languages' values, share of values not missing), each in [0, 1]."""
+    _check(kind, URIELPLUS_KINDS, "kind")
+    x, y = _urielplus_language_confidence(kind, iso3(a)), _urielplus_language_confidence(kind, iso3(b))
+    return (x[0] + y[0]) / 2, (x[1] + y[1]) / 2
+
+
+def _urielplus_distance(kind: str, a: str, b: str, metric: str) -> float:
+    codes = tuple(sorted({iso3(a), iso3(b)}))
+    if len(codes) == 1:
+        return 0.0
+    d = float(_urielplus_matrix(kind, metric, codes)[0, 1])
+    if math.isnan(d):
+        raise ValueError(f"URIEL+ has no {kind} feature with a value for both {a!r} and {b!r} "
+                         "(as it loads, without its integrated databases); choose another kind")
+    return min(max(d, 0.0), 1.0)
+
+
+def distance(kind: str, a: str, b: str, metric: str = "cosine", source: str = "lang2vec") -> float:
     """Distance in [0, 1] between languages `a` and `b` under `kind`; 0 exactly when a == b."""
-    _check(kind, KINDS, "kind")
+    _check(kind, source_kinds(source), "kind")
     _check(metric, METRICS, "metric")
+    if source == "urielplus":
+        return _urielplus_distance(kind, a, b, metric)
     (a3, u), (b3, v) = sorted([(iso3(a), _vector(kind, a)), (iso3(b), _vector(kind, b))], key=lambda p: p[0])
     if a3 == b3:
         return 0.0
     cos = float(u @ v) / math.sqrt(float(u @ u) * float(v @ v))  # sorted pair: exactly symmetric
     cos = 1.0 if cos > 1.0 - 1e-12 else max(cos, -1.0)  # identical vectors: no rounding residue
-    d = 1.0 - cos if metric == "cosine" else math.acos(cos) / math.pi
+    d = 1.0 - cos if metric == "cosine" else 2 * math.acos(cos) / math.pi
     return min(max(d, 0.0), 1.0)
 
 
-def distance_matrix(kind: str, langs, metric: str = "cosine", columns=None) -> pd.DataFrame:
-    """Distances under `kind`, rows `langs`, columns `columns` (default `langs`), codes as given."""
-    _check(kind, KINDS, "kind")
+def distance_matrix(kind: str, langs, metric: str = "cosine", columns=None, source: str = "lang2vec") -> pd.DataFrame:
+    """Distances under `kind`, rows `langs`, columns `columns` (default `langs`), codes as given.
+    URIEL+: NaN where a pair has no feature with a value for both (``distance`` refuses those)."""
+    _check(kind, source_kinds(source), "kind")
     _check(metric, METRICS, "metric")
     rows = list(langs)
     cols = rows if columns is None else list(columns)
-    values = [[distance(kind, a, b, metric) for b in cols] for a in rows]
+    if source == "urielplus":
+        codes = tuple(sorted({iso3(c) for c in rows + cols}))
+        matrix = _urielplus_matrix(kind, metric, codes)  # one query for every pair
+        where = {c: i for i, c in enumerate(codes)}
+        values = [[0.0 if iso3(a) == iso3(b) else min(max(matrix[where[iso3(a)], where[iso3(b)]], 0.0), 1.0)
+                   for b in cols] for a in rows]
+    else:
+        values = [[distance(kind, a, b, metric) for b in cols] for a in rows]
     return pd.DataFrame(values, index=pd.Index(rows), columns=pd.Index(cols), dtype=float)
 
 
-def distance_table(langs_a, langs_b, kinds=KINDS, metric: str = "cosine") -> pd.DataFrame:
-    """Tidy table `kind, metric, lang_a, lang_b, distance`: every pair of `langs_a` x `langs_b`."""
-    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
-    for k in kinds:
-        _check(k, KINDS, "kind")
+def distance_table(langs_a, langs_b, kinds=KINDS, metric: str = "cosine", source: str = "lang2vec") -> pd.DataFrame:
+    """Tidy table `kind, metric, lang_a, lang_b, distance`: every pair of `langs_a` x `langs_b`; with
+    URIEL+ also `source_agreement` and `coverage`, its confidence in each distance (``confidence``)."""
+    chosen = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    for k in chosen:
+        _check(k, source_kinds(source), "kind")
     _check(metric, METRICS, "metric")
     rows = [
         (k, metric, a, b, d)
-        for k in kinds
-        for a, ds in distance_matrix(k, langs_a, metric, columns=langs_b).iterrows()
+        for k in chosen
+        for a, ds in distance_matrix(k, langs_a, metric, columns=langs_b, source=source).iterrows()
         for b, d in ds.items()
     ]
-    return pd.DataFrame(rows, columns=["kind", "metric", "lang_a", "lang_b", "distance"])
+    table = pd.DataFrame(rows, columns=["kind", "metric", "lang_a", "lang_b", "distance"])
+    if source == "urielplus":
+        scores = [confidence(k, a, b) for k, a, b in zip(table.kind, table.lang_a, table.lang_b)]
+        table["source_agreement"] = [s[0] for s in scores]
+        table["coverage"] = [s[1] for s in scores]
+    return table
+
+
+def source_agreement(langs_a=INTERMEDIATE["xnli"].languages, langs_b=PAWSX.languages,
+                     metric: str = "cosine") -> pd.DataFrame:
+    """Per kind both sources have: the Spearman correlation of lang2vec's and URIEL+'s distances over
+    the pairs of `langs_a` x `langs_b` (a language with itself left out; pairs URIEL+ cannot measure
+    too), with the number of pairs and each source's mean distance."""
+    from scipy.stats import spearmanr
+    rows = []
+    for kind in KINDS:
+        a = distance_matrix(kind, langs_a, metric, columns=langs_b).to_numpy()
+        b = distance_matrix(kind, langs_a, metric, columns=langs_b, source="urielplus").to_numpy()
+        other = np.array([[iso3(x) != iso3(y) for y in langs_b] for x in langs_a])
+        keep = other & ~np.isnan(b)
+        rho = spearmanr(a[keep], b[keep]).statistic if keep.sum() > 2 else float("nan")
+        rows.append({"kind": kind, "metric": metric, "spearman": float(rho), "pairs": int(keep.sum()),
+                     "mean_lang2vec": float(a[keep].mean()), "mean_urielplus": float(b[keep].mean())})
+    return pd.DataFrame(rows)
 
 
 def _roles(n: int, strategy: str) -> dict[int, list[str]]:
@@ -193,7 +369,7 @@ def _roles(n: int, strategy: str) -> dict[int, list[str]]:
 
 
 def select_languages(targets, candidates, kind: str = "syntactic", strategy: str = "extremes",
-                     budget: int | None = None, metric: str = "cosine") -> pd.DataFrame:
+                     budget: int | None = None, metric: str = "cosine", source: str = "lang2vec") -> pd.DataFrame:
     """Choose intermediate languages among `candidates` for each of `targets` by distance under `kind`.
 
     One row per (candidate, target), target-major: `candidate, target, distance_<kind>` for every
@@ -206,9 +382,11 @@ def select_languages(targets, candidates, kind: str = "syntactic", strategy: str
     those chosen for the most targets are kept, ties going to the larger sum of extremeness
     (|2 (rank - 1) / (n - 1) - 1| per choice: 1 at either end, 0 at the middle), then to
     candidate order; dropped languages are not replaced. One line per chosen language:
-    ``df[df.selected].groupby("candidate").reason.agg("; ".join)``.
+    ``df[df.selected].groupby("candidate").reason.agg("; ".join)``. With URIEL+ (``source``) the
+    kinds are its eight, `coverage` is its confidence in the chosen kind's distance (``confidence``)
+    and a choice that rests on a coverage below ``LOW_COVERAGE`` says so in its reason.
     """
-    _check(kind, KINDS, "kind")
+    _check(kind, source_kinds(source), "kind")
     _check(strategy, STRATEGIES, "strategy")
     _check(metric, METRICS, "metric")
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
@@ -222,10 +400,18 @@ def select_languages(targets, candidates, kind: str = "syntactic", strategy: str
         if dup:
             raise ValueError(f"{what} name the same language more than once: {', '.join(dup)}")
 
-    mats = {k: distance_matrix(k, candidates, metric, columns=targets).to_numpy() for k in KINDS}
-    df = pd.DataFrame([{"candidate": c, "target": t, **{f"distance_{k}": mats[k][i, j] for k in KINDS}}
+    every = source_kinds(source)
+    mats = {k: distance_matrix(k, candidates, metric, columns=targets, source=source).to_numpy() for k in every}
+    df = pd.DataFrame([{"candidate": c, "target": t, **{f"distance_{k}": mats[k][i, j] for k in every}}
                        for j, t in enumerate(targets) for i, c in enumerate(candidates)])
     eligible = [iso3(c) != iso3(t) for c, t in zip(df.candidate, df.target)]
+    unknown = df[np.asarray(eligible) & df[f"distance_{kind}"].isna().to_numpy()]
+    if len(unknown):
+        pairs = ", ".join(f"{c}-{t}" for c, t in zip(unknown.candidate, unknown.target))
+        raise ValueError(f"URIEL+ has no {kind} distance for {pairs} (no feature with a value for both); "
+                         "choose another typology_kind, or typology_source lang2vec")
+    if source == "urielplus":
+        df["coverage"] = [confidence(kind, c, t)[1] for c, t in zip(df.candidate, df.target)]
     df["rank"] = df[eligible].groupby("target", sort=False)[f"distance_{kind}"].rank(method="first")
 
     column = f"distance_{kind}"
@@ -244,6 +430,8 @@ def select_languages(targets, candidates, kind: str = "syntactic", strategy: str
                 if df.at[i, "ties"] > 0:
                     reason[i] += (f" (tied with {int(df.at[i, 'ties'])} other candidate(s) at "
                                   f"{df.at[i, column]:.2f}; candidate order decided)")
+                if "coverage" in df and df.at[i, "coverage"] < LOW_COVERAGE:
+                    reason[i] += f" (low URIEL+ confidence: coverage {df.at[i, 'coverage']:.2f})"
                 c = df.at[i, "candidate"]
                 extremeness[c] = extremeness.get(c, 0.0) + (abs(2 * (r - 1) / (n - 1) - 1) if n > 1 else 1.0)
     if budget is not None:

@@ -9,18 +9,22 @@
 # %% [markdown]
 # # 02 · Typology
 #
-# **What it does.** Computes six URIEL distances (syntactic, phonological, inventory, featural,
-# genetic, geographic) between every PAWS-X language and every candidate language of the
-# intermediate task, then chooses the intermediate-task languages so that they cover the similarity
-# range for the targets.
+# **What it does.** Computes URIEL distances (lang2vec: syntactic, phonological, inventory,
+# featural, genetic, geographic; URIEL+ adds morphological and script) between every PAWS-X
+# language and every candidate language of the intermediate task, then chooses the
+# intermediate-task languages so that they cover the similarity range for the targets, and
+# compares the two sources.
 #
-# Distances are recomputed from lang2vec's packaged URIEL vectors (lang2vec's PyPI release has no
-# `distance()` and does not ship URIEL's precomputed matrix): they are **not** identical to that
-# unreleased matrix.
+# `typology_source: lang2vec` (the default) recomputes distances from lang2vec's packaged URIEL
+# vectors, k-NN imputed (lang2vec's PyPI release has no `distance()` and does not ship URIEL's
+# precomputed matrix: they are **not** identical to that unreleased matrix); `urielplus` takes
+# URIEL+'s observed values, each pair over the features both languages have, with URIEL+'s
+# confidence in each distance.
 #
 # **Reads.** The params. **Writes** `typology/distances.csv` (kind, metric, lang_a, lang_b,
-# distance), `typology/selection.csv` (every candidate x target pair, the chosen ones with the
-# reason), `typology/figures/distances.png`, `kind_agreement.png` and `selection.png`.
+# distance; URIEL+: source_agreement and coverage too), `typology/selection.csv` (every candidate x
+# target pair, the chosen ones with the reason), `typology/source_agreement.csv` (lang2vec against
+# URIEL+, per kind), `typology/figures/distances.png`, `kind_agreement.png` and `selection.png`.
 
 # %% tags=["parameters"]
 params_file = "params/smoke.yaml"  # the study's params (dlfa run passes its copy, outputs/<study>/params.yaml)
@@ -28,6 +32,7 @@ outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import display
@@ -45,11 +50,17 @@ candidates = list(params.candidate_languages) if params.intermediate_task else [
 # %% [markdown]
 # ## Distances
 # Each row of `distances.csv` is one (kind, metric, language, language) distance in [0, 1], for every
-# pair among the PAWS-X and candidate languages. Below, each language's mean distance to the others.
+# pair among the PAWS-X and candidate languages (URIEL+: empty where a pair shares no feature with a
+# value, and its confidence beside each distance). Below, each language's mean distance to the others.
 
 # %%
+source = params.typology_source
+kinds = typology.source_kinds(source)
 rows_langs = list(dict.fromkeys(languages + candidates))
-distances = typology.distance_table(rows_langs, rows_langs, metric=params.distance_metric)
+distances = typology.distance_table(rows_langs, rows_langs, kinds=kinds, metric=params.distance_metric, source=source)
+missing = distances[distances.distance.isna()].groupby("kind").size()
+if len(missing):
+    print(f"{source} has no distance for some pairs (no shared feature with a value):", missing.to_dict())
 write_csv(out / "typology" / "distances.csv", distances)
 distances.pivot_table(index=["lang_a"], columns="kind", values="distance", aggfunc="mean").round(3)
 
@@ -60,15 +71,18 @@ distances.pivot_table(index=["lang_a"], columns="kind", values="distance", aggfu
 
 # %%
 if candidates:
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True, sharey=True)
-    for ax, kind in zip(axes.flat, typology.KINDS):
-        matrix = typology.distance_matrix(kind, candidates, metric=params.distance_metric, columns=languages)
-        sns.heatmap(matrix, ax=ax, vmin=0, vmax=max(matrix.to_numpy().max(), 1e-9), cmap="viridis", annot=True,
+    fig, axes = plt.subplots(2, len(kinds) // 2, figsize=(4.4 * len(kinds) // 2, 7), sharex=True, sharey=True)
+    for ax, kind in zip(axes.flat, kinds):
+        matrix = typology.distance_matrix(kind, candidates, metric=params.distance_metric, columns=languages,
+                                          source=source)
+        top = float(np.nanmax(matrix.to_numpy(), initial=0.0))
+        sns.heatmap(matrix, ax=ax, vmin=0, vmax=max(top, 1e-9), cmap="viridis", annot=True,
                     fmt=".2f", cbar=False, annot_kws={"size": 7})
-        ax.set_title(f"{kind} (max {matrix.to_numpy().max():.2f})")
+        ax.set_title(f"{kind} (max {top:.2f})" if matrix.notna().any(axis=None) else f"{kind}: no data")
         ax.set_xlabel("PAWS-X language")
         ax.set_ylabel(f"{params.intermediate_task} candidate")
-    fig.suptitle(f"URIEL {params.distance_metric} distance, candidates x PAWS-X languages (colour scaled per kind)")
+    fig.suptitle(f"URIEL ({source}) {params.distance_metric} distance, candidates x PAWS-X languages "
+                 "(colour scaled per kind)")
     fig.tight_layout()
     save_figure(fig, out / "typology" / "figures" / "distances.png")
     plt.show()
@@ -82,9 +96,9 @@ if candidates:
 # %%
 if candidates:
     tied = pd.DataFrame({kind: {t: int(typology.distance_matrix(kind, candidates, metric=params.distance_metric,
-                                                                 columns=[t])[t].drop(t, errors="ignore")
-                                       .round(12).duplicated(keep=False).sum())
-                                for t in params.targets} for kind in typology.KINDS})
+                                                                 columns=[t], source=source)[t]
+                                       .drop(t, errors="ignore").dropna().round(12).duplicated(keep=False).sum())
+                                for t in params.targets} for kind in kinds})
     display(tied.T.rename_axis("kind").rename_axis("target", axis=1))
 
 # %% [markdown]
@@ -116,7 +130,7 @@ if candidates:
 if candidates:
     selection = typology.select_languages(params.targets, candidates, kind=params.typology_kind,
                                           strategy=params.selection_strategy, budget=params.selection_budget,
-                                          metric=params.distance_metric)
+                                          metric=params.distance_metric, source=source)
     if params.intermediate_languages != "typology":  # chosen by hand in the params
         chosen = set(params.intermediate_languages)
         selection["selected"] = selection["candidate"].isin(chosen)
@@ -155,3 +169,18 @@ if candidates:
     ax.set_title(f"Chosen intermediate languages ({params.selection_strategy}, budget {params.selection_budget or 'none'})")
     save_figure(fig, out / "typology" / "figures" / "selection.png")
     plt.show()
+
+# %% [markdown]
+# ## lang2vec against URIEL+
+# The two sources rank language pairs alike or not: per kind they share, the Spearman correlation
+# of their distances over every pair of the 15 XNLI languages x the 7 PAWS-X languages (English
+# and Chinese pairs with themselves left out), in this study's metric. lang2vec's syntactic,
+# phonological and inventory vectors are k-NN predictions for every feature, URIEL+'s the observed
+# values only, each pair over the features both have; genetic and geographic data are the same
+# URIEL data in both, so they should agree closely. The values cannot be compared across sources,
+# only their order.
+
+# %%
+agreement = typology.source_agreement(metric=params.distance_metric)
+write_csv(out / "typology" / "source_agreement.csv", agreement)
+agreement.set_index("kind").round(3)

@@ -212,6 +212,16 @@ def test_runs_recorded_before_the_xtreme_keys_keep_their_configuration():
     assert (paper.eval_steps, paper.train_order, paper.precision) == (200, "random", "fp32")
 
 
+def test_urielplus_kinds_need_urielplus_and_a_planted_effect_needs_lang2vec():
+    assert tiny_params(typology_source="urielplus", typology_kind="script").typology_kind == "script"
+    with pytest.raises(ParamsError, match="'typology_kind: morphological' is a URIEL\\+ kind: set 'typology_source: urielplus'"):
+        tiny_params(typology_kind="morphological")
+    with pytest.raises(ParamsError, match="'typology_source' must be one of \\['lang2vec', 'urielplus'\\]"):
+        tiny_params(typology_source="wals")
+    with pytest.raises(ParamsError, match="'planted_sharing' follows lang2vec's distances"):
+        tiny_params(typology_source="urielplus", planted_sharing={"rate": 3.5})
+
+
 def test_the_head_warm_up_is_part_of_a_runs_configuration_only_when_it_happens():
     plain = tiny_params(train_order="length", head_warmup_learning_rate=0.01).result_config(False)
     assert not {"head_warmup_epochs", "head_warmup_learning_rate"} & set(plain)  # no warm-up: nothing changes

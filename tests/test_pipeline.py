@@ -52,6 +52,7 @@ TINY_STUDY = {
     "train_size": 160, "eval_size": 40, "intermediate_train_size": 90, "max_length": 40,
     "learning_rate": 0.001, "train_batch_size": 16, "effective_batch_size": 32, "eval_batch_size": 64,
     "num_train_epochs": 1.0, "evals_per_epoch": 2, "intermediate_epochs": 1.0, "intermediate_learning_rate": 0.001,
+    "typology_source": "urielplus",  # lang2vec's path: the other tiny studies (tests/test_train.py, papermill below)
 }
 
 
@@ -87,7 +88,13 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
         assert metrics["status"] == "complete" and metrics["n"]["ja"]["test"] == 40
         assert (run_dir / "03_train.ipynb").is_file() and "pawsx-en step 5/5: dev accuracy en " in (run_dir / "log.txt").read_text()
     distances = pd.read_csv(study / "typology" / "distances.csv")
-    assert list(distances.columns) == ["kind", "metric", "lang_a", "lang_b", "distance"]
+    assert list(distances.columns) == ["kind", "metric", "lang_a", "lang_b", "distance", "source_agreement", "coverage"]
+    assert set(distances.kind) == {"syntactic", "phonological", "inventory", "featural", "genetic", "geographic",
+                                   "morphological", "script"}  # URIEL+'s eight
+    assert distances[distances.kind == "syntactic"].coverage.between(0, 1).all()
+    assert "coverage" in pd.read_csv(study / "typology" / "selection.csv")
+    agreement = pd.read_csv(study / "typology" / "source_agreement.csv").set_index("kind")
+    assert len(agreement) == 6 and agreement.spearman["genetic"] > 0.999
     typology_table = pd.read_csv(study / "analysis" / "typology_effect.csv")
     assert list(typology_table.columns) == TYPOLOGY_COLUMNS
     # one intermediate language: the honest answer is "not estimable", never a number
@@ -121,6 +128,7 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
     assert "Smoke profile" in report and report.count("data:image/png;base64,") >= 5
     assert report.index("<b>Nothing learnt.</b> Every run collapsed") < report.index("Smoke profile")  # on top
     assert "<b>Question 1.</b> Typology" in report and "<b>Question 2.</b> DLFA: not estimable" in report
+    assert "<th>coverage</th>" in report and "Distances are URIEL+'s" in report  # the study's typology source
     assert (study / "report" / "notebooks" / "04_analysis.html").is_file()
     assert (study / "report" / "notebooks" / "03_train" / "d1__none__s1.html").is_file()
 

@@ -41,10 +41,66 @@ def test_genetic_by_hand():
     assert ty.distance("genetic", "hi", "ur") == 0.0  # identical lineage, different languages
 
 
-def test_angular_matches_cosine():
+def test_angular_is_urielplus_definition_of_the_angle():
     cos_dist = ty.distance("syntactic", "en", "ja")
     assert 0 < cos_dist < 1
-    assert ty.distance("syntactic", "en", "ja", "angular") == pytest.approx(np.arccos(1 - cos_dist) / np.pi)
+    # URIEL+'s _angular_distance: 2 arccos(cos) / pi (not arccos(cos) / pi), in [0, 1] for URIEL's
+    # non-negative vectors
+    assert ty.distance("syntactic", "en", "ja", "angular") == pytest.approx(2 * np.arccos(1 - cos_dist) / np.pi)
+    # tur-jpn syntactic, URIEL+ 1.3.2 as it loads: cosine 0.2501, angular 0.4602 = 2 acos(0.7499) / pi
+    assert ty.distance("syntactic", "tr", "ja", "cosine", source="urielplus") == pytest.approx(0.2501, abs=5e-5)
+    assert ty.distance("syntactic", "tr", "ja", "angular", source="urielplus") == pytest.approx(0.4602, abs=5e-5)
+    assert 2 * np.arccos(1 - 0.2501) / np.pi == pytest.approx(0.4602, abs=5e-5)
+
+
+@pytest.mark.parametrize("kind", ty.URIELPLUS_KINDS)
+def test_urielplus_distances_and_confidence_are_urielplus_own(kind):
+    """The vectorised URIEL+ distances and confidence scores against the library's own functions."""
+    u = ty._urielplus()
+    for a, b in [("tr", "ja"), ("ur", "de"), ("zh", "ar"), ("sw", "en"), ("hi", "ko")]:
+        for metric in ty.METRICS:
+            u.set_distance_metric(metric)
+            try:
+                expected = ty._urielplus_call(u.new_distance, kind, [ty.iso3(a), ty.iso3(b)])
+            except ValueError as err:  # no shared feature: URIEL+ refuses, and so does dlfa
+                assert "No shared" in str(err)
+                with pytest.raises(ValueError, match=f"URIEL\\+ has no {kind} feature with a value for both"):
+                    ty.distance(kind, a, b, metric, source="urielplus")
+                continue
+            assert ty.distance(kind, a, b, metric, source="urielplus") == pytest.approx(expected, abs=5e-5)  # it rounds
+        agreement, coverage = ty._urielplus_call(u.confidence_score, ty.iso3(a), ty.iso3(b), kind)
+        assert ty.confidence(kind, a, b) == (pytest.approx(agreement, abs=1e-12), pytest.approx(coverage, abs=1e-12))
+
+
+def test_urielplus_tables_carry_confidence_and_leave_unmeasurable_pairs_empty():
+    t = ty.distance_table(["ur", "ja"], ["de", "ur"], kinds=("syntactic", "morphological"), source="urielplus")
+    assert list(t.columns) == ["kind", "metric", "lang_a", "lang_b", "distance", "source_agreement", "coverage"]
+    assert t[t.kind == "morphological"].query("lang_a != lang_b").distance.isna().all()  # no data without Grambank
+    row = t[(t.kind == "syntactic") & (t.lang_a == "ur") & (t.lang_b == "de")].iloc[0]
+    assert (row.source_agreement, row.coverage) == ty.confidence("syntactic", "ur", "de")
+    m = ty.distance_matrix("syntactic", ["ur", "ja", "de"], source="urielplus")
+    assert (m.to_numpy() == m.to_numpy().T).all() and (np.diag(m) == 0).all()
+    assert m.loc["ja", "de"] == ty.distance("syntactic", "ja", "de", source="urielplus")
+
+
+def test_a_urielplus_choice_on_sparse_data_says_so():
+    s = ty.select_languages(["de"], ["bg", "ur"], source="urielplus").set_index("candidate")  # both chosen
+    assert "coverage" in s and s.loc["ur", "coverage"] < ty.LOW_COVERAGE < s.loc["bg", "coverage"]
+    chosen = s[s.selected]
+    assert chosen.loc["ur"].reason.endswith(f"(low URIEL+ confidence: coverage {s.loc['ur', 'coverage']:.2f})")
+    assert "confidence" not in " ".join(chosen.drop("ur").reason)
+    assert "coverage" not in ty.select_languages(["de"], ["bg", "ur"])  # lang2vec has no such score
+    with pytest.raises(ValueError, match="URIEL\\+ has no morphological distance for bg-de, ur-de .*choose another"):
+        ty.select_languages(["de"], ["bg", "ur"], kind="morphological", source="urielplus")
+    with pytest.raises(ValueError, match=r"unknown kind 'script'"):
+        ty.distance("script", "en", "de")  # a URIEL+ kind
+
+
+def test_the_two_sources_rank_pairs_alike_where_their_data_are_the_same():
+    table = ty.source_agreement().set_index("kind")
+    assert list(table.index) == list(ty.KINDS) and (table.pairs[["syntactic", "genetic"]] == 100).all()  # 15 x 7 - 5
+    assert table.spearman[["genetic", "geographic"]].min() > 0.999  # the same URIEL data in both
+    assert table.spearman["syntactic"] > 0.9  # k-NN predictions against observed values: close, not equal
 
 
 @pytest.mark.parametrize("kind, near, far", [
