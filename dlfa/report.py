@@ -215,6 +215,26 @@ def _typology_section(out: Path, params: Params) -> str:
             "slope found with 80% power at Holm's first step.</p>" + _table(shown) + _notes(table.note))
 
 
+def _ranking_section(out: Path, params: Params) -> str:
+    path = out / "analysis" / "selection_ndcg.csv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path).fillna({"note": "", "nearest": "", "best": ""})
+    head = ("<h3>How good is typology at choosing?</h3><p>LangRank's measure (Lin et al. 2019): per target, "
+            "NDCG@3 of the intermediate languages ranked by distance (nearest first) against the gains observed "
+            "here (relevance from their order), beside a random ranking's expectation; descriptive, the gains' "
+            f"noise included. The study's kind ({html.escape(params.typology_kind)}) and metric:</p>")
+    own = table[(table.kind == params.typology_kind) & (table.metric == params.distance_metric)]
+    if own.empty:
+        return head + ("<p>Not estimable: no (intermediate language, target) cell has a gain (collapsed runs are "
+                       "left out).</p>")
+    if own.ndcg.isna().all():
+        return head + "<p>" + html.escape("; ".join(dict.fromkeys(n for n in own.note if n))) + ".</p>"
+    means = table[table.target == "mean"].pivot_table(index="kind", columns="variant", values="ndcg").round(3)
+    return (head + _table(own.drop(columns=["kind", "metric"])) +
+            "<p>Mean NDCG@3 over targets, every kind:</p>" + means.to_html(border=0))
+
+
 def _replication_section(out: Path) -> str:
     parts = []
     lauscher, turc = out / "analysis" / "replication_distance.csv", out / "analysis" / "replication_source.csv"
@@ -280,6 +300,7 @@ def build(out: str | Path, params: Params) -> Path:
                      "<code>docs/statistics.md</code> in the repository.</p>")
     parts.append(_fusion_section(out))
     parts.append(_typology_section(out, params))
+    parts.append(_ranking_section(out, params))
     accuracy_csv = out / "analysis" / "accuracy.csv"
     if accuracy_csv.is_file():
         acc = pd.read_csv(accuracy_csv)

@@ -24,7 +24,7 @@
 #
 # **Reads** `runs/*/metrics.json` and `runs/*/predictions.npz`, `typology/distances.csv`. **Writes**
 # `results.csv` and, under `analysis/`: `accuracy.csv`, `paired_tests.csv`, `fusion_effect.csv`,
-# `layer_sweep.csv`, `layer_similarity.csv`, `typology_cells.csv`, `typology_effect.csv`,
+# `layer_sweep.csv`, `layer_similarity.csv`, `typology_cells.csv`, `typology_effect.csv`, `selection_ndcg.csv`,
 # `replication_distance.csv`, `replication_source.csv`, `summary.json` and `figures/*.png`.
 
 # %% tags=["parameters"]
@@ -40,7 +40,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from dlfa import analysis, replication, summary
+from dlfa import analysis, ranking, replication, summary
 from dlfa.io import save_figure, write_csv, write_json
 from dlfa.params import load
 from dlfa.paths import study_dir
@@ -285,6 +285,21 @@ if len(own):
     fig.tight_layout()
     save_figure(fig, out / "analysis" / "figures" / "typology_gain.png")
     plt.show()
+
+# %% [markdown]
+# ## How good is typology at choosing?
+# LangRank's measure (Lin et al. 2019, `dlfa.ranking`): per target, the NDCG@3 of the intermediate
+# languages ranked by their distance to it (nearest first) against the gains observed here
+# (relevance n for the largest gain down to 1 for the smallest), beside the expectation of a random
+# ranking. Candidates at the same distance count as ranked at random among themselves. It
+# describes this study's gains, noise included: no test.
+
+# %%
+ndcg = ranking.selection_ndcg(cells)
+write_csv(out / "analysis" / "selection_ndcg.csv", ndcg)
+mine = ndcg[(ndcg.kind == typology_kind) & (ndcg.metric == distance_metric)]
+display(mine.drop(columns=["kind", "metric"]).round(3))
+ndcg[ndcg.target == "mean"].pivot_table(index="kind", columns="variant", values=["ndcg", "random_ndcg"]).round(3)
 
 # %% [markdown]
 # ## Two replication checks

@@ -15,6 +15,7 @@ import yaml
 from dlfa.analysis import FUSION_COLUMNS, TYPOLOGY_COLUMNS
 from dlfa.notebooks import STAGES, declared_parameters
 from dlfa.params import load
+from dlfa.ranking import NDCG_COLUMNS
 from dlfa.paths import NOTEBOOKS, PARAMS, ROOT
 from dlfa.results import RESULT_COLUMNS
 
@@ -107,6 +108,8 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
     fusion = pd.read_csv(study / "analysis" / "fusion_effect.csv")
     assert list(fusion.columns) == FUSION_COLUMNS and set(fusion.fusion_layer) == {1}
     assert fusion.estimate.isna().all() and fusion.note.str.contains("collapsed runs left out").all()
+    ndcg = pd.read_csv(study / "analysis" / "selection_ndcg.csv")  # collapsed runs: no cell, no ranking
+    assert list(ndcg.columns) == NDCG_COLUMNS and ndcg.empty
     answers = json.loads((study / "analysis" / "summary.json").read_text())
     assert answers["collapse"].startswith("Every run collapsed (4 of 4") and len(answers["collapsed_runs"]) == 4
     assert answers["typology"].startswith("Typology (syntactic cosine distance, baseline): not estimable")
@@ -129,6 +132,7 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
     assert report.index("<b>Nothing learnt.</b> Every run collapsed") < report.index("Smoke profile")  # on top
     assert "<b>Question 1.</b> Typology" in report and "<b>Question 2.</b> DLFA: not estimable" in report
     assert "<th>coverage</th>" in report and "Distances are URIEL+'s" in report  # the study's typology source
+    assert "How good is typology at choosing?</h3>" in report and "Not estimable: no (intermediate language" in report
     assert (study / "report" / "notebooks" / "04_analysis.html").is_file()
     assert (study / "report" / "notebooks" / "03_train" / "d1__none__s1.html").is_file()
 
