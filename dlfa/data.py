@@ -462,7 +462,8 @@ def load_tokenized(study_dir: str | os.PathLike, task: str, language: str, split
     path = tokenized_path(study_dir, task, language, split)
     if not (path / "dlfa_key.json").is_file():
         raise FileNotFoundError(f"no tokenized {task} {language} {split} at {path}: run 01_data for this study first")
-    return datasets.load_from_disk(str(path)).select_columns(MODEL_COLUMNS)
+    ds = datasets.load_from_disk(str(path))
+    return ds.select_columns([c for c in MODEL_COLUMNS if c in ds.column_names])  # XLM-R: no token_type_ids
 
 
 def model_source(model: str, study_dir: str | os.PathLike) -> str:

@@ -27,7 +27,9 @@ from .tasks import INTERMEDIATE, PAWSX, PAWSX_LANGUAGES, Task
 
 INTERMEDIATE_TASKS = {name: task.languages for name, task in INTERMEDIATE.items()}  # task -> its languages
 TINY_MODEL = "tiny"  # a small random BERT + a WordPiece tokenizer trained on the study's data
-KNOWN_SHAPES = {"bert-base-multilingual-cased": (768, 12), "bert-base-multilingual-uncased": (768, 12)}
+KNOWN_SHAPES = {"bert-base-multilingual-cased": (768, 12), "bert-base-multilingual-uncased": (768, 12),
+                "xlm-roberta-base": (768, 12), "xlm-roberta-large": (1024, 24),
+                "FacebookAI/xlm-roberta-base": (768, 12), "FacebookAI/xlm-roberta-large": (1024, 24)}
 TYPOLOGY_KINDS = ("syntactic", "phonological", "inventory", "featural", "genetic", "geographic")  # both sources
 URIELPLUS_ONLY_KINDS = ("morphological", "script")
 TYPOLOGY_SOURCES = ("lang2vec", "urielplus")

@@ -24,8 +24,12 @@ GPU_RESULTS = ROOT / "benchmarks" / "results-gpu.json"
 FULL_SIZES = {("pawsx", "train"): 49_401, ("pawsx", "validation"): 2_000, ("pawsx", "test"): 2_000,
               ("xnli", "train"): 392_702, ("xnli", "validation"): 2_490, ("xnli", "test"): 5_010,
               ("pawsx_tt", "train"): 49_401, ("pawsx_tt", "validation"): 2_000}
-KNOWN_CONFIGS = {name: {"vocab_size": 119_547, "hidden_size": 768, "num_hidden_layers": 12,
-                        "intermediate_size": 3_072, "max_position_embeddings": 512} for name in KNOWN_SHAPES}
+_MBERT = {"vocab_size": 119_547, "hidden_size": 768, "num_hidden_layers": 12, "intermediate_size": 3_072,
+          "max_position_embeddings": 512}
+_XLMR = {"vocab_size": 250_002, "max_position_embeddings": 514}  # XLM-R's vocabulary; positions from 2
+KNOWN_CONFIGS = {name: {**_MBERT, **(_XLMR if "xlm-roberta" in name else {}),
+                        **({"hidden_size": 1024, "num_hidden_layers": 24, "intermediate_size": 4_096}
+                           if name.endswith("large") else {})} for name in KNOWN_SHAPES}
 
 
 def intermediate_languages(params: Params) -> list[str]:

@@ -25,12 +25,13 @@ def pooled_layers(model, rows: datasets.Dataset, collator, batch_size: int = 64)
     model.eval()
     device = next(model.parameters()).device
     out = []
+    inputs = [k for k in INPUTS if k in rows.column_names]  # XLM-R's tokenizer gives no token_type_ids
     try:
         for start in range(0, len(rows), batch_size):
-            batch = collator([{k: row[k] for k in INPUTS} for row in rows.select(range(start, min(start + batch_size,
+            batch = collator([{k: row[k] for k in inputs} for row in rows.select(range(start, min(start + batch_size,
                                                                                                   len(rows))))])
             batch = {k: v.to(device) for k, v in batch.items()}
-            hidden = model.bert(**batch, output_hidden_states=True).hidden_states  # L + 1 x (B, T, E)
+            hidden = model.backbone(**batch, output_hidden_states=True).hidden_states  # L + 1 x (B, T, E)
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden[0].dtype)  # (B, T, 1)
             pooled = [(h * mask).sum(1) / mask.sum(1) for h in hidden]  # L + 1 x (B, E)
             out.append(torch.stack(pooled, dim=1).float().cpu())  # (B, L + 1, E)

@@ -2,10 +2,12 @@
 
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification, BertModel, RobertaConfig, RobertaModel
+from transformers import (BertConfig, BertForSequenceClassification, BertModel, GPT2Config, GPT2Model, XLMRobertaConfig,
+                          XLMRobertaForSequenceClassification, XLMRobertaModel)
 
 from dlfa.fusion import DLFAConfig
-from dlfa.model import DLFAForSequenceClassification, configure_fusion, dlfa_config
+from dlfa.model import (DLFAForSequenceClassification, DLFAForXLMRobertaSequenceClassification, configure_fusion,
+                        dlfa_config)
 
 
 @pytest.fixture
@@ -183,11 +185,71 @@ def test_unknown_or_bad_fusion_options_are_refused(config, tmp_path):
         DLFAForSequenceClassification.from_pretrained(tmp_path, dlfa=DLFAConfig(1, norm="group"))
 
 
-def test_non_bert_encoder_is_refused(tmp_path):
-    RobertaModel(RobertaConfig(vocab_size=30, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
-                               intermediate_size=16)).save_pretrained(tmp_path)
-    with pytest.raises(ValueError, match="is a 'roberta' model; DLFAForSequenceClassification wraps BERT"):
+def test_an_encoder_of_another_family_is_refused(tmp_path):
+    GPT2Model(GPT2Config(vocab_size=30, n_embd=8, n_layer=2, n_head=2)).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="is a 'gpt2' model; DLFAForSequenceClassification wraps BERT"):
         DLFAForSequenceClassification.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="DLFAForXLMRobertaSequenceClassification wraps"):
+        DLFAForXLMRobertaSequenceClassification.from_pretrained(tmp_path)
+
+
+@pytest.fixture
+def xlmr_config():
+    return XLMRobertaConfig(vocab_size=60, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                            intermediate_size=32, max_position_embeddings=40, num_labels=2, pad_token_id=1)
+
+
+def _xlmr_batch(lengths, T, seed=0):
+    batch = _batch(lengths, T, seed=seed)
+    batch["input_ids"] = torch.where(batch["attention_mask"].bool(), batch["input_ids"].clamp(min=3), 1)  # pad id 1
+    return {k: batch[k] for k in ("input_ids", "attention_mask")}  # XLM-R's tokenizer gives no token types
+
+
+def test_xlmr_baseline_gives_exactly_xlm_roberta_for_sequence_classification_both_ways(xlmr_config, tmp_path):
+    torch.manual_seed(0)
+    ours = DLFAForSequenceClassification.from_config(xlmr_config).eval()  # dispatched on the config's type
+    assert isinstance(ours, DLFAForXLMRobertaSequenceClassification) and ours.backbone is ours.roberta
+    ref = XLMRobertaForSequenceClassification(xlmr_config).eval()
+    ref.load_state_dict(ours.state_dict())  # the same parameter names: no pooler, the head's own
+    batch, labels = _xlmr_batch([6, 2, 4], T=6), torch.tensor([1, 0, 1])
+    assert torch.equal(ours(**batch).logits, ref(**batch).logits)
+    assert torch.equal(ours(**batch, labels=labels).loss, ref(**batch, labels=labels).loss)
+    torch.manual_seed(1)
+    other = XLMRobertaForSequenceClassification(xlmr_config).eval()  # the other way: a saved HF model
+    other.save_pretrained(tmp_path / "hf")
+    loaded = DLFAForSequenceClassification.from_pretrained(tmp_path / "hf").eval()
+    assert isinstance(loaded, DLFAForXLMRobertaSequenceClassification) and loaded.dlfa is None
+    assert torch.equal(loaded(**batch, labels=labels).loss, other(**batch, labels=labels).loss)
+    loaded.save_pretrained(tmp_path / "ours")
+    back = XLMRobertaForSequenceClassification.from_pretrained(tmp_path / "ours").eval()
+    assert torch.equal(back(**batch).logits, other(**batch).logits)
+
+
+def test_xlmr_fusion_feeds_the_head_the_fused_sequence_and_reloads(xlmr_config, tmp_path):
+    torch.manual_seed(0)
+    XLMRobertaModel(xlmr_config, add_pooling_layer=False).save_pretrained(tmp_path / "encoder")
+    model = _trained_briefly_xlmr(DLFAForSequenceClassification.from_pretrained(
+        tmp_path / "encoder", num_labels=3, dlfa=DLFAConfig(1)))
+    batch = _xlmr_batch([6, 2], T=6)
+    hidden = model.roberta(**batch, output_hidden_states=True).hidden_states
+    fused = model.dlfa(hidden[1], hidden[3], batch["attention_mask"])
+    torch.testing.assert_close(model(**batch).logits, model.classifier(fused))  # <s> of the fused sequence
+    assert not torch.allclose(model(**batch).logits, model.classifier(hidden[3]))
+    model.save_pretrained(tmp_path / "dlfa")
+    again = DLFAForSequenceClassification.from_pretrained(tmp_path / "dlfa").eval()
+    assert again.fusion_layer == 1 and torch.equal(again(**batch).logits, model(**batch).logits)
+    with pytest.raises(ValueError, match="fusion_layer"):
+        DLFAForSequenceClassification.from_config(xlmr_config, DLFAConfig(3))  # 1..L-1
+
+
+def _trained_briefly_xlmr(model, steps=3):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.train()
+    for s in range(steps):
+        model(**_xlmr_batch([5, 3, 7], T=7, seed=s), labels=torch.tensor([0, 1, 2])).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    return model.eval()
 
 
 def test_configure_fusion_does_not_touch_the_callers_config(config):

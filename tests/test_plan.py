@@ -22,6 +22,17 @@ def test_the_paper_grid_as_xtreme_ran_it():
     assert work["intermediate_steps_per_run"] == 1563 * 2  # 50,000 XNLI pairs, 2 epochs
 
 
+def test_the_xlmr_profile_is_the_paper_grid_with_xlmr_and_its_size():
+    xlmr, paper = load(PARAMS / "paper-xlmr.yaml"), load(PARAMS / "paper.yaml")
+    assert xlmr.model == "xlm-roberta-base" and xlmr.encoder_shape() == (768, 12)
+    same = {k: v for k, v in paper.to_dict().items() if k not in ("study", "description", "model")}
+    assert {k: xlmr.to_dict()[k] for k in same} == same  # XTREME's recipe for XLM-R is mBERT's
+    assert plan.workload(xlmr)["runs"] == plan.workload(paper)["runs"]
+    # XLM-R base 278M, large 560M parameters (Conneau et al. 2020, Table 7)
+    assert plan.parameter_count(plan.KNOWN_CONFIGS["xlm-roberta-base"]) == pytest.approx(278e6, rel=0.005)
+    assert plan.parameter_count(plan.KNOWN_CONFIGS["xlm-roberta-large"]) == pytest.approx(560e6, rel=0.005)
+
+
 @pytest.mark.parametrize("shape", [dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                                         intermediate_size=128, vocab_size=1000, max_position_embeddings=64),
                                    dict(hidden_size=384, num_hidden_layers=6, num_attention_heads=12,

@@ -3,7 +3,7 @@
 import datasets
 import pytest
 import torch
-from transformers import BertConfig, DataCollatorWithPadding
+from transformers import BertConfig, DataCollatorWithPadding, XLMRobertaConfig
 
 from dlfa.fusion import DLFAConfig
 from dlfa.model import DLFAForSequenceClassification
@@ -44,6 +44,20 @@ def test_pooling_ignores_padding_and_batch_composition(model):
     assert one_by_one.shape == (30, 4, 16)  # embeddings + 3 layers
     torch.testing.assert_close(batched, one_by_one, atol=1e-5, rtol=1e-5)
     assert model.training  # left as it was found
+
+
+def test_an_xlmr_encoder_is_pooled_the_same_way_without_token_types():
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=64, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                              intermediate_size=32, pad_token_id=1)
+    xlmr = DLFAForSequenceClassification.from_config(config, DLFAConfig(1))  # XLM-R by its config
+    rows = _rows(1).remove_columns("token_type_ids")  # what XLM-R's tokenizer gives
+    collator = DataCollatorWithPadding(_Pad())
+    pooled = pooled_layers(xlmr, rows, collator, batch_size=8)
+    assert pooled.shape == (30, 4, 16)
+    with torch.no_grad():
+        first = xlmr.eval().roberta(input_ids=torch.tensor([rows[0]["input_ids"]]), output_hidden_states=True).hidden_states
+    torch.testing.assert_close(pooled[0, 3], first[3][0].mean(0), atol=1e-5, rtol=1e-5)
 
 
 def test_similarity_is_one_for_identical_rows_and_lower_for_others(tmp_path, model):
