@@ -19,7 +19,10 @@ KEYS = [  # key, what it is
                                              "/ random order (`train_order: random`, XTREME's)")),
     ("cached_over_first_load_time", "loading the tokenized corpus from the cache / tokenizing it first"),
     ("smoke_study_seconds", "the smoke study end to end (`dlfa run params/smoke.yaml`), seconds"),
-    ("smoke_study_over_training_time", "the smoke study's wall time / its runs' summed training time"),
+    ("smoke_study_over_training_time", ("the smoke study's wall time / its runs' summed training time (Trainer's "
+                                        "`train_runtime`: training and in-loop evaluation)")),
+    ("fixed_seconds_per_run", ("seconds the train stage spends per run beyond its Trainers' training and "
+                               "evaluation: kernel, imports, model, similarity, predictions, figures, executor")),
     ("selective_over_every_eval_time", "evaluation seconds: test sets where selectable / every test set every time"),
     ("selective_over_every_run_time", "the same run's wall time, selective / every"),
     ("fixes_after_over_before_dlfa_module_time", "DLFA module forward + backward (32 x 56 x 768), after / before the fixes"),
@@ -202,10 +205,22 @@ def _smoke(s: dict) -> list[str]:
              f"{raw['peak_tree_rss_mib']:.0f} MiB; the largest single process "
              f"{_fmt(raw.get('peak_process_rss_mib'))} MiB. The runs trained (Trainer's `train_runtime`, "
              f"intermediate stage included) for {raw['runs_training_seconds']:.1f} s in all.", "",
-             "| stage (from the pipeline's log) | seconds |", "|---|---|"]
-    lines += [f"| {x['stage']} | {x['seconds']} |" for x in raw["stages"]]
-    lines += ["", "| run | wall time of train_run (s) | training (s) |", "|---|---|---|"]
-    lines += [f"| {k} | {v['wall_time_s']} | {v['train_runtime_s']} |" for k, v in raw["runs"].items()]
+             "| stage (from the pipeline's log) | seconds | of which: kernel start and papermill | imports | "
+             "the other cells |", "|---|---|---|---|---|"]
+    lines += [f"| {x['stage']} | {x['seconds']} | {_fmt(x.get('kernel_and_papermill_s'))} | "
+              f"{_fmt(x.get('imports_s'))} | {_fmt(x.get('cells_s'))} |" for x in raw["stages"]]
+    parts = sorted({p for v in raw["runs"].values() for p in v.get("train_run_seconds", {})})
+    lines += ["", "Per run: its notebook (papermill's record), split into the kernel's start, the imports cell and "
+              "the other cells; inside them `train_run` (wall time), of which its Trainers trained and evaluated "
+              "(`train_runtime`), and the seconds `train_run` records around each part (`metrics.json` "
+              "`seconds`; `intermediate`, `head` and `pawsx` hold the Trainers' time). *Fixed*: notebook minus "
+              "training and evaluation.", "",
+              "| run | notebook | kernel | imports | train_run | training and evaluation | fixed | "
+              + " | ".join(parts) + " |", "|" + "---|" * (7 + len(parts))]
+    lines += [f"| {k} | {_fmt(v.get('notebook_s'))} | {_fmt(v.get('kernel_and_papermill_s'))} | "
+              f"{_fmt(v.get('imports_s'))} | {v['wall_time_s']} | {v['train_runtime_s']} | {_fmt(v.get('fixed_s'))} | "
+              + " | ".join(_fmt(v.get("train_run_seconds", {}).get(p)) for p in parts) + " |"
+              for k, v in raw["runs"].items()]
     return lines
 
 

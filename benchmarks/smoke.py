@@ -94,15 +94,40 @@ def run_study(params_path: Path, outputs: Path, keep_log: Path) -> dict[str, Any
             "command": " ".join(["python", *command[1:]]).replace(str(outputs), "<tmp>").replace(f"{ROOT}/", "")}
 
 
+def notebook_split(path: Path) -> dict[str, float]:
+    """Where an executed notebook's time went, from papermill's own record: the kernel's start and
+    papermill around the cells, the cells up to and including the first after the parameters (the
+    imports), and the others."""
+    nb = json.loads(path.read_text())
+    total = nb["metadata"]["papermill"]["duration"]
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    durations = [(c["metadata"].get("papermill", {}).get("duration") or 0.0) for c in code]
+    tags = [c["metadata"].get("tags", []) for c in code]
+    first = max(i for i, t in enumerate(tags) if "parameters" in t or "injected-parameters" in t) + 1
+    return {"notebook_s": round(total, 2), "kernel_and_papermill_s": round(total - sum(durations), 2),
+            "imports_s": round(sum(durations[:first + 1]), 2), "cells_s": round(sum(durations[first + 1:]), 2)}
+
+
 def breakdown(study: Path, wall: float, stage_lines: list[tuple[int, str]]) -> dict[str, Any]:
-    """Seconds per stage (from the pipeline's log: each line says when a stage began), per run."""
+    """Seconds per stage (from the pipeline's log: each line says when a stage began) and per run:
+    its notebook split by ``notebook_split``, inside ``train_run`` each stage's Trainer time
+    (training and evaluation) and what ``train_run`` records around it (``metrics.json`` seconds).
+    ``fixed_s`` is everything a run costs beyond its Trainers' training and evaluation."""
     marks = stage_lines + [(wall, "end (report included)")]
     stages = [{"stage": text, "seconds": round(marks[i + 1][0] - t, 1)} for i, (t, text) in enumerate(marks[:-1])]
+    for stage in stages:
+        name = stage["stage"].split(":")[0]
+        if (study / "notebooks" / f"{name}.ipynb").is_file():
+            stage.update(notebook_split(study / "notebooks" / f"{name}.ipynb"))
     runs = {}
     for metrics in sorted((study / "runs").glob("*/metrics.json")):
         m = json.loads(metrics.read_text())
-        runs[m["run_id"]] = {"wall_time_s": m["wall_time_s"],
-                             "train_runtime_s": round(sum(s.get("train_runtime", 0.0) for s in m["stages"]), 2)}
+        trained = round(sum(s.get("train_runtime", 0.0) for s in m["stages"]), 2)
+        run = {"wall_time_s": m["wall_time_s"], "train_runtime_s": trained, "train_run_seconds": m.get("seconds", {})}
+        if (metrics.parent / "03_train.ipynb").is_file():
+            run.update(notebook_split(metrics.parent / "03_train.ipynb"))
+            run["fixed_s"] = round(run["notebook_s"] - trained, 2)
+        runs[m["run_id"]] = run
     return {"stages": stages, "runs": runs}
 
 
@@ -126,10 +151,16 @@ def run(quick: bool = False, keep: Path | None = None) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
     train = sum(r["train_runtime_s"] for r in parts["runs"].values())
     wall = result["wall_s"]
+    training_stage = next((st["seconds"] for st in parts["stages"] if st["stage"].startswith("03_train")), None)
+    runs = len(parts["runs"])
+    # per run, everything the 03 stage spent beyond its Trainers' training and evaluation: kernel,
+    # imports, model building, similarity, predictions, figures, the executor between notebooks
+    fixed = round((training_stage - train) / runs, 2) if training_stage is not None and runs else None
     log(NAME, f"{'reduced ' if quick else ''}smoke study: {wall:.1f} s, peak RSS of the process tree "
               f"{(result['peak_tree_rss_bytes'] or 0) / 2**20:.0f} MiB; its runs trained for {train:.1f} s")
     return {"keys": {"smoke_study_seconds": round(wall, 1),
-                     "smoke_study_over_training_time": round(wall / train, 3) if train else None},
+                     "smoke_study_over_training_time": round(wall / train, 3) if train else None,
+                     "fixed_seconds_per_run": fixed},
             "raw": {**result, "peak_tree_rss_mib": round((result["peak_tree_rss_bytes"] or 0) / 2**20, 1),
                     "peak_process_rss_mib": round((result["peak_process_rss_bytes"] or 0) / 2**20, 1),
                     "runs_training_seconds": round(train, 2), **parts},

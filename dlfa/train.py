@@ -9,6 +9,7 @@ Trainer and its callbacks are in ``dlfa.trainer``; the run folder's records in `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import shutil
@@ -25,7 +26,6 @@ import transformers
 from safetensors.torch import load_file, save_file
 from transformers import BertConfig, DataCollatorWithPadding, set_seed
 
-from . import stats
 from .data import load_tokenized, load_tokenizer, model_source, tokenized_path
 from .fusion import DLFAConfig
 from .io import atomic_path, write_json
@@ -38,6 +38,16 @@ from .similarity import layer_similarity
 from .tasks import intermediate_task
 from .trainer import (EvaluateAtEnd, LogLines, StopOnNonFiniteLoss, StudyTrainer, TrainingDiverged, accuracy,
                       no_checkpoint_bars, training_arguments, uses_bf16)
+
+
+@contextlib.contextmanager
+def timed(seconds: dict[str, float], name: str):
+    """Add the block's wall time to ``seconds[name]``."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - began
 
 
 def build_model(params: Params, study_dir: Path, dlfa: DLFAConfig, num_labels: int):
@@ -180,26 +190,34 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
     languages = params.languages
     stages = []
     tokenized = lambda task, lang, split: tokenized_path(study_dir, task, lang, split)  # noqa: E731
-    set_seed(run.seed)  # the encoder before any fine-tuning (pretrained, or the tiny model's initialisation)
-    similarity = {"base": base_similarity(build_model(params, study_dir, run.dlfa, 2), study_dir, languages, collator)}
+    seconds: dict[str, float] = {}  # where this call's wall time went
+    with timed(seconds, "base_similarity"):
+        set_seed(run.seed)  # the encoder before any fine-tuning (pretrained, or the tiny model's initialisation)
+        similarity = {"base": base_similarity(build_model(params, study_dir, run.dlfa, 2), study_dir, languages,
+                                              collator)}
 
     if run.intermediate_language:
-        encoder, stage = intermediate_stage(params, run, study_dir, collator, callbacks)
+        with timed(seconds, "intermediate"):
+            encoder, stage = intermediate_stage(params, run, study_dir, collator, callbacks)
         stages.append(stage)
-        set_seed(run.seed)  # the PAWS-X head starts as it would without the intermediate stage
-        model = build_model(params, study_dir, run.dlfa, 2)
-        missing, unexpected = model.load_state_dict(encoder, strict=False)
+        with timed(seconds, "model"):
+            set_seed(run.seed)  # the PAWS-X head starts as it would without the intermediate stage
+            model = build_model(params, study_dir, run.dlfa, 2)
+            missing, unexpected = model.load_state_dict(encoder, strict=False)
         if not missing or any(not k.startswith("classifier.") for k in missing) or unexpected:  # only the head is new
             raise RuntimeError(f"carrying the encoder over failed: missing {missing}, unexpected {unexpected}")
     else:
-        set_seed(run.seed)
-        model = build_model(params, study_dir, run.dlfa, 2)
+        with timed(seconds, "model"):
+            set_seed(run.seed)
+            model = build_model(params, study_dir, run.dlfa, 2)
 
-    train = load_tokenized(study_dir, "pawsx", "en", "train")
+    with timed(seconds, "data"):
+        train = load_tokenized(study_dir, "pawsx", "en", "train")
+        evals = {f"{lang}_{name}": load_tokenized(study_dir, "pawsx", lang, split)
+                 for lang in languages for name, split in EVAL_SPLITS.items()}
     if params.head_warmup_epochs:
-        stages.append(head_warmup(params, run, study_dir, model, train, collator, callbacks))
-    evals = {f"{lang}_{name}": load_tokenized(study_dir, "pawsx", lang, split)
-             for lang in languages for name, split in EVAL_SPLITS.items()}
+        with timed(seconds, "head"):
+            stages.append(head_warmup(params, run, study_dir, model, train, collator, callbacks))
     args = training_arguments(params, folder / "trainer", run.seed, params.learning_rate, params.num_train_epochs,
                               len(train), evaluate=True)
     trainer = StudyTrainer(model=model, args=args, train_dataset=train, eval_dataset=evals, data_collator=collator,
@@ -210,18 +228,22 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
     # Length-grouped batches make BatchNorm's momentum statistics follow the sawtooth of lengths.
     trainer.recalibrate_batchnorm = params.train_order == "length"
     resume = last_checkpoint(folder / "trainer")
-    result = trainer.train(resume_from_checkpoint=resume)
+    with timed(seconds, "pawsx"):
+        result = trainer.train(resume_from_checkpoint=resume)
     stages.append({"stage": "pawsx-en", "examples": len(train), "resumed_from": resume and Path(resume).name,
                    **result.metrics})
 
-    similarity["fine-tuned"] = layer_similarity(trainer.model, tokenized, languages, collator)
+    with timed(seconds, "similarity"):
+        similarity["fine-tuned"] = layer_similarity(trainer.model, tokenized, languages, collator)
     curve = evaluation_table(trainer.state.log_history, languages)
     selected = select_checkpoints(curve, languages)
     collapse = None
     if trainer.is_world_process_zero():
-        save_selected_predictions(folder, study_dir, selected, languages)
+        with timed(seconds, "predictions"):
+            save_selected_predictions(folder, study_dir, selected, languages)
         en_dev = load_predictions(folder, "en-dev", "en", "dev")
-        collapse = stats.collapse(en_dev.predicted, en_dev.label)  # did it learn anything?
+        from .stats import collapse as collapsed  # here: scipy and statsmodels cost every run's kernel a second
+        collapse = collapsed(en_dev.predicted, en_dev.label)  # did it learn anything?
         if collapse["collapsed"]:
             print(f"{run.run_id}: collapsed ({collapse['reason']}); the analysis leaves it out", flush=True)
     n = {lang: {name: len(evals[f"{lang}_{name}"]) for name in EVAL_SPLITS} for lang in languages}
@@ -240,6 +262,8 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
         "similarity": similarity,
         "stages": stages,
         "wall_time_s": round(time.time() - started, 2),  # of this call: a resumed run counts its last part
+        # of which: each stage's wall time (its Trainer's train_runtime is in stages) and what surrounds them
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
         "train_examples_per_second": result.metrics.get("train_samples_per_second"),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "datasets": datasets.__version__},

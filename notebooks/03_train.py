@@ -33,7 +33,6 @@ run_id = "baseline__none__s1"  # which run of the study's grid
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from IPython.display import display
 
 from dlfa.io import save_figure
@@ -86,7 +85,8 @@ evals = pd.DataFrame(metrics["curve"]["eval"])
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.5))
 ax1.plot(loss["step"], loss["loss"])
 ax1.set(xlabel="step", ylabel="training loss", title=f"{run.run_id}: loss")
-sns.lineplot(data=evals[evals.split == "dev"], x="step", y="accuracy", hue="language", marker="o", ax=ax2)
+for language, curve in evals[evals.split == "dev"].groupby("language", sort=False):  # matplotlib: no seaborn import
+    ax2.plot(curve["step"], curve["accuracy"], marker="o", ms=3, label=language)
 ax2.axvline(metrics["selection"]["en-dev"]["en"]["step"], color="k", ls="--", lw=1)
 ax2.set(title="dev accuracy by language", ylim=(0, 1))
 ax2.legend(ncol=2, fontsize=8)
