@@ -135,14 +135,10 @@ def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
     return _table(frame)
 
 
-def _intermediate_unlearnt(metrics: dict, margin: float = 0.01) -> str:
-    """A note when the intermediate stage's own dev accuracy is not above its majority share (the
-    margin of ``stats.collapse``): the encoder it hands over learnt nothing of that task."""
-    stage = _intermediate(metrics)
-    accuracy, majority = stage.get("dev_accuracy"), stage.get("dev_majority_share")
-    if accuracy is None or majority is None or accuracy >= majority + margin:
-        return ""
-    return f"intermediate stage: dev accuracy {accuracy:.3f} within {margin:.0%} of its majority share {majority:.3f}"
+def _intermediate_unlearnt(metrics: dict) -> str:
+    """Why the intermediate stage learnt nothing of its own task (``stats.collapse`` on its dev
+    predictions, recorded by ``train.intermediate_dev``), or ""."""
+    return (_intermediate(metrics).get("dev_collapse") or {}).get("reason", "")
 
 
 def _intermediate(metrics: dict) -> dict:

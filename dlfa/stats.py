@@ -284,8 +284,9 @@ def paired_difference(correct_a, correct_b, confidence: float = 0.95, n_resample
             "ci_high": float(boot.confidence_interval.high), "p_value": float(perm.pvalue), "n": n}
 
 
-def collapse(predicted, gold, share: float = 0.95, margin: float = 0.01) -> dict:
-    """Did a run learn nothing? From its predictions on English dev at the selected checkpoint.
+def collapse(predicted, gold, share: float = 0.95, margin: float = 0.01, what: str = "English dev") -> dict:
+    """Did a run learn nothing? From its predictions on English dev at the selected checkpoint (or,
+    ``what`` naming them, on another split: the intermediate stage's own dev split).
 
     Collapsed: ``share`` or more of the predictions are one class, or the accuracy is less than
     ``margin`` above the majority class's share of the gold labels (what always answering that class
@@ -302,9 +303,9 @@ def collapse(predicted, gold, share: float = 0.95, margin: float = 0.01) -> dict
     accuracy = float((predicted == gold).mean())
     reasons = []
     if one_class >= share:
-        reasons.append(f"{one_class:.1%} of English dev predictions are one class")
+        reasons.append(f"{one_class:.1%} of {what} predictions are one class")
     if accuracy < majority + margin:
-        reasons.append(f"English dev accuracy {accuracy:.3f} is within {margin:.0%} of the majority share "
+        reasons.append(f"{what} accuracy {accuracy:.3f} is within {margin:.0%} of the majority share "
                        f"{majority:.3f}")
     return {"collapsed": bool(reasons), "reason": "; ".join(reasons), "predicted_one_class_share": one_class,
             "majority_share": majority, "accuracy": accuracy}

@@ -94,12 +94,15 @@ def intermediate_dev(trainer, study_dir: Path, run: Run) -> dict[str, Any]:
     if not (tokenized_path(study_dir, run.intermediate_task, run.intermediate_language, "validation")
             / "dlfa_key.json").is_file():
         return {}
+    from .stats import collapse
     dev = load_tokenized(study_dir, run.intermediate_task, run.intermediate_language, "validation")
     output = trainer.predict(dev, metric_key_prefix="dev")
     labels = np.asarray(output.label_ids)
     predicted = np.asarray(output.predictions).argmax(-1)
+    unlearnt = collapse(predicted, labels, what=f"intermediate stage: {run.intermediate_language} dev")
     return {"dev_accuracy": float((predicted == labels).mean()), "dev_examples": len(labels),
-            "dev_majority_share": float(np.bincount(labels).max() / len(labels))}
+            "dev_majority_share": float(np.bincount(labels).max() / len(labels)),
+            "dev_collapse": {"collapsed": unlearnt["collapsed"], "reason": unlearnt["reason"]}}
 
 
 def head_warmup(params: Params, run: Run, study_dir: Path, model, train, collator,

@@ -322,10 +322,14 @@ def test_this_study_minus_published_is_in_points_per_language_and_by_layer_only_
 
 def test_the_runs_table_says_when_an_intermediate_stage_learnt_nothing():
     from dlfa.report import _intermediate_unlearnt
-    run = lambda acc, majority: {"stages": [{"stage": "intermediate", "dev_accuracy": acc,  # noqa: E731
-                                             "dev_majority_share": majority}, {"stage": "pawsx-en"}]}
-    assert _intermediate_unlearnt(run(0.32, 0.34)) == ("intermediate stage: dev accuracy 0.320 within 1% of its "
-                                                       "majority share 0.340")
-    assert _intermediate_unlearnt(run(0.345, 0.34)) != "" and _intermediate_unlearnt(run(0.36, 0.34)) == ""
+    from dlfa.stats import collapse
+    gold = np.array([0] * 66 + [1] * 34)
+    unlearnt = collapse(np.zeros(100, int), gold, what="intermediate stage: hi dev")  # the rule of a run's collapse
+    assert unlearnt["reason"] == ("100.0% of intermediate stage: hi dev predictions are one class; intermediate "
+                                  "stage: hi dev accuracy 0.660 is within 1% of the majority share 0.660")
+    run = lambda record: {"stages": [{"stage": "intermediate", "dev_collapse": record},  # noqa: E731
+                                     {"stage": "pawsx-en"}]}
+    assert _intermediate_unlearnt(run(unlearnt)) == unlearnt["reason"]
+    assert _intermediate_unlearnt(run(collapse(gold, gold))) == ""  # it learnt
     assert _intermediate_unlearnt({"stages": [{"stage": "pawsx-en"}]}) == ""  # no intermediate stage
-    assert _intermediate_unlearnt(run(None, None)) == ""  # a source without a validation split
+    assert _intermediate_unlearnt(run(None)) == ""  # a source without a validation split

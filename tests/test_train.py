@@ -271,6 +271,8 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_run(tiny_study,
     if "xnli" in run_id:  # the intermediate stage's own dev accuracy, on XNLI's validation split in hi
         assert b["stages"][0]["dev_examples"] == 40 and 0 <= b["stages"][0]["dev_accuracy"] <= 1
         assert b["stages"][0]["dev_accuracy"] == a["stages"][0]["dev_accuracy"]
+        assert b["stages"][0]["dev_collapse"] == a["stages"][0]["dev_collapse"]  # stats.collapse's verdict on it
+        assert set(b["stages"][0]["dev_collapse"]) == {"collapsed", "reason"}
     assert sorted(p.name for p in (study / "runs" / run_id).iterdir()) == ["config.json", "metrics.json",
                                                                            "predictions.npz"]
     for name in ("en-dev__ja__test", "oracle__de__dev"):  # the same predictions, example by example
