@@ -70,6 +70,14 @@ class _FusedClassifier:
         config = configure_fusion(config, dlfa_config(config) if dlfa is _KEEP else dlfa)
         return super().from_pretrained(pretrained_model_name_or_path, *model_args, config=config, **kwargs)
 
+    def _add_fusion(self, config) -> None:
+        """The DLFA module of ``config.dlfa`` (None for the baseline), built after the encoder: a seeded
+        model draws its weights in the order it always has."""
+        self.num_labels = config.num_labels
+        dlfa = dlfa_config(config)
+        self.fusion_layer = dlfa.fusion_layer
+        self.dlfa = DLFA(config.hidden_size, **dlfa.options) if self.fusion_layer is not None else None
+
     def _logits(self, outputs, fused: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
@@ -123,11 +131,8 @@ class DLFAForSequenceClassification(_FusedClassifier, BertPreTrainedModel):
 
     def __init__(self, config: BertConfig):
         super().__init__(config)
-        self.num_labels = config.num_labels
-        dlfa = dlfa_config(config)
-        self.fusion_layer = dlfa.fusion_layer
         self.bert = BertModel(config, add_pooling_layer=True)
-        self.dlfa = DLFA(config.hidden_size, **dlfa.options) if self.fusion_layer is not None else None
+        self._add_fusion(config)
         dropout = config.classifier_dropout
         self.dropout = nn.Dropout(config.hidden_dropout_prob if dropout is None else dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
@@ -177,11 +182,8 @@ class DLFAForXLMRobertaSequenceClassification(_FusedClassifier, XLMRobertaPreTra
 
     def __init__(self, config):
         super().__init__(config)
-        self.num_labels = config.num_labels
-        dlfa = dlfa_config(config)
-        self.fusion_layer = dlfa.fusion_layer
         self.roberta = XLMRobertaModel(config, add_pooling_layer=False)
-        self.dlfa = DLFA(config.hidden_size, **dlfa.options) if self.fusion_layer is not None else None
+        self._add_fusion(config)
         self.classifier = XLMRobertaClassificationHead(config)
         self.post_init()
 

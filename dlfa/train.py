@@ -58,6 +58,19 @@ def build_model(params: Params, study_dir: Path, dlfa: DLFAConfig, num_labels: i
     return DLFAForSequenceClassification.from_pretrained(source, num_labels=num_labels, dlfa=dlfa)
 
 
+def _train_stage(name: str, params: Params, run: Run, model, data, collator, stage_dir: Path, lr: float,
+                 epochs: float, callbacks=()) -> tuple[StudyTrainer, dict[str, Any]]:
+    """Train ``model`` on ``data`` without evaluating, resuming ``stage_dir/trainer``; the trainer and
+    the stage's record (its size, the checkpoint it resumed from, the Trainer's metrics)."""
+    args = training_arguments(params, stage_dir / "trainer", run.seed, lr, epochs, len(data), evaluate=False)
+    trainer = StudyTrainer(model=model, args=args, train_dataset=data, data_collator=collator,
+                           callbacks=[StopOnNonFiniteLoss(name), LogLines(name), *callbacks])
+    resume = last_checkpoint(stage_dir / "trainer")
+    result = trainer.train(resume_from_checkpoint=resume)
+    return trainer, {"stage": name, "examples": len(data), "resumed_from": resume and Path(resume).name,
+                     **result.metrics}
+
+
 def intermediate_stage(params: Params, run: Run, study_dir: Path, collator,
                        callbacks=()) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Train on the intermediate task (resuming its checkpoint); return the encoder's weights and stats.
@@ -72,14 +85,9 @@ def intermediate_stage(params: Params, run: Run, study_dir: Path, collator,
     inter = load_tokenized(study_dir, run.intermediate_task, run.intermediate_language, "train")
     set_seed(run.seed)
     model = build_model(params, study_dir, run.dlfa, intermediate_task(run.intermediate_task).num_labels)
-    args = training_arguments(params, stage_dir / "trainer", run.seed, params.intermediate_learning_rate,
-                              params.intermediate_epochs, len(inter), evaluate=False)
-    trainer = StudyTrainer(model=model, args=args, train_dataset=inter, data_collator=collator,
-                           callbacks=[StopOnNonFiniteLoss("intermediate"), LogLines("intermediate"), *callbacks])
-    resume = last_checkpoint(stage_dir / "trainer")
-    result = trainer.train(resume_from_checkpoint=resume)
-    stage = {"stage": "intermediate", "examples": len(inter), "resumed_from": resume and Path(resume).name,
-             **result.metrics, **intermediate_dev(trainer, study_dir, run)}
+    trainer, stage = _train_stage("intermediate", params, run, model, inter, collator, stage_dir,
+                                  params.intermediate_learning_rate, params.intermediate_epochs, callbacks)
+    stage.update(intermediate_dev(trainer, study_dir, run))
     encoder = {k: v.contiguous() for k, v in model.state_dict().items() if not k.startswith("classifier.")}
     if trainer.is_world_process_zero():
         with atomic_path(saved) as tmp:
@@ -123,17 +131,12 @@ def head_warmup(params: Params, run: Run, study_dir: Path, model, train, collato
     for p in frozen:
         p.requires_grad_(False)
     try:
-        args = training_arguments(params, stage_dir / "trainer", run.seed, params.head_warmup_learning_rate,
-                                  params.head_warmup_epochs, len(train), evaluate=False)
-        trainer = StudyTrainer(model=model, args=args, train_dataset=train, data_collator=collator,
-                               callbacks=[StopOnNonFiniteLoss("head"), LogLines("head"), *callbacks])
-        resume = last_checkpoint(stage_dir / "trainer")
-        result = trainer.train(resume_from_checkpoint=resume)
+        trainer, stage = _train_stage("head", params, run, model, train, collator, stage_dir,
+                                      params.head_warmup_learning_rate, params.head_warmup_epochs, callbacks)
     finally:
         for p in frozen:
             p.requires_grad_(True)
-    stage = {"stage": "head", "examples": len(train), "resumed_from": resume and Path(resume).name,
-             "frozen_parameters": sum(p.numel() for p in frozen), **result.metrics}
+    stage["frozen_parameters"] = sum(p.numel() for p in frozen)
     if trainer.is_world_process_zero():
         with atomic_path(saved) as tmp:
             save_file({n: p.detach().contiguous() for n, p in head.items()}, str(tmp))
