@@ -215,7 +215,8 @@ def _ranking_section(out: Path, params: Params) -> str:
     path = out / "analysis" / "selection_ndcg.csv"
     if not path.is_file():
         return ""
-    table = pd.read_csv(path).fillna({"note": "", "nearest": "", "best": ""})
+    table = pd.read_csv(path, dtype={"note": str, "nearest": str, "best": str}).fillna(
+        {"note": "", "nearest": "", "best": ""})  # all-empty text columns read as float otherwise
     head = ("<h3>How good is typology at choosing?</h3><p>LangRank's measure (Lin et al. 2019): per target, "
             "NDCG@3 of the intermediate languages ranked by distance (nearest first) against the gains observed "
             "here (relevance from their order), beside a random ranking's expectation; descriptive, the gains' "
@@ -224,8 +225,11 @@ def _ranking_section(out: Path, params: Params) -> str:
     if own.empty:
         return head + ("<p>Not estimable: no (intermediate language, target) cell has a gain (collapsed runs are "
                        "left out).</p>")
-    if own.ndcg.isna().all():
-        return head + "<p>" + html.escape("; ".join(dict.fromkeys(n for n in own.note if n))) + ".</p>"
+    if own.ndcg.isna().all():  # one sentence, not one per target
+        most = int(own.languages.max())
+        return head + (f"<p>Not estimable for any target: at most {most} intermediate language(s) with a "
+                       f"{html.escape(params.typology_kind)} distance were evaluated on each; a ranking needs two or "
+                       "more.</p>")
     means = table[table.target == "mean"].pivot_table(index="kind", columns="variant", values="ndcg").round(3)
     return (head + _table(own.drop(columns=["kind", "metric"])) +
             "<p>Mean NDCG@3 over targets, every kind:</p>" + means.to_html(border=0))
