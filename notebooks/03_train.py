@@ -88,7 +88,7 @@ ax1.set(xlabel="step", ylabel="training loss", title=f"{run.run_id}: loss")
 for language, curve in evals[evals.split == "dev"].groupby("language", sort=False):  # matplotlib: no seaborn import
     ax2.plot(curve["step"], curve["accuracy"], marker="o", ms=3, label=language)
 ax2.axvline(metrics["selection"]["en-dev"]["en"]["step"], color="k", ls="--", lw=1)
-ax2.set(title="dev accuracy by language", ylim=(0, 1))
+ax2.set(title="dev accuracy by language", xlabel="step", ylabel="dev accuracy", ylim=(0, 1))
 ax2.legend(ncol=2, fontsize=8)
 fig.tight_layout()
 save_figure(fig, out / "runs" / run.run_id / "curve.png")
