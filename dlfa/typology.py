@@ -155,6 +155,13 @@ def _vector(kind: str, code: str) -> np.ndarray:
     return v.astype(np.float64)
 
 
+def _from_cosine(cos: float, metric: str) -> float:
+    """A distance in [0, 1] from a cosine similarity: ``1 - cos``, or URIEL+'s angle ``2 arccos(cos) / pi``."""
+    cos = min(max(cos, -1.0), 1.0)
+    d = 1.0 - cos if metric == "cosine" else 2 * math.acos(cos) / math.pi
+    return min(max(d, 0.0), 1.0)
+
+
 def source_kinds(source: str = "lang2vec") -> tuple[str, ...]:
     """The distance kinds a source has."""
     _check(source, SOURCES, "typology source")
@@ -238,8 +245,7 @@ def _urielplus_matrix(kind: str, metric: str, codes: tuple[str, ...]) -> np.ndar
             u, v = values_a[shared], values_b[shared]
             u = u if u.any() else np.full(len(u), 1e-10)  # URIEL+'s stand-in for an all-zero vector
             v = v if v.any() else np.full(len(v), 1e-10)
-            cos = float(np.clip(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)), -1.0, 1.0))
-            out[i, j] = out[j, i] = 1 - cos if metric == "cosine" else 2 * math.acos(cos) / math.pi
+            out[i, j] = out[j, i] = _from_cosine(float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v))), metric)
     return out
 
 
@@ -280,7 +286,7 @@ def _urielplus_distance(kind: str, a: str, b: str, metric: str) -> float:
     if math.isnan(d):
         raise ValueError(f"URIEL+ has no {kind} feature with a value for both {a!r} and {b!r} "
                          "(as it loads, without its integrated databases); choose another kind")
-    return min(max(d, 0.0), 1.0)
+    return d
 
 
 def distance(kind: str, a: str, b: str, metric: str = "cosine", source: str = "lang2vec") -> float:
@@ -293,9 +299,7 @@ def distance(kind: str, a: str, b: str, metric: str = "cosine", source: str = "l
     if a3 == b3:
         return 0.0
     cos = float(u @ v) / math.sqrt(float(u @ u) * float(v @ v))  # sorted pair: exactly symmetric
-    cos = 1.0 if cos > 1.0 - 1e-12 else max(cos, -1.0)  # identical vectors: no rounding residue
-    d = 1.0 - cos if metric == "cosine" else 2 * math.acos(cos) / math.pi
-    return min(max(d, 0.0), 1.0)
+    return _from_cosine(1.0 if cos > 1.0 - 1e-12 else cos, metric)  # identical vectors: no rounding residue
 
 
 def distance_matrix(kind: str, langs, metric: str = "cosine", columns=None, source: str = "lang2vec") -> pd.DataFrame:
@@ -309,8 +313,8 @@ def distance_matrix(kind: str, langs, metric: str = "cosine", columns=None, sour
         codes = tuple(sorted({iso3(c) for c in rows + cols}))
         matrix = _urielplus_matrix(kind, metric, codes)  # one query for every pair
         where = {c: i for i, c in enumerate(codes)}
-        values = [[0.0 if iso3(a) == iso3(b) else min(max(matrix[where[iso3(a)], where[iso3(b)]], 0.0), 1.0)
-                   for b in cols] for a in rows]
+        values = [[0.0 if iso3(a) == iso3(b) else matrix[where[iso3(a)], where[iso3(b)]] for b in cols]
+                  for a in rows]
     else:
         values = [[distance(kind, a, b, metric) for b in cols] for a in rows]
     return pd.DataFrame(values, index=pd.Index(rows), columns=pd.Index(cols), dtype=float)
