@@ -279,7 +279,7 @@ def _gpu(g: dict) -> list[str]:
                      f"{r['eval_examples_per_s']:.0f} | {r['train_step_s']:.4f} |")
     lines += ["", f"Paper profile: {w['runs']} runs ({w['dlfa_runs']} DLFA), {w['runs_with_intermediate_stage']} with "
                   f"an intermediate stage ({', '.join(w['intermediate_languages'])}); per run "
-                  f"{w['pawsx_train_examples_per_run']:,.0f} PAWS-X training examples, "
+                  f"{w['target_train_examples_per_run']:,.0f} PAWS-X training examples, "
                   f"{w['intermediate_train_examples_per_run']:,.0f} intermediate ones, {w['evaluations_per_run']} "
                   f"evaluations of {w['eval_examples_per_evaluation_min']:,}-{w['eval_examples_per_evaluation_max']:,} "
                   f"examples: {h['gpu_hours_min']}-{h['gpu_hours_max']} GPU hours in mode {k['gpu_best_mode']}."]

@@ -23,7 +23,7 @@ import yaml
 
 from .fusion import DLFAConfig
 from .paths import PACKAGE_PREFIX, local_model, resolve
-from .tasks import INTERMEDIATE, PAWSX, PAWSX_LANGUAGES, Task
+from .tasks import INTERMEDIATE, TARGET, Task, target_task
 
 INTERMEDIATE_TASKS = {name: task.languages for name, task in INTERMEDIATE.items()}  # task -> its languages
 TINY_MODEL = "tiny"  # a small random BERT + a WordPiece tokenizer trained on the study's data
@@ -43,7 +43,7 @@ PRECISIONS = ("fp32", "bf16")
 # Keys added after runs were recorded: part of a run's configuration only where they differ from what
 # those runs did (length-grouped order, evaluations per epoch, fp32 on CPU), so those runs are kept.
 LATER_RESULT_KEYS = {"eval_steps": None, "train_order": "length", "precision": "fp32", "head_warmup_epochs": 0.0,
-                     "head_warmup_learning_rate": 1e-3}
+                     "head_warmup_learning_rate": 1e-3, "target_task": "pawsx"}
 INTERMEDIATE_RESULT_KEYS = ("intermediate_epochs", "intermediate_learning_rate")  # ... and an intermediate run's
 
 
@@ -151,8 +151,13 @@ def _language_list(key, value, allowed, empty_ok=False) -> list[str]:
     return found
 
 
-def _targets(key, v):
-    return _language_list(key, v, PAWSX_LANGUAGES[1:])
+def _targets(key, v, target_task="pawsx"):
+    """Codes of the target task's languages other than English (``target_task``: the key's value, when valid)."""
+    task = TARGET.get(target_task, TARGET["pawsx"])
+    return _language_list(key, v, tuple(lang for lang in task.languages if lang != "en"))
+
+
+_targets.reads = "target_task"  # validate passes that key's value too
 
 
 def _seeds(key, v):
@@ -248,7 +253,9 @@ class Params:
     intermediate_source: str | None = key(None, _intermediate_source, "null: follow data_source")
     drop_placeholders: bool = key(False, _boolean, "drop PAWS-X's NS placeholder rows")
     planted_sharing: PlantedSharing | None = key(None, _planted_sharing, "synthetic data: a planted typology effect")
-    targets: tuple[str, ...] = key(("de", "es", "fr", "ja", "ko", "zh"), _targets, "zero-shot target languages")
+    target_task: str = key("pawsx", _one_of(*TARGET), "the task fine-tuned in English and evaluated zero-shot")
+    targets: tuple[str, ...] = key(("de", "es", "fr", "ja", "ko", "zh"), _targets,
+                                   "zero-shot target languages (of the target task)")
     intermediate_task: str | None = key("xnli", _optional_task, "null: no intermediate stage")
     candidate_languages: tuple[str, ...] = key(tuple(INTERMEDIATE_TASKS["xnli"]), None,
                                                "languages typology may choose from")
@@ -297,13 +304,18 @@ class Params:
         return ["en", *self.targets]
 
     @property
+    def target(self) -> Task:
+        """The target task (``target_task``): PAWS-X or XNLI."""
+        return target_task(self.target_task)
+
+    @property
     def intermediate_from(self) -> str:
         """Where the intermediate task is read from: ``intermediate_source``, or else ``data_source``
-        when that is 'hub' or 'synthetic' or when the task is PAWS-X translate-train (the x-final
-        folder holds it); otherwise (XNLI beside a local PAWS-X folder) the hub."""
+        when that is 'hub' or 'synthetic' or when the task is PAWS-X translate-train beside PAWS-X
+        (the x-final folder holds both); otherwise (another task's local folder) the hub."""
         if self.intermediate_source is not None:
             return self.intermediate_source
-        if self.data_source in ("hub", "synthetic") or self.intermediate_task == "pawsx_tt":
+        if self.data_source in ("hub", "synthetic") or (self.intermediate_task, self.target_task) == ("pawsx_tt", "pawsx"):
             return self.data_source
         return "hub"
 
@@ -395,7 +407,11 @@ def _draft(p: dict[str, Any]) -> Params:
 def _cross_checks(p: dict[str, Any]) -> list[str]:
     """Checks that read several keys (each key's own check has passed)."""
     found = []
+    target = TARGET[p["target_task"]]
     task = p["intermediate_task"]
+    if task is not None and INTERMEDIATE[task] is target:
+        found.append(f"'intermediate_task' {task} is the target task itself; choose another intermediate task "
+                     f"({', '.join(t for t in INTERMEDIATE if INTERMEDIATE[t] is not target)}) or null")
     if task is not None:
         found += _language_list("candidate_languages", p["candidate_languages"], INTERMEDIATE_TASKS[task])
         chosen = p["intermediate_languages"]
@@ -427,6 +443,9 @@ def _cross_checks(p: dict[str, Any]) -> list[str]:
                      f"(lang2vec has {list(TYPOLOGY_KINDS)})")
     if p["planted_sharing"] is not None and p["typology_source"] != "lang2vec":
         found.append("'planted_sharing' follows lang2vec's distances: set 'typology_source: lang2vec'")
+    if p["planted_sharing"] is not None and (p["target_task"], p["intermediate_task"]) != ("pawsx", "xnli"):
+        found.append("'planted_sharing' is built for XNLI intermediate languages before a PAWS-X target: set "
+                     "'target_task: pawsx' and 'intermediate_task: xnli'")
     gpus = p["gpus_per_run"]
     if p["effective_batch_size"] % (p["train_batch_size"] * gpus):
         per_step = f"'train_batch_size' ({p['train_batch_size']})" + (f" x 'gpus_per_run' ({gpus})" if gpus > 1 else "")
@@ -455,7 +474,8 @@ def validate(raw: Any, source: str = "params") -> Params:
         p["fusion"] = [f.options for f in p["fusion"]]
     for f in fields(Params):
         check = f.metadata["check"]
-        found = check(f.name, p[f.name]) if check and f.name in p else None
+        extra = [p.get(check.reads)] if hasattr(check, "reads") else []
+        found = check(f.name, p[f.name], *extra) if check and f.name in p else None
         problems += found if isinstance(found, list) else [found] if found else []
     if problems:
         raise ParamsError(source, problems)
@@ -546,11 +566,11 @@ class Corpus:
 
 
 def study_corpora(params: Params, intermediate_languages: list[str] | None = None) -> list[Corpus]:
-    """What the data stage loads and training reads: English PAWS-X train, dev and test of every
-    language, and the intermediate task's train split in each candidate (or in ``intermediate_languages``)
+    """What the data stage loads and training reads: the target task's English train, dev and test of
+    every language, and the intermediate task's train split in each candidate (or in ``intermediate_languages``)
     with its validation split where the source has one (the intermediate stage's own dev accuracy)."""
     spec = params.planted_spec
-    corpora = [Corpus(PAWSX, params.data_source, lang, split,
+    corpora = [Corpus(params.target, params.data_source, lang, split,
                       params.train_size if split == "train" else params.eval_size, spec)
                for lang in params.languages for split in (["train"] if lang == "en" else []) + ["validation", "test"]]
     if params.intermediate_task:
@@ -582,7 +602,7 @@ def _check_local_files(p: dict[str, Any]) -> list[str]:
             continue
         task = next(c.task for c in corpora if c.task.name == name)
         missing = missing_local_files(task, source, [(c.language, c.split) for c in corpora if c.task.name == name])
-        if missing and task is PAWSX:
+        if missing and task is params.target:
             found.append(f"'data_source' {source} lacks {', '.join(missing)} "
                          f"(or <lang>/<split>.parquet|tsv|csv; split: train, validation, test)")
         elif missing:

@@ -68,25 +68,27 @@ def workload(params: Params, languages: list[str] | None = None) -> dict[str, An
     corpora = study_corpora(params, languages)
     sizes = {(c.task.name, c.language, c.split): corpus_size(c.task.name, c.source, c.language, c.split, c.size)
              for c in corpora}
-    n_train = sizes[("pawsx", "en", "train")]
-    n_eval = max(v for (task, _, split), v in sizes.items() if task == "pawsx" and split != "train")
+    target = params.target_task
+    n_train = sizes[(target, "en", "train")]
+    n_dev, n_test = (max(v for (task, _, split), v in sizes.items() if task == target and split == which)
+                     for which in ("validation", "test"))
     evaluated = len(params.languages)
     steps = math.ceil(n_train / params.effective_batch_size) * params.num_train_epochs
     every, _ = params.evaluation_cadence(n_train)
-    intermediate = [sizes[(t, lang, "train")] for (t, lang, split) in sizes if split == "train" and t != "pawsx"]
+    intermediate = [sizes[(t, lang, "train")] for (t, lang, split) in sizes if split == "train" and t != target]
     n_inter = max(intermediate) if intermediate else 0
     return {"runs": len(runs), "dlfa_runs": sum(1 for r in runs if r.fusion_layer is not None),
             "runs_with_intermediate_stage": sum(1 for r in runs if r.intermediate_language),
             "intermediate_languages": languages,
-            "pawsx_train_examples_per_run": n_train * params.num_train_epochs,
-            "pawsx_steps_per_run": math.ceil(steps),
+            "target_train_examples_per_run": n_train * params.num_train_epochs,
+            "target_steps_per_run": math.ceil(steps),
             "intermediate_train_examples_per_run": n_inter * params.intermediate_epochs,
             "intermediate_steps_per_run": math.ceil(math.ceil(n_inter / params.effective_batch_size)
                                                     * params.intermediate_epochs),
             "eval_steps": every, "evaluations_per_run": math.floor(steps / every) + (1 if steps % every else 0),
-            "eval_examples_per_evaluation_max": 2 * evaluated * n_eval,
-            "eval_examples_per_evaluation_min": evaluated * n_eval,
-            "similarity_examples_per_run": 2 * evaluated * n_eval,
+            "eval_examples_per_evaluation_max": evaluated * (n_dev + n_test),
+            "eval_examples_per_evaluation_min": evaluated * n_dev,
+            "similarity_examples_per_run": 2 * evaluated * n_dev,
             "corpus_rows": sum(sizes.values())}
 
 
@@ -99,7 +101,7 @@ def gpu_hours(work: dict[str, Any], rates: dict[str, dict[str, float]]) -> dict[
         for variant, count in (("baseline", work["runs"] - work["dlfa_runs"]), ("dlfa_l6", work["dlfa_runs"])):
             r = rates[variant]
             inter_share = work["runs_with_intermediate_stage"] / work["runs"] if work["runs"] else 0.0
-            train = work["pawsx_train_examples_per_run"] + inter_share * work["intermediate_train_examples_per_run"]
+            train = work["target_train_examples_per_run"] + inter_share * work["intermediate_train_examples_per_run"]
             evals = (work["evaluations_per_run"] * work[f"eval_examples_per_evaluation_{bound}"]
                      + work["similarity_examples_per_run"])
             seconds += count * (train / r["train_examples_per_s"] + evals / r["eval_examples_per_s"])
@@ -165,8 +167,8 @@ def plan(params: Params, gpu_results: Path = GPU_RESULTS) -> str:
         lines.append(f"  intermediate stage ({params.intermediate_task}, {work['runs_with_intermediate_stage']} runs): "
                      f"{work['intermediate_train_examples_per_run']:,.0f} examples, {work['intermediate_steps_per_run']:,} "
                      f"optimizer steps per run")
-    lines += [f"  PAWS-X stage (every run): {work['pawsx_train_examples_per_run']:,.0f} examples, "
-              f"{work['pawsx_steps_per_run']:,} optimizer steps, an evaluation every {work['eval_steps']} steps "
+    lines += [f"  {params.target.title} stage (every run): {work['target_train_examples_per_run']:,.0f} examples, "
+              f"{work['target_steps_per_run']:,} optimizer steps, an evaluation every {work['eval_steps']} steps "
               f"({work['evaluations_per_run']} evaluations) of {len(params.languages)} dev splits, test splits where a "
               f"protocol can still select: {work['eval_examples_per_evaluation_min']:,} to "
               f"{work['eval_examples_per_evaluation_max']:,} examples each",

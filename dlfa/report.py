@@ -15,7 +15,7 @@ import pandas as pd
 
 from .io import write_text
 from .params import Params
-from .results import interval_table
+from .results import PUBLISHED, interval_table
 from .runs import study_runs
 
 FIGURES = [  # (path under the study folder, caption)
@@ -27,18 +27,18 @@ FIGURES = [  # (path under the study folder, caption)
      "Question 1: each (intermediate language, target) cell's gain against the distance of the study's kind; right, "
      "with each language's and each target's own effect removed (the fitted slope's added-variable plot)."),
     ("analysis/figures/accuracy_by_language.png",
-     "PAWS-X test accuracy per language and setting, checkpoint chosen on English dev (XTREME protocol); "
+     "{task} test accuracy per language and setting, checkpoint chosen on English dev (XTREME protocol); "
      "bars are 95% intervals of the kind the title names (Wilson over test examples with one seed; seeds and "
      "test examples with several)."),
     ("analysis/figures/layer_sweep.png",
      "Test accuracy by fused layer and language (no intermediate task), and the average over languages by layer; "
-     "in the paper profile with the DLFA paper's and XTREME's published averages."),
+     "for mBERT with the DLFA paper's and XTREME's published averages."),
     ("analysis/figures/layer_similarity.png",
      "Cosine similarity between English dev pairs and their translations, per layer, before and after "
      "fine-tuning (mean-pooled, centred per language): how language-neutral each layer is."),
     ("analysis/figures/selection_protocols.png",
      "Test accuracy under the two checkpoint-selection protocols: English dev vs the target's own dev (oracle)."),
-    ("typology/figures/distances.png", "URIEL distances between candidate intermediate languages and PAWS-X languages."),
+    ("typology/figures/distances.png", "URIEL distances between candidate intermediate languages and {task} languages."),
     ("typology/figures/kind_agreement.png", "How much the six distance kinds agree (Spearman over language pairs)."),
     ("typology/figures/selection.png",
      "The chosen intermediate languages (filled) among each target's candidates, along the selection's distance."),
@@ -267,8 +267,9 @@ def build(out: str | Path, params: Params) -> Path:
     """Write ``<study>/report/index.html`` (and the notebooks beside it); return its path."""
     out = Path(out)
     report_dir = out / "report"
+    task = params.target.title
     parts = [f"<h1>DLFA study · {html.escape(params.study)}</h1>",
-             "<p>Does an intermediate task help mBERT's zero-shot cross-lingual transfer on PAWS-X more when "
+             f"<p>Does an intermediate task help mBERT's zero-shot cross-lingual transfer on {task} more when "
              "its language is typologically close to the target language, and does fusing a lower layer with "
              "the last one (DLFA / AIF, Chen et al. 2022) add to that?</p>"]
     answers = _read_json(out / "analysis" / "summary.json")
@@ -325,10 +326,15 @@ def build(out: str | Path, params: Params) -> Path:
     parts.append(_replication_section(out))
     published_csv = out / "analysis" / "published_difference.csv"
     if published_csv.is_file():  # written only when the model is mBERT-base
-        parts.append("<h2>This study minus published</h2><p>Points of PAWS-X test accuracy (en-dev selection, "
-                     "mean over seeds, no intermediate task): the baseline per language against XTREME's mBERT, "
-                     "and each row's seven-language average against the DLFA paper's (which publishes averages "
-                     "by fused layer).</p>" + _table(pd.read_csv(published_csv), 2))
+        published = PUBLISHED[params.target_task]
+        per_language = ("per language and" if published.xtreme else
+                        "(its per-language row is left out: no source this project could check) and")
+        parts.append(f"<h2>This study minus published</h2><p>Points of {task} test accuracy (en-dev selection, "
+                     f"mean over seeds, no intermediate task): the baseline against XTREME's mBERT {per_language} "
+                     f"its average over the {len(published.languages)} languages; each row's average against the "
+                     "DLFA paper's, which publishes averages by fused layer. An average is compared only when the "
+                     "study has all its languages.</p>"
+                     + _table(pd.read_csv(published_csv), 2))
     selection_csv = out / "typology" / "selection.csv"
     if selection_csv.is_file():
         sel = pd.read_csv(selection_csv)
@@ -347,7 +353,7 @@ def build(out: str | Path, params: Params) -> Path:
     parts.append("<h2>Figures</h2>")
     for rel, caption in FIGURES:
         if (out / rel).is_file():
-            parts.append(_figure(out / rel, caption))
+            parts.append(_figure(out / rel, caption.replace("{task}", task)))
 
     parts.append("<h2>Runs</h2>" + _runs_section(runs))
 

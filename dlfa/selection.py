@@ -54,13 +54,15 @@ def select_checkpoints(evals: pd.DataFrame, languages: list[str], source: str = 
     return out
 
 
-def save_selected_predictions(run_dir: Path, study_dir: Path, selected: dict, languages: list[str]) -> None:
+def save_selected_predictions(run_dir: Path, study_dir: Path, selected: dict, languages: list[str],
+                              task: str = "pawsx") -> None:
     """``predictions.npz``: for each protocol, language and split, the labels predicted at the
-    selected step (``<protocol>__<lang>__<split>``), with the examples' ids and gold labels."""
+    selected step (``<protocol>__<lang>__<split>``), with the examples' ids and gold labels (of
+    ``task``, the target task)."""
     arrays: dict[str, np.ndarray] = {}
     for lang in languages:
         for name, split in EVAL_SPLITS.items():
-            gold = datasets.load_from_disk(str(tokenized_path(study_dir, "pawsx", lang, split)))
+            gold = datasets.load_from_disk(str(tokenized_path(study_dir, task, lang, split)))
             arrays[f"id__{lang}__{name}"] = np.asarray(gold["id"], dtype=np.int64)
             arrays[f"label__{lang}__{name}"] = np.asarray(gold["labels"], dtype=np.int8)
             for protocol, per_language in selected.items():

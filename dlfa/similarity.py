@@ -1,6 +1,6 @@
-"""How language-neutral each encoder layer is, on parallel PAWS-X rows.
+"""How language-neutral each encoder layer is, on parallel dev rows of the target task.
 
-PAWS-X's dev rows are translations of each other (the same ``id`` in every language). For each
+PAWS-X's and XNLI's dev rows are translations of each other (the same ``id`` in every language). For each
 target language, each layer's token states are mean-pooled over the valid tokens of a pair,
 centred by subtracting that language's mean vector (over the pairs used), and the cosine
 similarity between the English pair and its translation is averaged over pairs. Without centring,
@@ -41,18 +41,19 @@ def pooled_layers(model, rows: datasets.Dataset, collator, batch_size: int = 64)
 
 
 def layer_similarity(model, tokenized_path, languages: list[str], collator, max_pairs: int = 500,
-                     source: str = "en") -> dict[str, list[float]]:
+                     source: str = "en", task: str = "pawsx") -> dict[str, list[float]]:
     """Per target language, the mean cosine similarity of ``source`` and target pairs at each layer.
 
-    ``tokenized_path(task, language, split)`` gives 01_data's cached dev sets; the first ``max_pairs``
+    ``tokenized_path(task, language, split)`` gives 01_data's cached dev sets of ``task`` (the target
+    task); the first ``max_pairs``
     ids (in order) common to both languages are used.
     """
-    first = datasets.load_from_disk(str(tokenized_path("pawsx", source, "validation")))
+    first = datasets.load_from_disk(str(tokenized_path(task, source, "validation")))
     result, sources = {}, {}  # the source's pooled states per id set: parallel sets share one pass
     for language in languages:
         if language == source:
             continue
-        second = datasets.load_from_disk(str(tokenized_path("pawsx", language, "validation")))
+        second = datasets.load_from_disk(str(tokenized_path(task, language, "validation")))
         common = sorted(set(first["id"]) & set(second["id"]))[:max_pairs]
         if not common:
             continue

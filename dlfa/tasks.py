@@ -1,4 +1,4 @@
-"""The sentence-pair tasks a study reads: PAWS-X (the target task) and the intermediate tasks.
+"""The sentence-pair tasks a study reads: its target task (PAWS-X or XNLI) and the intermediate tasks.
 
 Each task knows where it lives on the Hugging Face hub (one config per language), which columns
 hold its two sentences and its label, its label names, and the file layouts it can be read from
@@ -50,7 +50,8 @@ XNLI = Task(
     name="xnli", title="XNLI", hub_id="facebook/xnli",
     languages=("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"),
     text_columns=("premise", "hypothesis"), label_names=("entailment", "neutral", "contradiction"),
-    # XNLI-MT-1.0/multinli/multinli.train.<lang>.tsv: columns premise, hypo, label (names).
+    # XNLI-MT-1.0/multinli/multinli.train.<lang>.tsv: columns premise, hypo, label (names); dev and
+    # test (XNLI-1.0 ships them as one file of every language) as <lang>/validation.tsv, <lang>/test.tsv.
     aliases={"hypo": "hypothesis", "contradictory": "contradiction"},
     official_files={"train": ("multinli.train.{lang}.tsv",)},
 )
@@ -64,6 +65,8 @@ PAWSX_TRANSLATE_TRAIN = Task(
 )
 
 INTERMEDIATE = {t.name: t for t in (XNLI, PAWSX_TRANSLATE_TRAIN)}
+# The target task: fine-tuned in English, evaluated zero-shot in the other languages.
+TARGET = {t.name: t for t in (PAWSX, XNLI)}
 
 
 def intermediate_task(name: str) -> Task:
@@ -72,7 +75,13 @@ def intermediate_task(name: str) -> Task:
     return INTERMEDIATE[name]
 
 
+def target_task(name: str) -> Task:
+    if name not in TARGET:
+        raise ValueError(f"unknown target task {name!r}; available: {sorted(TARGET)}")
+    return TARGET[name]
+
+
 def by_name(name: str) -> Task:
-    """PAWS-X (``pawsx``) or an intermediate task."""
+    """PAWS-X (``pawsx``) or an intermediate task (XNLI is both)."""
     return PAWSX if name == PAWSX.name else intermediate_task(name)
 

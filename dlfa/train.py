@@ -1,7 +1,8 @@
 """One run of the grid: its stages, in order.
 
 ``train_run`` builds the model (the run's ``DLFAConfig``), optionally trains it on the intermediate
-task (a head of its own) and carries the encoder over, fine-tunes on English PAWS-X while every
+task (a head of its own) and carries the encoder over, fine-tunes on the target task in English
+(PAWS-X or XNLI) while every
 language's dev split is evaluated at each evaluation step, selects checkpoints from the dev curves
 (``dlfa.selection``), keeps the predictions at the selected steps, and writes ``metrics.json``. The
 Trainer and its callbacks are in ``dlfa.trainer``; the run folder's records in ``dlfa.runs``.
@@ -76,7 +77,7 @@ def intermediate_stage(params: Params, run: Run, study_dir: Path, collator,
     """Train on the intermediate task (resuming its checkpoint); return the encoder's weights and stats.
 
     The result is kept in ``intermediate/encoder.safetensors`` so that a run stopped during the
-    PAWS-X stage does not repeat this one.
+    target task's stage does not repeat this one.
     """
     stage_dir = run_dir(study_dir, run) / "intermediate"
     saved, info = stage_dir / "encoder.safetensors", stage_dir / "stage.json"
@@ -115,7 +116,7 @@ def intermediate_dev(trainer, study_dir: Path, run: Run) -> dict[str, Any]:
 
 def head_warmup(params: Params, run: Run, study_dir: Path, model, train, collator,
                 callbacks=()) -> dict[str, Any]:
-    """Train the fresh PAWS-X head alone, the encoder frozen, before fine-tuning everything (LP-FT,
+    """Train the target task's fresh head alone, the encoder frozen, before fine-tuning everything (LP-FT,
     Kumar et al. 2022): a random head's first gradients otherwise reach an encoder an intermediate
     stage trained and can undo what it taught. The head is kept in ``head/classifier.safetensors``, so
     a resumed run does not repeat it. Returns the stage's record."""
@@ -145,7 +146,7 @@ def head_warmup(params: Params, run: Run, study_dir: Path, model, train, collato
     return stage
 
 
-def base_similarity(model, study_dir: Path, languages: list[str], collator) -> dict[str, list[float]]:
+def base_similarity(model, study_dir: Path, languages: list[str], collator, task: str = "pawsx") -> dict[str, list[float]]:
     """``layer_similarity`` of the encoder before fine-tuning, computed once per study and encoder
     (``similarity/base-<digest>.json``): every run of a pretrained checkpoint starts from the same
     weights, and the tiny model's runs of one seed and variant too. The digest covers the encoder's
@@ -153,7 +154,7 @@ def base_similarity(model, study_dir: Path, languages: list[str], collator) -> d
     import hashlib
     digest = hashlib.sha256(json.dumps(languages).encode())
     for lang in ["en", *languages]:
-        digest.update((tokenized_path(study_dir, "pawsx", lang, "validation") / "dlfa_key.json").read_bytes())
+        digest.update((tokenized_path(study_dir, task, lang, "validation") / "dlfa_key.json").read_bytes())
     for name, tensor in model.backbone.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
@@ -161,7 +162,7 @@ def base_similarity(model, study_dir: Path, languages: list[str], collator) -> d
     if path.is_file():
         return json.loads(path.read_text())
     tokenized = lambda task, lang, split: tokenized_path(study_dir, task, lang, split)  # noqa: E731
-    result = layer_similarity(model, tokenized, languages, collator)
+    result = layer_similarity(model, tokenized, languages, collator, task=task)
     if is_main_process():
         write_json(path, result)
     return result
@@ -193,33 +194,33 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
     folder.mkdir(parents=True, exist_ok=True)
     started = time.time()
     collator = DataCollatorWithPadding(load_tokenizer(params.model, study_dir))
-    languages = params.languages
+    languages, task, labels = params.languages, params.target_task, params.target.num_labels
     stages = []
     tokenized = lambda task, lang, split: tokenized_path(study_dir, task, lang, split)  # noqa: E731
     seconds: dict[str, float] = {}  # where this call's wall time went
     with timed(seconds, "base_similarity"):
         set_seed(run.seed)  # the encoder before any fine-tuning (pretrained, or the tiny model's initialisation)
-        similarity = {"base": base_similarity(build_model(params, study_dir, run.dlfa, 2), study_dir, languages,
-                                              collator)}
+        similarity = {"base": base_similarity(build_model(params, study_dir, run.dlfa, labels), study_dir, languages,
+                                              collator, task)}
 
     if run.intermediate_language:
         with timed(seconds, "intermediate"):
             encoder, stage = intermediate_stage(params, run, study_dir, collator, callbacks)
         stages.append(stage)
         with timed(seconds, "model"):
-            set_seed(run.seed)  # the PAWS-X head starts as it would without the intermediate stage
-            model = build_model(params, study_dir, run.dlfa, 2)
+            set_seed(run.seed)  # the target task's head starts as it would without the intermediate stage
+            model = build_model(params, study_dir, run.dlfa, labels)
             missing, unexpected = model.load_state_dict(encoder, strict=False)
         if not missing or any(not k.startswith("classifier.") for k in missing) or unexpected:  # only the head is new
             raise RuntimeError(f"carrying the encoder over failed: missing {missing}, unexpected {unexpected}")
     else:
         with timed(seconds, "model"):
             set_seed(run.seed)
-            model = build_model(params, study_dir, run.dlfa, 2)
+            model = build_model(params, study_dir, run.dlfa, labels)
 
     with timed(seconds, "data"):
-        train = load_tokenized(study_dir, "pawsx", "en", "train")
-        evals = {f"{lang}_{name}": load_tokenized(study_dir, "pawsx", lang, split)
+        train = load_tokenized(study_dir, task, "en", "train")
+        evals = {f"{lang}_{name}": load_tokenized(study_dir, task, lang, split)
                  for lang in languages for name, split in EVAL_SPLITS.items()}
     if params.head_warmup_epochs:
         with timed(seconds, "head"):
@@ -228,25 +229,25 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
                               len(train), evaluate=True)
     trainer = StudyTrainer(model=model, args=args, train_dataset=train, eval_dataset=evals, data_collator=collator,
                            compute_metrics=accuracy,
-                           callbacks=[EvaluateAtEnd(), StopOnNonFiniteLoss("pawsx-en"), LogLines("pawsx-en"),
+                           callbacks=[EvaluateAtEnd(), StopOnNonFiniteLoss(f"{task}-en"), LogLines(f"{task}-en"),
                                       *callbacks])
     trainer.predictions_dir = folder / "trainer" / "predictions"
     # Length-grouped batches make BatchNorm's momentum statistics follow the sawtooth of lengths.
     trainer.recalibrate_batchnorm = params.train_order == "length"
     resume = last_checkpoint(folder / "trainer")
-    with timed(seconds, "pawsx"):
+    with timed(seconds, task):
         result = trainer.train(resume_from_checkpoint=resume)
-    stages.append({"stage": "pawsx-en", "examples": len(train), "resumed_from": resume and Path(resume).name,
+    stages.append({"stage": f"{task}-en", "examples": len(train), "resumed_from": resume and Path(resume).name,
                    **result.metrics})
 
     with timed(seconds, "similarity"):
-        similarity["fine-tuned"] = layer_similarity(trainer.model, tokenized, languages, collator)
+        similarity["fine-tuned"] = layer_similarity(trainer.model, tokenized, languages, collator, task=task)
     curve = evaluation_table(trainer.state.log_history, languages)
     selected = select_checkpoints(curve, languages)
     collapse = None
     if trainer.is_world_process_zero():
         with timed(seconds, "predictions"):
-            save_selected_predictions(folder, study_dir, selected, languages)
+            save_selected_predictions(folder, study_dir, selected, languages, task=task)
         en_dev = load_predictions(folder, "en-dev", "en", "dev")
         from .stats import collapse as collapsed  # here: scipy and statsmodels cost every run's kernel a second
         collapse = collapsed(en_dev.predicted, en_dev.label)  # did it learn anything?

@@ -9,8 +9,8 @@
 # %% [markdown]
 # # 01 · Data
 #
-# **What it does.** Loads PAWS-X (English train, dev and test; dev and test of every target language)
-# and the intermediate task's training data in every candidate language, from the Hugging Face hub,
+# **What it does.** Loads the target task, PAWS-X or XNLI (`target_task`: English train, dev and test;
+# dev and test of every target language) and the intermediate task's training data in every candidate language, from the Hugging Face hub,
 # from local files in the official layout, or from the synthetic corpus; prepares the tokenizer (for
 # the `tiny` model, a WordPiece vocabulary learnt from this text); tokenizes everything once and
 # caches it; describes what the study will train and evaluate on.
@@ -49,7 +49,7 @@ print("study folder:", out)
 
 # %% [markdown]
 # ## Corpora
-# PAWS-X: English train (the only training data of the target task), dev and test in every language.
+# The target task (PAWS-X or XNLI): English train (its only training data), dev and test in every language.
 # The intermediate task: its training split in each candidate language. `train_size`, `eval_size`
 # and `intermediate_train_size` cap the sizes with label-stratified subsets drawn from `data_seed`
 # (null: every row).
@@ -76,14 +76,15 @@ sources
 # the default policy they stay, labelled 0, as in the published numbers.
 
 # %%
-pd.DataFrame(raw[("pawsx", "en", "train")][:5])
+target = params.target_task
+pd.DataFrame(raw[(target, "en", "train")][:5])
 
 # %%
 placeholders = pd.concat([raw[key].to_pandas().assign(language=key[1], split=key[2])
-                          for key in raw if key[0] == "pawsx"])
+                          for key in raw if key[0] == target])
 placeholders = placeholders[[data.is_placeholder(a, b) for a, b in
                              zip(placeholders["sentence1"], placeholders["sentence2"])]]
-print(f"{len(placeholders)} placeholder rows in the PAWS-X data used"
+print(f"{len(placeholders)} placeholder rows in the {params.target.title} data used"
       + (" (dropped: drop_placeholders is true)" if params.drop_placeholders else ""))
 placeholders.groupby(["language", "split"]).size().rename("placeholder rows").to_frame() if len(placeholders) else None
 
@@ -99,7 +100,7 @@ if params.model == "tiny":
 else:
     tokenizer = data.load_tokenizer(params.model, out)
 fingerprint = data.tokenizer_fingerprint(tokenizer)
-example = raw[("pawsx", "en", "train")][0]
+example = raw[(target, "en", "train")][0]
 print(f"vocabulary: {len(tokenizer)} entries, fingerprint {fingerprint}")
 print(tokenizer.tokenize(example["sentence1"]))
 

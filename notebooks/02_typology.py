@@ -10,7 +10,7 @@
 # # 02 · Typology
 #
 # **What it does.** Computes URIEL distances (lang2vec: syntactic, phonological, inventory,
-# featural, genetic, geographic; URIEL+ adds morphological and script) between every PAWS-X
+# featural, genetic, geographic; URIEL+ adds morphological and script) between every target-task
 # language and every candidate language of the intermediate task, then chooses the
 # intermediate-task languages so that they cover the similarity range for the targets, and
 # compares the two sources.
@@ -50,7 +50,7 @@ candidates = list(params.candidate_languages) if params.intermediate_task else [
 # %% [markdown]
 # ## Distances
 # Each row of `distances.csv` is one (kind, metric, language, language) distance in [0, 1], for every
-# pair among the PAWS-X and candidate languages (URIEL+: empty where a pair shares no feature with a
+# pair among the study's and candidate languages (URIEL+: empty where a pair shares no feature with a
 # value, and its confidence beside each distance). Below, each language's mean distance to the others.
 
 # %%
@@ -65,7 +65,7 @@ write_csv(out / "typology" / "distances.csv", distances)
 distances.pivot_table(index=["lang_a"], columns="kind", values="distance", aggfunc="mean").round(3)
 
 # %% [markdown]
-# Candidates (rows) against PAWS-X languages (columns), one panel per kind. Colour is scaled per
+# Candidates (rows) against the study's languages (columns), one panel per kind. Colour is scaled per
 # kind (0 to that kind's largest distance): the kinds spread differently over [0, 1] (geographic
 # cosine distances stay below about 0.2), and the selection only uses the order within a kind.
 
@@ -79,9 +79,9 @@ if candidates:
         sns.heatmap(matrix, ax=ax, vmin=0, vmax=max(top, 1e-9), cmap="viridis", annot=True,
                     fmt=".2f", cbar=False, annot_kws={"size": 7})
         ax.set_title(f"{kind} (max {top:.2f})" if matrix.notna().any(axis=None) else f"{kind}: no data")
-        ax.set_xlabel("PAWS-X language")
+        ax.set_xlabel(f"{params.target.title} language")
         ax.set_ylabel(f"{params.intermediate_task} candidate")
-    fig.suptitle(f"URIEL ({source}) {params.distance_metric} distance, candidates x PAWS-X languages "
+    fig.suptitle(f"URIEL ({source}) {params.distance_metric} distance, candidates x {params.target.title} languages "
                  "(colour scaled per kind)")
     fig.tight_layout()
     save_figure(fig, out / "typology" / "figures" / "distances.png")
@@ -103,7 +103,7 @@ if candidates:
 
 # %% [markdown]
 # ## How much do the kinds agree?
-# Spearman correlation between kinds over all (candidate, PAWS-X language) pairs: if they agree,
+# Spearman correlation between kinds over all (candidate, study language) pairs: if they agree,
 # the choice of kind matters little for the selection below.
 
 # %%

@@ -11,7 +11,8 @@
 #
 # **What it does.** One point of the grid: optionally fine-tunes on the intermediate task in one
 # language (with a head of its own, sized to that task's labels), carries the encoder (and the DLFA
-# module) over, fine-tunes on English PAWS-X with a fresh 2-way head, and evaluates dev and test of
+# module) over, fine-tunes on the target task in English (PAWS-X, or XNLI with `target_task: xnli`)
+# with a fresh head (2-way, 3-way), and evaluates dev and test of
 # every language at each evaluation step. Checkpoints are then chosen from dev accuracy only:
 # `en-dev` (best English dev, the XTREME protocol) and `oracle` (best dev in each target language,
 # reported separately, as Keung et al. 2020 recommend).

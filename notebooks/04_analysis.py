@@ -44,7 +44,7 @@ from dlfa import analysis, ranking, replication, summary
 from dlfa.io import save_figure, write_csv, write_json
 from dlfa.params import load
 from dlfa.paths import study_dir
-from dlfa.results import (DLFA_PAPER_BASELINE_AVERAGE, DLFA_PAPER_LAYER_AVERAGE, XTREME_MBERT, interval_table,
+from dlfa.results import (PUBLISHED, interval_table,
                           is_mbert, published_difference, results_table)
 from dlfa.runs import study_runs
 from dlfa.similarity import similarity_table
@@ -99,7 +99,7 @@ for i, setting in enumerate(settings):
 ax.set_xticks(np.arange(len(languages)) + 0.4 - width / 2, languages)
 ax.axhline(0.5, color="grey", lw=0.8, ls=":")
 intervals = "; ".join(sorted(set(accuracy.interval)))
-ax.set(ylabel="test accuracy", ylim=(0, 1), title=f"PAWS-X test accuracy (en-dev selection); 95% intervals: {intervals}")
+ax.set(ylabel="test accuracy", ylim=(0, 1), title=f"{params.target.title} test accuracy (en-dev selection); 95% intervals: {intervals}")
 ax.title.set_fontsize(9)
 ax.legend(fontsize=8, ncol=2)
 save_figure(fig, out / "analysis" / "figures" / "accuracy_by_language.png")
@@ -165,8 +165,9 @@ fusion.drop(columns=["method"]).round(4)
 # %% [markdown]
 # ## Layer sweep
 # Test accuracy by fused layer (no intermediate task, mean over seeds), and the average over the
-# seven languages by layer. The paper profile draws the published references: XTREME's mBERT and
-# the DLFA paper's averages by layer (their baseline: 81.94).
+# study's languages by layer. A study of mBERT draws the published references of its target task:
+# XTREME's mBERT average and the DLFA paper's averages by layer (PAWS-X: their baseline 81.94, every
+# layer; XNLI: baseline 65.40 and D_11 66.91, the layers a checked source gives).
 
 # %%
 test = results[(results.split == "test") & (results.selection == "en-dev") & ~results.collapsed]
@@ -174,33 +175,34 @@ sweep = test[test.intermediate_language.isna()].copy()
 sweep["layer"] = sweep["fusion_layer"].map(lambda k: "baseline" if pd.isna(k) else f"{int(k)}")
 order = ["baseline"] + [f"{k}" for k in sorted(sweep.fusion_layer.dropna().unique())]
 table = sweep.pivot_table(index="layer", columns="language", values="accuracy", aggfunc="mean").reindex(order)
-table = table[[c for c in ["en", "de", "es", "fr", "ja", "ko", "zh"] if c in table]]
+table = table[[c for c in params.languages if c in table]]
 table["avg"] = table.mean(axis=1)
 write_csv(out / "analysis" / "layer_sweep.csv", table.reset_index())
 reference = is_mbert(params.model)  # the published numbers are mBERT-base's
+published_numbers = PUBLISHED[params.target_task]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.45 * len(table) + 2), width_ratios=[3, 2])
 sns.heatmap(table * 100, annot=True, fmt=".1f", cmap="viridis", cbar=False, ax=ax1)
 ax1.set(xlabel="language", ylabel="fused layer", title="test accuracy (%), en-dev selection")
 x = np.arange(len(table))
 ax2.plot(x, table["avg"] * 100, marker="o", label="this study")
 if reference:
-    ax2.plot(x, [DLFA_PAPER_BASELINE_AVERAGE if k == "baseline" else DLFA_PAPER_LAYER_AVERAGE.get(int(k), np.nan)
+    ax2.plot(x, [published_numbers.dlfa_baseline if k == "baseline" else published_numbers.dlfa_layers.get(int(k), np.nan)
                  for k in table.index], marker="s", ls="--", label="DLFA paper")
-    ax2.axhline(np.mean(list(XTREME_MBERT.values())), color="grey", ls=":", label="XTREME mBERT")
+    ax2.axhline(published_numbers.xtreme_average, color="grey", ls=":", label="XTREME mBERT")
 ax2.set_xticks(x, table.index)
 ax2.set(xlabel="fused layer", ylabel="average accuracy over languages (%)", title="average by layer")
 ax2.legend(fontsize=8)
 fig.tight_layout()
 save_figure(fig, out / "analysis" / "figures" / "layer_sweep.png")
 plt.show()
-if reference:  # this study minus the published numbers, in points (a seven-language average needs all seven)
-    published = published_difference(table)
+if reference:  # this study minus the published numbers, in points (a published average needs all its languages)
+    published = published_difference(table, params.target_task)
     write_csv(out / "analysis" / "published_difference.csv", published)
     display(published.round(2))
 
 # %% [markdown]
 # ## Cross-lingual similarity by layer
-# PAWS-X dev rows are parallel across languages. For each layer (0: embeddings), the mean cosine
+# The target task's dev rows (PAWS-X's, XNLI's) are parallel across languages. For each layer (0: embeddings), the mean cosine
 # similarity between each English pair and its translation, after mean-pooling over tokens and
 # centring per language, for the encoder before fine-tuning (`base`: pretrained mBERT, or the tiny
 # model's random initialisation) and after it (`fine-tuned`), from the plain baseline runs. The
@@ -304,7 +306,7 @@ ndcg[ndcg.target == "mean"].pivot_table(index="kind", columns="variant", values=
 # %% [markdown]
 # ## Two replication checks
 # **Lauscher et al. 2020:** zero-shot accuracy of the plain baseline falls with the target's
-# distance from English (the fine-tuning language). One point per target (six in PAWS-X), Spearman
+# distance from English (the fine-tuning language). One point per target (six in PAWS-X, up to 14 in XNLI), Spearman
 # with its exact permutation p-value, Pearson beside it, Holm across kinds.
 # **Turc et al. 2021:** German or Russian as the intermediate-task language against English, same
 # variant and seed, averaged over the other zero-shot targets; "not estimable" when the grid lacks

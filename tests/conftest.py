@@ -24,6 +24,16 @@ def pawsx_mini() -> Path:
     return PAWSX_MINI
 
 
+XNLI_MINI = SHARED_SAMPLE.parent / "xnli-mini"
+
+
+@pytest.fixture
+def xnli_mini() -> Path:
+    if not (XNLI_MINI / "en" / "validation.tsv").is_file():
+        pytest.skip(f"the real XNLI rows are not at {XNLI_MINI} (they live in ../shared/data beside the checkout)")
+    return XNLI_MINI
+
+
 STUDY_KEYS = {"study": "test", "model": "tiny", "data_source": "synthetic"}  # the keys without a default
 
 

@@ -320,6 +320,22 @@ def test_this_study_minus_published_is_in_points_per_language_and_by_layer_only_
     assert table.loc[("6", "DLFA paper D_6")][languages].isna().all()  # the paper gives averages by layer
 
 
+def test_an_xnli_study_is_compared_with_the_published_xnli_averages_and_never_with_numbers_it_lacks():
+    from dlfa.results import PUBLISHED, published_difference
+    languages = list(PUBLISHED["xnli"].languages)
+    assert len(languages) == 15
+    sweep = pd.DataFrame([[0.70] * 15, [0.60] * 15], index=["baseline", "11"], columns=languages)
+    sweep["avg"] = sweep.mean(axis=1)
+    table = published_difference(sweep, "xnli").set_index(["row", "reference"])
+    assert table.loc[("baseline", "XTREME mBERT"), "avg"] == pytest.approx(70 - 65.4)
+    assert table.loc[("baseline", "DLFA paper"), "avg"] == pytest.approx(70 - 65.40)
+    assert table.loc[("11", "DLFA paper D_11"), "avg"] == pytest.approx(60 - 66.91)
+    assert table[languages].isna().all(axis=None)  # no checked per-language source: empty, not guessed
+    partial = sweep.drop(columns=["sw"])  # an average over 14 languages is not the published one over 15
+    assert published_difference(partial, "xnli")["avg"].isna().all()
+    assert len(published_difference(sweep.loc[["baseline", "11"]].rename(index={"11": "6"}), "xnli")) == 2  # no D_6
+
+
 def test_the_runs_table_says_when_an_intermediate_stage_learnt_nothing():
     from dlfa.report import _intermediate_unlearnt
     from dlfa.stats import collapse

@@ -6,11 +6,13 @@ import subprocess
 import sys
 
 import datasets
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from dlfa import data, tasks
+from dlfa.params import ParamsError, study_corpora
 from dlfa.paths import ROOT
 from dlfa.tiny import train_tokenizer
 
@@ -166,6 +168,33 @@ def test_xnli_mt_release_layout(tmp_path):
     assert list(ds["label"]) == [0, 2, 1] and ds[2]["sentence1"] == 'Ein "Hund".'
     with pytest.raises(FileNotFoundError, match=r"no XNLI train file for 'fr' .*multinli.train.fr.tsv, fr/train.parquet"):
         data.load_intermediate("xnli", str(tmp_path), "fr")
+
+
+def test_real_xnli_rows_from_a_local_folder_as_the_target_task(tmp_path, xnli_mini):
+    """The target task from files: English train (XNLI-MT's name), dev and test per language; xnli-mini
+    has no test split, so its dev rows stand in for it here (linked, not copied)."""
+    from conftest import tiny_params
+    folder = tmp_path / "xnli"
+    for lang in ("en", "de", "tr"):
+        (folder / lang).mkdir(parents=True)
+        (folder / lang / "validation.tsv").symlink_to(xnli_mini / lang / "validation.tsv")
+        if lang != "tr":
+            (folder / lang / "test.tsv").symlink_to(xnli_mini / lang / "validation.tsv")
+    (folder / "multinli.train.en.tsv").symlink_to(xnli_mini / "multinli.train.en.tsv")
+    study = {"target_task": "xnli", "data_source": str(folder), "targets": ["de", "tr"], "intermediate_task": None}
+    with pytest.raises(ParamsError, match=r"'data_source' .*xnli lacks tr/test.parquet"):
+        tiny_params(**study)
+    (folder / "tr" / "test.tsv").symlink_to(xnli_mini / "tr" / "validation.tsv")
+    params = tiny_params(**study, eval_size=60)
+    loaded = {(c.language, c.split): data.load_corpus(c.task, c.source, c.language, c.split, c.size)[0]
+              for c in study_corpora(params)}
+    assert set(loaded) == {("en", "train"), *{(lang, split) for lang in ("en", "de", "tr") for split in ("validation", "test")}}
+    assert len(loaded[("en", "train")]) == 1599 and set(loaded[("en", "train")]["label"]) == {0, 1, 2}
+    dev = {lang: loaded[(lang, "validation")] for lang in ("en", "de", "tr")}
+    assert all(len(ds) == 60 and np.bincount(ds["label"]).tolist() == [20, 20, 20] for ds in dev.values())
+    # parallel: the same rows (ids are row numbers) with the same labels in every language
+    assert dev["en"]["id"] == dev["de"]["id"] == dev["tr"]["id"] and dev["en"]["label"] == dev["tr"]["label"]
+    assert dev["en"]["sentence1"] != dev["de"]["sentence1"]
 
 
 def test_intermediate_label_outside_the_task_is_refused(tmp_path):

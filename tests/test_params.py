@@ -10,7 +10,8 @@ import yaml
 
 from conftest import STUDY_KEYS, tiny_params
 from dlfa.fusion import DLFAConfig
-from dlfa.params import PARAMS_KEYS, REQUIRED_KEYS, Params, ParamsError, Run, defaults, dump, grid, load, validate
+from dlfa.params import (PARAMS_KEYS, REQUIRED_KEYS, Params, ParamsError, Run, defaults, dump, grid, load,
+                         study_corpora, validate)
 from dlfa.paths import PARAMS, ROOT
 
 
@@ -73,6 +74,13 @@ def test_fusion_options_are_validated_swept_and_named_in_the_run_id():
     ({"study": "../escape"}, "'study' must be a folder name"),
     ({"data_source": "/nonexistent"}, "'data_source' must be 'synthetic', 'hub' or a directory"),
     ({"tiny_model": {"layers": 2}}, "'tiny_model' must map some of"),
+    ({"target_task": "mnli"}, "'target_task' must be one of ['pawsx', 'xnli']"),
+    # XNLI's languages; PAWS-X's ja, ko are not among them, and XNLI cannot be its own intermediate task
+    ({"target_task": "xnli"}, ("'targets' has unknown language code(s) ['ja', 'ko']; allowed: ['ar', 'bg', 'de', "
+                               "'el', 'es', 'fr', 'hi', 'ru', 'sw', 'th', 'tr', 'ur', 'vi', 'zh']")),
+    ({"target_task": "xnli", "targets": ["de", "tr"]}, ("'intermediate_task' xnli is the target task itself; choose "
+                                                        "another intermediate task (pawsx_tt) or null")),
+    ({"targets": ["de", "tr"]}, "'targets' has unknown language code(s) ['tr']; allowed: ['de', 'es', 'fr', 'ja'"),
 ])
 def test_bad_values_are_refused_naming_the_key(change, message):
     raw = yaml.safe_load((PARAMS / "smoke.yaml").read_text())
@@ -231,3 +239,27 @@ def test_the_head_warm_up_is_part_of_a_runs_configuration_only_when_it_happens()
         "head_warmup_learning_rate"] == 0.01
     with pytest.raises(ParamsError, match="'head_warmup_epochs' must be a number >= 0"):
         tiny_params(head_warmup_epochs=-1)
+
+
+def test_an_xnli_target_reads_xnli_for_the_target_and_paws_x_translate_train_for_the_intermediate_stage():
+    xnli = tiny_params(target_task="xnli", targets=["de", "tr"], intermediate_task="pawsx_tt",
+                       candidate_languages=["de", "ja"])
+    assert xnli.target.name == "xnli" and xnli.target.num_labels == 3 and xnli.languages == ["en", "de", "tr"]
+    corpora = {(c.task.name, c.language, c.split) for c in study_corpora(xnli)}
+    assert corpora == {("xnli", "en", "train"), *{("xnli", lang, split) for lang in ("en", "de", "tr")
+                                                  for split in ("validation", "test")},
+                       *{("pawsx_tt", lang, split) for lang in ("de", "ja") for split in ("train", "validation")}}
+    # part of a run's configuration only when it is not PAWS-X, so that recorded runs keep theirs
+    assert xnli.result_config(False)["target_task"] == "xnli" and "target_task" not in tiny_params().result_config(False)
+    # PAWS-X translate-train beside a local XNLI folder is not in that folder: the hub, unless set
+    local = tiny_params(target_task="xnli", targets=["de"], intermediate_task="pawsx_tt", candidate_languages=["de"])
+    assert dataclasses.replace(local, data_source="/data/xnli").intermediate_from == "hub"
+    paws_tt = tiny_params(intermediate_task="pawsx_tt", candidate_languages=["de"])
+    assert dataclasses.replace(paws_tt, data_source="/data/x-final").intermediate_from == "/data/x-final"
+    paper = load(PARAMS / "paper-xnli.yaml")
+    assert (paper.target_task, paper.intermediate_task, len(paper.targets)) == ("xnli", "pawsx_tt", 14)
+    assert (paper.learning_rate, paper.effective_batch_size, paper.max_length, paper.num_train_epochs) == \
+        (2e-5, 32, 128, 5.0)  # XTREME's scripts/train_xnli.sh
+    with pytest.raises(ParamsError, match="'planted_sharing' is built for XNLI intermediate languages before a PAWS-X target"):
+        tiny_params(target_task="xnli", targets=["de"], intermediate_task="pawsx_tt", candidate_languages=["de"],
+                    planted_sharing={"rate": 3.5})

@@ -143,6 +143,42 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
     assert time.time() - started < 120
 
 
+XNLI_STUDY = {**TINY_STUDY, "study": "e2e-xnli", "target_task": "xnli", "targets": ["de", "tr"],
+              "intermediate_task": "pawsx_tt", "candidate_languages": ["de", "ja"], "fusion_layers": [None],
+              "typology_source": "lang2vec"}
+
+
+@pytest.mark.slow
+def test_an_xnli_target_study_runs_end_to_end(tmp_path):
+    """XNLI as the target task (3 labels, 15 languages), PAWS-X translate-train as the intermediate one."""
+    import numpy as np
+    params = tmp_path / "xnli.yaml"
+    params.write_text(yaml.safe_dump(XNLI_STUDY))
+    done = subprocess.run(_command(params, tmp_path / "out"), capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = tmp_path / "out" / "e2e-xnli"
+    assert "run 2 of 2" in done.stdout
+    stats = pd.read_csv(study / "data" / "stats.csv")
+    assert set(stats.corpus) == {"xnli", "pawsx_tt"} and stats[stats.corpus == "xnli"].label_2_share.between(0.2, 0.5).all()
+    results = pd.read_csv(study / "results.csv")
+    assert set(results.language) == {"en", "de", "tr"} and (results.n == 40).all()
+    (chosen,) = results.intermediate_language.dropna().unique()
+    assert set(results.intermediate_task.dropna()) == {"pawsx_tt"} and chosen in ("de", "ja")
+    for run_dir in (study / "runs").iterdir():
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert metrics["config"]["target_task"] == "xnli"
+        assert [s["stage"] for s in metrics["stages"]][-1] == "xnli-en" and "xnli" in metrics["seconds"]
+        assert set(metrics["similarity"]["base"]) == {"de", "tr"}  # XNLI's dev rows are parallel
+        with np.load(run_dir / "predictions.npz") as z:
+            assert set(z["label__tr__test"]) == {0, 1, 2} and z["en-dev__tr__test"].max() <= 2  # a 3-way head
+        assert "xnli-en step 5/5: dev accuracy en " in (run_dir / "log.txt").read_text()
+    inter = next(s for s in json.loads((study / "runs" / f"baseline__pawsx_tt-{chosen}__s1" / "metrics.json")
+                                       .read_text())["stages"] if s["stage"] == "intermediate")
+    assert inter["dev_examples"] == 40 and 0 < inter["dev_majority_share"] < 1  # PAWS-X's 2 labels
+    report = (study / "report" / "index.html").read_text()
+    assert "zero-shot cross-lingual transfer on XNLI" in report and "PAWS-X test accuracy" not in report
+
+
 def _check_every_file_is_whole(study):
     """Every product in the study folder parses; returns the temporaries an interrupted write left."""
     import numpy as np

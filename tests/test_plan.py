@@ -17,9 +17,21 @@ def test_the_paper_grid_as_xtreme_ran_it():
     work = plan.workload(load(PARAMS / "paper.yaml"))
     assert work["intermediate_languages"] == ["el", "en", "es", "ru", "sw", "tr", "zh"]
     assert work["runs"] == 12 * 3 * 8 and work["dlfa_runs"] == 11 * 3 * 8
-    assert work["pawsx_steps_per_run"] == 1544 * 5  # ceil(49,401 / 32) steps an epoch
+    assert work["target_steps_per_run"] == 1544 * 5  # ceil(49,401 / 32) steps an epoch
     assert (work["eval_steps"], work["evaluations_per_run"]) == (200, 39)  # 7,720 / 200: 38, and one at the end
     assert work["intermediate_steps_per_run"] == 1563 * 2  # 50,000 XNLI pairs, 2 epochs
+    assert (work["eval_examples_per_evaluation_min"], work["eval_examples_per_evaluation_max"]) == (14_000, 28_000)
+
+
+def test_the_xnli_target_grid_reads_xnli_sizes():
+    work = plan.workload(load(PARAMS / "paper-xnli.yaml"))
+    assert work["intermediate_languages"] == ["de", "es", "fr", "ja", "ko", "zh"]  # every PAWS-X translation
+    assert work["runs"] == 12 * 3 * 7
+    assert work["target_steps_per_run"] == 12_272 * 5  # ceil(392,702 / 32) steps an epoch
+    assert work["intermediate_steps_per_run"] == 1544 * 2  # 49,401 PAWS-X translate-train pairs, 2 epochs
+    # 15 dev sets of 2,490 pairs at every evaluation, and their 5,010-pair test sets at most
+    assert (work["eval_examples_per_evaluation_min"], work["eval_examples_per_evaluation_max"]) == (
+        15 * 2_490, 15 * (2_490 + 5_010))
 
 
 def test_the_xlmr_profile_is_the_paper_grid_with_xlmr_and_its_size():
@@ -50,7 +62,7 @@ def test_gpu_hours_come_from_measured_rates_or_the_plan_says_how_to_measure_them
         "date": "2026-12-02", "machine": "H200", "keys": {"gpu_best_mode": "bf16-sdpa"}, "tiny_cpu_check": False,
         "measured": {"baseline/bf16-sdpa": rates, "dlfa_l6/bf16-sdpa": rates}}))
     work = plan.workload(params)
-    seconds = 4 * (work["pawsx_train_examples_per_run"] / 1000.0 + (
+    seconds = 4 * (work["target_train_examples_per_run"] / 1000.0 + (
         work["evaluations_per_run"] * work["eval_examples_per_evaluation_max"] + work["similarity_examples_per_run"])
         / 4000.0)
     assert plan.gpu_hours(work, {"baseline": rates, "dlfa_l6": rates})["gpu_hours_max"] == round(seconds / 3600, 1)

@@ -522,7 +522,7 @@ def test_the_encoders_similarity_before_fine_tuning_is_computed_once_per_encoder
         (path / "dlfa_key.json").write_text(json.dumps({"key": lang}))
     computed = []
     monkeypatch.setattr(train, "layer_similarity",
-                        lambda model, *a: computed.append(1) or {"de": [float(len(computed))]})
+                        lambda model, *a, **k: computed.append(1) or {"de": [float(len(computed))]})
     model = _tiny_model()
     first = train.base_similarity(model, tmp_path, ["en", "de"], None)
     assert train.base_similarity(_tiny_model(), tmp_path, ["en", "de"], None) == first == {"de": [1.0]}
