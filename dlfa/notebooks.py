@@ -49,9 +49,95 @@ def parameters(name: str, params_file: str | Path, outputs_dir: str | Path, run_
     return values
 
 
-def execute(name: str, out_path: Path, parameters: dict[str, Any], log_path: Path | None = None) -> None:
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]  # no TCP warning
+
+# Run in a reused kernel before each notebook but its first: a new IPython session (empty namespace,
+# execution count 1, as a fresh kernel has) with the last notebook's figures closed.
+_FRESH_SESSION = """
+import sys
+if "matplotlib.pyplot" in sys.modules:
+    sys.modules["matplotlib.pyplot"].close("all")
+get_ipython().reset(new_session=True)
+__import__("gc").collect()
+"""
+
+
+class ReusedKernel:
+    """One kernel for a sequence of notebooks in this process (``with ReusedKernel() as kernel``, then
+    ``execute(..., kernel=kernel)``): started on first use, shut down at the end, started afresh if it
+    died. Each notebook after the first starts in a new IPython session, so no name it defined
+    survives, while the modules it imported stay imported: torch, transformers and datasets are paid
+    once per worker instead of once per run. What a module keeps at module level does survive; the
+    train notebook's runs set their seeds and read everything else from files.
+
+    Like a kernel papermill starts, it exits by itself when this process dies (ipykernel polls its
+    parent), so a killed study leaves no kernel behind.
+    """
+
+    def __init__(self):
+        self.manager = None
+        self.used = False
+
+    def __enter__(self) -> "ReusedKernel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def ready(self):
+        """The kernel manager for the next notebook: started, alive and with a fresh session."""
+        if self.manager is not None and not self.manager.is_alive():
+            self.close()
+        if self.manager is not None and self.used and not self._fresh_session():
+            self.close()  # a kernel that cannot start a new session is replaced, not trusted
+        if self.manager is None:
+            from jupyter_client.manager import KernelManager
+
+            class _Manager(KernelManager):  # keeps the clients nbclient opens, to close them after each notebook
+                def client(self, **kwargs):
+                    client = super().client(**kwargs)
+                    self.opened.append(client)
+                    return client
+
+            self.manager = _Manager(kernel_name="python3")
+            self.manager.opened = []
+            self.manager.start_kernel(extra_arguments=KERNEL_ARGUMENTS, cwd=str(NOTEBOOKS))
+        self.used = True
+        return self.manager
+
+    def _fresh_session(self) -> bool:
+        client = self.manager.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            reply = client.execute_interactive(_FRESH_SESSION, store_history=False, timeout=60)
+            return reply["content"]["status"] == "ok"
+        except (RuntimeError, TimeoutError):
+            return False
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Close the clients opened on the kernel (their channels and heartbeat thread)."""
+        if self.manager is not None:
+            for client in self.manager.opened:
+                client.stop_channels()
+            self.manager.opened.clear()
+
+    def close(self) -> None:
+        if self.manager is not None:
+            self.release()
+            if self.manager.is_alive():
+                self.manager.shutdown_kernel(now=False)
+            self.manager.cleanup_resources()
+            self.manager = None
+
+
+def execute(name: str, out_path: Path, parameters: dict[str, Any], log_path: Path | None = None,
+            kernel: ReusedKernel | None = None) -> None:
     """Execute notebooks/<name>.py into ``out_path`` with the parameters it declares; the kernel's
-    output also goes to ``log_path`` as it runs, if given."""
+    output also goes to ``log_path`` as it runs, if given. ``kernel``: run in that reused kernel
+    instead of a kernel of its own."""
     import jupytext
     import papermill as pm
     unknown = set(parameters) - set(declared_parameters(name))
@@ -62,9 +148,9 @@ def execute(name: str, out_path: Path, parameters: dict[str, Any], log_path: Pat
     log = open(log_path, "a", encoding="utf-8") if log_path else None
     with atomic_path(out_path) as tmp, log or contextlib.nullcontext():  # the notebook appears whole, failed or not
         try:
+            reused = {"km": kernel.ready()} if kernel is not None else {}
             pm.execute_notebook(nb, str(tmp), parameters=parameters, progress_bar=False, cwd=str(NOTEBOOKS),
-                                stdout_file=log, stderr_file=log,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no TCP warning
+                                stdout_file=log, stderr_file=log, extra_arguments=KERNEL_ARGUMENTS, **reused)
         except pm.PapermillExecutionError as err:
             os.replace(tmp, out_path)
             where = ""
@@ -73,3 +159,6 @@ def execute(name: str, out_path: Path, parameters: dict[str, Any], log_path: Pat
                 where = "\n    " + "\n    ".join([t for t in lines if t][-3:])
             raise NotebookFailed(f"{name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}{where}\n"
                                  f"  executed notebook: {out_path}") from None
+        finally:
+            if kernel is not None:
+                kernel.release()

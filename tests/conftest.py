@@ -4,6 +4,21 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # `make test` runs two pytest workers on two cores: one torch thread each (and in the studies
+    # they start), not two each competing for both cores. Set before any test module imports torch.
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+# Tests that share an expensive module fixture run in one xdist worker, so it is built once.
+SHARED_FIXTURES = {"finished_study": "e2e-study", "prepared": "prepared-grid", "tiny_study": "resume-study"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, group in SHARED_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pawsx-sample"
 
 

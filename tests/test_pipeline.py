@@ -45,6 +45,48 @@ def test_paired_ipynb_regenerates_from_the_py_source(name):
     assert again.metadata["kernelspec"]["name"] == "python3"
 
 
+def _in_kernel(manager, code):
+    """Run ``code`` in the kernel: (its result's text, the cell's execution count)."""
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        found = []
+        reply = client.execute_interactive(code, timeout=60, output_hook=lambda m: found.append(m["content"]))
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return next(c["data"]["text/plain"] for c in found if "data" in c), reply["content"]["execution_count"]
+    finally:
+        client.stop_channels()
+
+
+@pytest.mark.slow
+def test_a_reused_kernel_gives_each_notebook_a_fresh_session_and_is_replaced_when_it_dies():
+    import os
+    import signal as signals
+
+    import psutil
+
+    from dlfa.notebooks import ReusedKernel
+    with ReusedKernel() as kernel:
+        first = kernel.ready()
+        pid, count = _in_kernel(first, "import os, json; leftover = 1; os.getpid()")
+        _in_kernel(first, "os.getcwd()")
+        again = kernel.ready()  # the next notebook: the same process, its modules still imported
+        assert again is first
+        assert _in_kernel(again, "import sys; sys.modules['os'].getpid(), 'json' in sys.modules") == (f"({pid}, True)", count)
+        # no name survives, and cells are counted from the start again, as in a fresh kernel
+        assert _in_kernel(again, "['leftover' in dir(), 'os' in dir()]")[0] == "[False, False]"
+        os.kill(int(pid), signals.SIGKILL)
+        psutil.Process(int(pid)).wait(20)
+        replaced, _ = _in_kernel(kernel.ready(), "__import__('os').getpid()")
+        assert replaced != pid
+    try:
+        psutil.Process(int(replaced)).wait(20)  # TimeoutExpired: the kernel outlived the block
+    except psutil.NoSuchProcess:
+        pass  # already gone
+    assert not psutil.pid_exists(int(replaced))
+
+
 TINY_STUDY = {
     "study": "e2e", "model": "tiny",
     "tiny_model": {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64, "vocab_size": 400},
