@@ -14,6 +14,7 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
 SHARED_FIXTURES = {"finished_study": "e2e-study", "prepared": "prepared-grid", "tiny_study": "resume-study"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
         for fixture, group in SHARED_FIXTURES.items():
