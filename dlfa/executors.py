@@ -9,6 +9,7 @@ executed notebook and log stay in its folder (``03_train.ipynb``, ``log.txt``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -71,13 +72,14 @@ def run_one(params_path: str | Path, run_id: str, outputs: str | Path | None = N
 
 
 def work(params_path: str | Path, outputs: str | Path | None = None, run_ids: list[str] | None = None,
-         log: Callable[..., None] = print) -> dict[str, str]:
+         log: Callable[..., None] = print, kernel: ReusedKernel | None = None) -> dict[str, str]:
     """Take the grid's runs (or ``run_ids``) one after another, training each that is neither done nor
-    held by another worker, all in one notebook kernel (a fresh session each); return what became of each."""
+    held by another worker, all in one notebook kernel (a fresh session each: ``kernel``, or one of
+    this call's own); return what became of each."""
     params, out = _study(params_path, outputs)
     runs = [r.run_id for r in study_grid(out, params)] if run_ids is None else list(run_ids)
     outcome = {}
-    with ReusedKernel() as kernel:
+    with contextlib.nullcontext(kernel) if kernel is not None else ReusedKernel() as kernel:
         for i, run_id in enumerate(runs, 1):
             log(f"    run {i} of {len(runs)} {run_id}", flush=True)
             outcome[run_id] = run_one(params_path, run_id, outputs, kernel)

@@ -67,7 +67,7 @@ class ReusedKernel:
     ``execute(..., kernel=kernel)``): started on first use, shut down at the end, started afresh if it
     died. Each notebook after the first starts in a new IPython session, so no name it defined
     survives, while the modules it imported stay imported: torch, transformers and datasets are paid
-    once per worker instead of once per run. What a module keeps at module level does survive; the
+    once per study (``dlfa run``: every stage and local run) or per worker instead of once per notebook. What a module keeps at module level does survive; the
     train notebook's runs set their seeds and read everything else from files.
 
     Like a kernel papermill starts, it exits by itself when this process dies (ipykernel polls its
@@ -110,7 +110,9 @@ class ReusedKernel:
         client.start_channels()
         try:
             client.wait_for_ready(timeout=60)
-            reply = client.execute_interactive(_FRESH_SESSION, store_history=False, timeout=60)
+            # output_hook: the cell's value (gc.collect()'s count) is not printed on this process's stdout
+            reply = client.execute_interactive(_FRESH_SESSION, store_history=False, timeout=60,
+                                               output_hook=lambda msg: None)
             return reply["content"]["status"] == "ok"
         except (RuntimeError, TimeoutError):
             return False

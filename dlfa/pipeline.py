@@ -2,7 +2,9 @@
 
 01_data and 02_typology run once, 03_train once per run of the grid on an executor (see
 ``executors``; runs whose metrics.json exists for the same configuration are skipped, so an
-interrupted study resumes), then 04_analysis and the report. Stages talk only through files in
+interrupted study resumes), then 04_analysis and the report. The stages and the local executor's
+runs share one notebook kernel (``notebooks.ReusedKernel``: a fresh IPython session per notebook),
+so its start and the imports are paid once per study. Stages talk only through files in
 ``outputs/<study>/``; each notebook reads the study's own copy of its params, ``params.yaml``.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 from . import executors
 from .io import write_text
 from .lock import remove_stale_temporaries, study_lock
-from .notebooks import NotebookFailed, execute, parameters
+from .notebooks import NotebookFailed, ReusedKernel, execute, parameters
 from .params import Params, ParamsError, dump, load
 from .paths import study_dir
 from .report import build
@@ -43,16 +45,16 @@ def run_study(params_path: str | Path, outputs: str | Path | None = None, log=pr
         raise ParamsError("--executor", [f"unknown executor {executor!r}; choose from {list(executors.EXECUTORS)}"])
     params = load(params_path)
     out = study_dir(params.study, outputs)
-    with study_lock(out):
-        return _run_study(params, out, log, executor, devices, slurm)
+    with study_lock(out), ReusedKernel() as kernel:
+        return _run_study(params, out, log, executor, devices, slurm, kernel)
 
 
 def prepare_study(params_path: str | Path, outputs: str | Path | None = None, log=print) -> Path:
     """The data and typology stages only: what workers (``dlfa worker``) need; returns the study folder."""
     params = load(params_path)
     out = study_dir(params.study, outputs)
-    with study_lock(out):
-        _prepare(params, out, log, time.time())
+    with study_lock(out), ReusedKernel() as kernel:
+        _prepare(params, out, log, time.time(), kernel)
     return out
 
 
@@ -62,7 +64,7 @@ def _stage_logger(log, started: float):
     return stage
 
 
-def _prepare(params: Params, out: Path, log, started: float) -> Path:
+def _prepare(params: Params, out: Path, log, started: float, kernel: ReusedKernel) -> Path:
     """Write the study's params.yaml (what every stage and worker reads), then data and typology."""
     swept = remove_stale_temporaries(out)
     if swept:
@@ -72,22 +74,24 @@ def _prepare(params: Params, out: Path, log, started: float) -> Path:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     stage = _stage_logger(log, started)
     stage(1, "01_data: load, tokenize, cache")
-    execute("01_data", out / "notebooks" / "01_data.ipynb", parameters("01_data", params_file, out.parent))
+    execute("01_data", out / "notebooks" / "01_data.ipynb", parameters("01_data", params_file, out.parent),
+            kernel=kernel)
     stage(2, "02_typology: URIEL distances, choice of intermediate languages")
-    execute("02_typology", out / "notebooks" / "02_typology.ipynb", parameters("02_typology", params_file, out.parent))
+    execute("02_typology", out / "notebooks" / "02_typology.ipynb", parameters("02_typology", params_file, out.parent),
+            kernel=kernel)
     return params_file
 
 
-def _run_study(params: Params, out: Path, log, executor: str, devices, slurm) -> Path:
+def _run_study(params: Params, out: Path, log, executor: str, devices, slurm, kernel: ReusedKernel) -> Path:
     started = time.time()
     stage = _stage_logger(log, started)
-    params_file = _prepare(params, out, log, started)
+    params_file = _prepare(params, out, log, started, kernel)
     runs = study_grid(out, params)
     todo = [run.run_id for run in runs if existing_metrics(out, params, run) is None]
     stage(3, f"03_train: {len(runs)} runs, {len(runs) - len(todo)} done before, {len(todo)} to train "
              f"({executor} executor)")
     if todo and executor == "local":
-        executors.work(params_file, out.parent, todo, log=log)
+        executors.work(params_file, out.parent, todo, log=log, kernel=kernel)
     elif todo and executor == "gpus":
         executors.run_on_gpus(params_file, out.parent, params.gpus_per_run, devices, log=log)
     elif todo:
@@ -103,7 +107,8 @@ def _run_study(params: Params, out: Path, log, executor: str, devices, slurm) ->
         raise NotebookFailed(f"no run of the grid finished ({len(failed)} failed): nothing to analyse; see "
                              f"runs/<run_id>/03_train.ipynb and log.txt in {out / 'runs'}")
     stage(4, "04_analysis: results, statistics, figures")
-    execute("04_analysis", out / "notebooks" / "04_analysis.ipynb", parameters("04_analysis", params_file, out.parent))
+    execute("04_analysis", out / "notebooks" / "04_analysis.ipynb", parameters("04_analysis", params_file, out.parent),
+            kernel=kernel)
     stage(4, "report")
     report = build(out, params)
     log(f"done in {time.time() - started:.0f}s; report: {report}", flush=True)
