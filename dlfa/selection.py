@@ -14,7 +14,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from .data import tokenized_path
+from .data import column, tokenized_path
 from .io import atomic_path
 
 PROTOCOLS = ("en-dev", "oracle")
@@ -63,8 +63,8 @@ def save_selected_predictions(run_dir: Path, study_dir: Path, selected: dict, la
     for lang in languages:
         for name, split in EVAL_SPLITS.items():
             gold = datasets.load_from_disk(str(tokenized_path(study_dir, task, lang, split)))
-            arrays[f"id__{lang}__{name}"] = np.asarray(gold["id"], dtype=np.int64)
-            arrays[f"label__{lang}__{name}"] = np.asarray(gold["labels"], dtype=np.int8)
+            arrays[f"id__{lang}__{name}"] = np.asarray(column(gold, "id"), dtype=np.int64)
+            arrays[f"label__{lang}__{name}"] = np.asarray(column(gold, "labels"), dtype=np.int8)
             for protocol, per_language in selected.items():
                 with np.load(run_dir / "trainer" / "predictions" / f"step-{per_language[lang]['step']}.npz") as z:
                     arrays[f"{protocol}__{lang}__{name}"] = z[f"{lang}_{name}"]

@@ -15,6 +15,8 @@ import datasets
 import pandas as pd
 import torch
 
+from .data import column
+
 INPUTS = ["input_ids", "token_type_ids", "attention_mask"]
 
 
@@ -54,7 +56,7 @@ def layer_similarity(model, tokenized_path, languages: list[str], collator, max_
         if language == source:
             continue
         second = datasets.load_from_disk(str(tokenized_path(task, language, "validation")))
-        common = sorted(set(first["id"]) & set(second["id"]))[:max_pairs]
+        common = sorted(set(column(first, "id")) & set(column(second, "id")))[:max_pairs]
         if not common:
             continue
         if tuple(common) not in sources:
@@ -68,7 +70,7 @@ def layer_similarity(model, tokenized_path, languages: list[str], collator, max_
 
 
 def _positions(ds: datasets.Dataset, ids: list[int]) -> list[int]:
-    where = {i: n for n, i in enumerate(ds["id"])}
+    where = {i: n for n, i in enumerate(column(ds, "id"))}
     return [where[i] for i in ids]
 
 

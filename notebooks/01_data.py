@@ -95,7 +95,7 @@ placeholders.groupby(["language", "split"]).size().rename("placeholder rows").to
 
 # %%
 if params.model == "tiny":
-    texts = (t for ds in raw.values() for col in ("sentence1", "sentence2") for t in ds[col])
+    texts = (t for ds in raw.values() for col in ("sentence1", "sentence2") for t in data.column(ds, col))
     tokenizer = tiny.prepare(out / "model", texts, asdict(params.tiny_model), params.max_length)
 else:
     tokenizer = data.load_tokenizer(params.model, out)
@@ -147,7 +147,7 @@ stats
 # %%
 lengths = pd.concat([pd.DataFrame({"corpus": tasks.by_name(task_name).title,
                                    "language": lang, "split": split,
-                                   "tokens": [len(ids) for ids in ds["input_ids"]]})
+                                   "tokens": data.token_lengths(ds)})
                      for (task_name, lang, split), ds in tokenized.items()])
 panels = list(lengths["corpus"].unique())
 fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), sharex=True, squeeze=False)

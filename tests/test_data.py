@@ -420,3 +420,9 @@ def test_data_notebook_on_the_real_sample_caches_and_describes(tmp_path, pawsx_s
     assert de_dev["rows"] == 1932 and de_dev["placeholders_dropped"] == 68 and de_dev["placeholder_rows"] == 0
     for png in ("lengths.png", "labels.png"):
         assert (study / "data" / "figures" / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_token_lengths_are_each_rows_count_of_input_ids_through_a_selection():
+    ds = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [4], [5, 6], []]})
+    assert data.token_lengths(ds).tolist() == [3, 1, 2, 0]
+    assert data.token_lengths(ds.select([2, 0])).tolist() == [2, 3]  # the indices mapping, not the table's order
