@@ -250,8 +250,13 @@ def correlation(x, y, method: str = "spearman", confidence: float = 0.95, n_resa
         boot = np.concatenate([boot, rows_r(x[idx[ok]], y[idx[ok]])])[:n_resamples]
     low, high = np.quantile(boot, [0.5 - confidence / 2, 0.5 + confidence / 2])
     # Permuting y alone gives n! pairings: enumerated exactly when n! <= n_resamples (n <= 6 here).
-    perm = stats.permutation_test((y,), lambda yy: r(x, yy), permutation_type="pairings",
-                                  vectorized=False, n_resamples=n_resamples, random_state=seed)
+    def null_r(yy, axis=-1):  # r(x, each permuted y), all at once: scipy's per-permutation calls took seconds
+        yy = np.moveaxis(yy, axis, -1)
+        flat = yy.reshape(-1, n)
+        return rows_r(np.broadcast_to(x, flat.shape), flat).reshape(yy.shape[:-1])
+
+    perm = stats.permutation_test((y,), null_r, permutation_type="pairings",
+                                  vectorized=True, n_resamples=n_resamples, random_state=seed)
     return {"statistic": float(r(x, y)), "ci_low": float(low), "ci_high": float(high),
             "p_value": float(perm.pvalue), "n": n, "n_degenerate": degenerate}
 
