@@ -60,7 +60,7 @@ def _in_kernel(manager, code):
 
 
 @pytest.mark.slow
-def test_a_reused_kernel_gives_each_notebook_a_fresh_session_and_is_replaced_when_it_dies():
+def test_a_reused_kernel_gives_each_notebook_a_fresh_session_and_is_replaced_when_it_dies(capsys):
     import os
     import signal as signals
 
@@ -71,8 +71,10 @@ def test_a_reused_kernel_gives_each_notebook_a_fresh_session_and_is_replaced_whe
         first = kernel.ready()
         pid, count = _in_kernel(first, "import os, json; leftover = 1; os.getpid()")
         _in_kernel(first, "os.getcwd()")
+        capsys.readouterr()
         again = kernel.ready()  # the next notebook: the same process, its modules still imported
         assert again is first
+        assert capsys.readouterr().out == ""  # the fresh-session call prints nothing into a study's log
         assert _in_kernel(again, "import sys; sys.modules['os'].getpid(), 'json' in sys.modules") == (f"({pid}, True)", count)
         # no name survives, and cells are counted from the start again, as in a fresh kernel
         assert _in_kernel(again, "['leftover' in dir(), 'os' in dir()]")[0] == "[False, False]"
