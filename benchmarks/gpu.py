@@ -66,6 +66,14 @@ def flops_per_token(model, config, tokens: int) -> float:
     return 6 * n + 12 * config.num_hidden_layers * config.hidden_size * tokens
 
 
+def flops_per_token_of(config: dict[str, Any], width: float) -> float:
+    """``flops_per_token`` from a config's sizes (a BERT encoder with pooler; the DLFA module and the
+    head, under 1%, left out): for a run whose model this process does not hold."""
+    from dlfa.plan import embedding_count, parameter_count
+    non_embedding = parameter_count(config) - embedding_count(config)
+    return 6 * non_embedding + 12 * config["num_hidden_layers"] * config["hidden_size"] * width
+
+
 def batches(lengths: np.ndarray, batch: int, k: int, vocab: int, seed: int = 0, grouped: bool = True,
             multiple: int | None = None) -> list[dict[str, torch.Tensor]]:
     """k padded batches: length-grouped at evenly spaced width quantiles, or random (evaluation order)."""
@@ -174,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile mode")
+    parser.add_argument("--no-run", action="store_true",
+                        help="skip the end-to-end run through `dlfa train` (benchmarks.gpu_run)")
     parser.add_argument("--pad-multiple", type=int, default=8,
                         help="pad batch widths to a multiple of this (tensor cores; fewer recompilations); 0: off")
     parser.add_argument("--results", type=Path, default=GPU_RESULTS)
@@ -219,9 +229,12 @@ def main(argv: list[str] | None = None) -> int:
             "gpu_dlfa_over_baseline_step_time": round(measured[f"dlfa_l6/{best}"]["train_step_s"]
                                                       / measured[f"baseline/{best}"]["train_step_s"], 4),
             "paper_profile_gpu_hours": hours["gpu_hours_max"]}
+    end_to_end = None if args.no_run else end_to_end_run(tiny, args.quick, pair_lengths, peak, work)
+    if end_to_end is not None:
+        keys.update(end_to_end.pop("keys"))
     results = {"date": now(), "command": " ".join(["python -m benchmarks.gpu", *(argv or sys.argv[1:])]),
                "machine": machine(), "versions": versions(), "tiny_cpu_check": tiny, "keys": keys,
-               "measured": measured, "paper_workload": work, "gpu_hours": hours,
+               "measured": measured, "paper_workload": work, "gpu_hours": hours, "end_to_end": end_to_end,
                "settings": {"batch": 32, "eval_batch": 256, "steps": steps, "warmup": warmup, "pad_multiple": multiple,
                             "config": config, "modes": modes,
                             "flops": "train: (6 N + 12 L E T) per token, N without embeddings; eval: a third of it",
@@ -232,6 +245,35 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.results, results)
     print(json.dumps(keys, indent=1))
     return 0
+
+
+def end_to_end_run(tiny: bool, quick: bool, pair_lengths: np.ndarray, peak: float, work: dict[str, Any]) -> dict:
+    """``benchmarks.gpu_run`` in a temporary folder: mBERT-base's shape on a GPU (200 steps with
+    ``--quick``, else 400), or the tiny model on a small corpus for the CPU check of the code path."""
+    import tempfile
+
+    from . import gpu_run
+    from .overhead import MBERT_BASE, TINY
+    if tiny:
+        shape = dict(config={**TINY, "max_position_embeddings": 512}, steps=20, train_pairs=640, eval_pairs=40,
+                     eval_steps=10, languages=("en", "de"), fusion_layer=1)
+    else:
+        shape = dict(config=MBERT_BASE, steps=200 if quick else 400)
+    with tempfile.TemporaryDirectory(prefix="dlfa-bench-gpu-") as tmp:
+        measured = gpu_run.measure(Path(tmp), shape.pop("config"), pair_lengths, peak_tflops=peak, **shape)
+    runs = measured["runs"]
+    fastest = min(runs, key=lambda p: runs[p]["train_runtime_s"])
+    from dlfa.plan import end_to_end_hours
+    projected = end_to_end_hours(work, runs[fastest])
+    measured["projection"] = {"precision": fastest, **projected}
+    keys = {}
+    for precision, run in runs.items():
+        keys[f"gpu_run_examples_per_second_{precision}"] = run["examples_per_s"]
+        keys[f"gpu_run_mfu_{precision}"] = run["mfu"]
+        keys[f"gpu_run_fixed_seconds_{precision}"] = run["fixed_s"]
+    keys["paper_profile_gpu_hours_end_to_end"] = projected["hours"]
+    measured["keys"] = keys
+    return measured
 
 
 if __name__ == "__main__":

@@ -264,9 +264,15 @@ def _gpu(g: dict) -> list[str]:
                 "The benchmark is ready: on a CUDA machine, `make bench-gpu` (`python -m benchmarks.gpu`) measures "
                 "the bf16 matmul rate (8192^3 products), examples/s and MFU of baseline and DLFA at mBERT-base in "
                 "fp32, bf16 autocast with SDPA attention, and bf16 + `torch.compile`, and estimates the paper "
-                "profile's GPU hours; it writes `benchmarks/results-gpu.json`, which this page then shows. "
+                "profile's GPU hours; then it times one paper-shaped run end to end through `dlfa train` "
+                "(`benchmarks/gpu_run.py`: mBERT-base's shape with random weights, 49,401 training pairs with "
+                "real PAWS-X lengths, 400 steps, an evaluation every 200 steps on seven 2,000-pair dev sets) in "
+                "fp32 and bf16, for its examples/s, MFU, the fixed seconds a run pays beyond training and "
+                "evaluating, and the paper grid's hours from that run (`dlfa plan` prints them). It writes "
+                "`benchmarks/results-gpu.json`, which this page then shows. "
                 "Model FLOPs per trained token: 6 N + 12 L E T (N: parameters outside the embeddings; L layers, "
-                "E hidden size, T padded length); per evaluated token a third of that."]
+                "E hidden size, T padded length); per evaluated token a third of that. On a machine without "
+                "CUDA it stops with exit status 2 and says so (tested)."]
     if g.get("tiny_cpu_check"):
         return ["`benchmarks/results-gpu.json` holds a CPU check of the code path on a tiny model, not a GPU "
                 "measurement."]
@@ -283,6 +289,19 @@ def _gpu(g: dict) -> list[str]:
                   f"{w['intermediate_train_examples_per_run']:,.0f} intermediate ones, {w['evaluations_per_run']} "
                   f"evaluations of {w['eval_examples_per_evaluation_min']:,}-{w['eval_examples_per_evaluation_max']:,} "
                   f"examples: {h['gpu_hours_min']}-{h['gpu_hours_max']} GPU hours in mode {k['gpu_best_mode']}."]
+    e2e = g.get("end_to_end")
+    if e2e:
+        lines += ["", f"One paper-shaped run end to end through `dlfa train` (`benchmarks/gpu_run.py`; prepared "
+                      f"once in {e2e['prepare_s']:.0f} s): *fixed* is the process's wall time minus the Trainer's "
+                      f"training and evaluation.", "",
+                  "| precision | wall (s) | training and evaluation (s) | fixed (s) | examples/s | MFU |",
+                  "|---|---|---|---|---|---|"]
+        for precision, r in e2e["runs"].items():
+            lines.append(f"| {precision} | {r['wall_s']:.1f} | {r['train_runtime_s']:.1f} | {r['fixed_s']:.1f} | "
+                         f"{r['examples_per_s']:.0f} | {100 * r['mfu']:.1f}% |")
+        p = e2e["projection"]
+        lines += ["", f"From the {p['precision']} run, the paper grid takes {p['hours']} GPU hours, of which "
+                      f"{p['fixed_hours']} are fixed costs ({100 * p['fixed_share']:.1f}%)."]
     return lines
 
 

@@ -109,6 +109,21 @@ def gpu_hours(work: dict[str, Any], rates: dict[str, dict[str, float]]) -> dict[
     return {"gpu_hours_min": round(total["min"], 1), "gpu_hours_max": round(total["max"], 1)}
 
 
+def end_to_end_hours(work: dict[str, Any], run: dict[str, Any]) -> dict[str, float]:
+    """The grid's GPU hours from one measured run (``make bench-gpu``'s end-to-end run): every run
+    pays its fixed seconds, and each optimizer step (target and intermediate stage alike) what a
+    step cost there, evaluation every 200 steps included. The target stage evaluates at that cadence
+    (its test sets, where still selectable, come on top: a lower bound there); the intermediate stage
+    does not evaluate (an upper bound there)."""
+    per_step = run["train_runtime_s"] / run["optimizer_steps"]
+    inter_share = work["runs_with_intermediate_stage"] / work["runs"] if work["runs"] else 0.0
+    steps = work["target_steps_per_run"] + inter_share * work["intermediate_steps_per_run"]
+    seconds = work["runs"] * (run["fixed_s"] + steps * per_step)
+    fixed = work["runs"] * run["fixed_s"]
+    return {"hours": round(seconds / 3600, 1), "fixed_hours": round(fixed / 3600, 2),
+            "fixed_share": round(fixed / seconds, 4) if seconds else 0.0}
+
+
 def model_config(params: Params) -> dict[str, Any] | None:
     """The encoder's sizes where they can be known without loading it (None for an uncached hub id)."""
     if params.model == TINY_MODEL:
@@ -123,12 +138,17 @@ def model_config(params: Params) -> dict[str, Any] | None:
     return None
 
 
+def embedding_count(config: dict[str, Any]) -> int:
+    """A BERT encoder's embedding parameters: word, position and two token types, and their LayerNorm."""
+    h = config["hidden_size"]
+    return (config["vocab_size"] + config.get("max_position_embeddings", 512) + 2) * h + 2 * h
+
+
 def parameter_count(config: dict[str, Any]) -> int:
     """A BERT encoder with pooler (the DLFA module and the head add under 1%)."""
     h, i = config["hidden_size"], config.get("intermediate_size", 4 * config["hidden_size"])
-    embeddings = (config["vocab_size"] + config.get("max_position_embeddings", 512) + 2) * h + 2 * h
     layer = 4 * (h * h + h) + 2 * h * i + i + h + 4 * h
-    return embeddings + config["num_hidden_layers"] * layer + h * h + h
+    return embedding_count(config) + config["num_hidden_layers"] * layer + h * h + h
 
 
 def disk(params: Params, work: dict[str, Any]) -> dict[str, Any]:
@@ -190,6 +210,13 @@ def plan(params: Params, gpu_results: Path = GPU_RESULTS) -> str:
         hours = gpu_hours(work, {v: gpu["measured"][f"{v}/{best}"] for v in ("baseline", "dlfa_l6")})
         lines.append(f"GPU hours: {hours['gpu_hours_min']} to {hours['gpu_hours_max']} in mode {best} "
                      f"(measured {gpu.get('date', '?')} on {gpu.get('machine', '?')}; {gpu_results.name})")
+        run = (gpu.get("end_to_end") or {}).get("runs", {})
+        if run:
+            precision = min(run, key=lambda p: run[p]["train_runtime_s"])
+            end_to_end = end_to_end_hours(work, run[precision])
+            lines.append(f"  end to end, from one paper-shaped run through `dlfa train` in {precision}: "
+                         f"{end_to_end['hours']} GPU hours, of which {end_to_end['fixed_hours']} fixed "
+                         f"({run[precision]['fixed_s']:.0f} s per run beyond training and evaluation)")
     return "\n".join(lines)
 
 

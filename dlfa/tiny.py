@@ -30,6 +30,13 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> BertTokenizerFast:
     vocab = SPECIAL + chars + [f"##{c}" for c in chars]
     room = max(0, vocab_size - len(vocab))
     vocab += [w for w, _ in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0])) if len(w) > 1][:room]
+    return wordpiece_tokenizer(vocab, lowercase=True)
+
+
+def wordpiece_tokenizer(vocab: list[str], lowercase: bool) -> BertTokenizerFast:
+    """A BERT tokenizer (normaliser, pre-tokenizer, ``[CLS] A [SEP] B [SEP]`` template) over ``vocab``,
+    which must hold ``SPECIAL``."""
+    normalizer, pre = normalizers.BertNormalizer(lowercase=lowercase), pre_tokenizers.BertPreTokenizer()
     tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
     tok.normalizer, tok.pre_tokenizer, tok.decoder = normalizer, pre, decoders.WordPiece()
     cls, sep = vocab.index("[CLS]"), vocab.index("[SEP]")

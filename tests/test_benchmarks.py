@@ -82,3 +82,63 @@ def test_the_command_runs_one_benchmark_into_a_results_file_and_the_page(tmp_pat
 def test_gpu_benchmark_says_it_needs_a_gpu(capsys):
     assert gpu.main([]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def test_the_end_to_end_runs_corpus_encodes_to_the_drawn_lengths_in_the_official_layout(tmp_path):
+    from benchmarks import gpu_run
+    from dlfa.data import load_pawsx
+    from transformers import AutoTokenizer
+    config = dict(vocab_size=300, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                  max_position_embeddings=512)
+    model = gpu_run.write_model(tmp_path / "model", config)
+    drawn = np.array([5, 9, 40, 128])
+    data = gpu_run.write_corpus(tmp_path / "x-final", drawn, config["vocab_size"], train_pairs=50, eval_pairs=7,
+                                languages=("en", "de"))
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    assert len(tokenizer) == 300 and len(set(gpu_run.pseudo_words(1000))) == 1000
+    train = load_pawsx(str(data), "en", "train")
+    assert train.num_rows == 50 and set(train["label"]) <= {0, 1}
+    encoded = tokenizer(list(train["sentence1"]), list(train["sentence2"]))["input_ids"]
+    assert {len(ids) for ids in encoded} <= set(drawn.tolist())  # every word one token: the lengths drawn
+    assert tokenizer.unk_token_id not in {i for ids in encoded for i in ids}
+    assert load_pawsx(str(data), "de", "test").num_rows == 7
+    from dlfa.fusion import DLFAConfig
+    from dlfa.model import DLFAForSequenceClassification
+    loaded = DLFAForSequenceClassification.from_pretrained(model, dlfa=DLFAConfig(1), num_labels=2)
+    assert loaded.config.vocab_size == 300
+
+
+def test_the_end_to_end_runs_params_are_paper_yaml_with_one_dlfa_run_of_the_asked_steps(tmp_path):
+    import math
+
+    import yaml
+    from benchmarks import gpu_run
+    from dlfa.params import validate
+    from dlfa.params import grid
+    raw = gpu_run.run_params(tmp_path / "model", tmp_path / "x-final", steps=400, precision="bf16")
+    paper = yaml.safe_load((ROOT / "params" / "paper.yaml").read_text())
+    for key in ("learning_rate", "max_length", "train_order", "eval_steps", "eval_batch_size", "warmup_ratio"):
+        assert raw[key] == paper[key]
+    config = dict(vocab_size=50, hidden_size=16, num_hidden_layers=8, num_attention_heads=2, intermediate_size=32)
+    gpu_run.write_model(tmp_path / "model", config)
+    gpu_run.write_corpus(tmp_path / "x-final", np.array([10]), 50, train_pairs=4, eval_pairs=2)
+    params = validate(raw)
+    assert params.precision == "bf16" and [r.run_id for r in grid(params, [])] == [gpu_run.run_id()] == ["d6__none__s1"]
+    assert math.ceil(math.ceil(gpu_run.TRAIN_PAIRS / 32) * params.num_train_epochs) == 400
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA machine runs the GPU benchmark itself")
+def test_the_gpu_benchmarks_code_path_runs_on_a_tiny_model_with_its_end_to_end_run(tmp_path):
+    from dlfa import plan
+    results = tmp_path / "results-gpu.json"
+    assert gpu.main(["--allow-cpu", "--results", str(results)]) == 0
+    data = json.loads(results.read_text())
+    assert data["tiny_cpu_check"] is True and plan.measured_gpu(results) is None  # never taken for a GPU's
+    runs = data["end_to_end"]["runs"]
+    assert set(runs) == {"fp32", "bf16"} and {r["precision_run"] for r in runs.values()} == {"fp32"}  # no CUDA
+    for precision, run in runs.items():
+        assert 0 < run["train_runtime_s"] < run["wall_s"]
+        assert run["fixed_s"] == pytest.approx(run["wall_s"] - run["train_runtime_s"], abs=0.011)  # both rounded
+        assert data["keys"][f"gpu_run_fixed_seconds_{precision}"] == run["fixed_s"] and run["evaluations"] == 2
+    assert data["keys"]["paper_profile_gpu_hours_end_to_end"] > 0

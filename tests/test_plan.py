@@ -77,3 +77,24 @@ def test_dlfa_plan_runs_as_a_console_script():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "= 288 runs" in done.stdout and "177.9M parameters" in done.stdout
+
+
+def test_end_to_end_hours_add_every_runs_fixed_seconds_to_its_steps(tmp_path):
+    params = tiny_params(fusion_layers=[None, 1], seeds=[1, 2], intermediate_task="xnli",
+                         intermediate_languages=["de"])
+    work = plan.workload(params)
+    assert work["runs"] == 8 and work["runs_with_intermediate_stage"] == 4
+    run = {"train_runtime_s": 50.0, "optimizer_steps": 400, "fixed_s": 30.0}
+    steps = work["target_steps_per_run"] + 0.5 * work["intermediate_steps_per_run"]
+    seconds = 8 * (30.0 + steps * 50.0 / 400)
+    hours = plan.end_to_end_hours(work, run)
+    assert hours == {"hours": round(seconds / 3600, 1), "fixed_hours": round(240 / 3600, 2),
+                     "fixed_share": round(240 / seconds, 4)}
+    rates = {"train_examples_per_s": 1000.0, "eval_examples_per_s": 4000.0}
+    (tmp_path / "results-gpu.json").write_text(json.dumps({
+        "date": "2026-12-07", "machine": "H200", "keys": {"gpu_best_mode": "bf16-sdpa"}, "tiny_cpu_check": False,
+        "measured": {"baseline/bf16-sdpa": rates, "dlfa_l6/bf16-sdpa": rates},
+        "end_to_end": {"runs": {"fp32": {**run, "train_runtime_s": 90.0}, "bf16": run}}}))
+    printed = plan.plan(params, tmp_path / "results-gpu.json")
+    assert (f"end to end, from one paper-shaped run through `dlfa train` in bf16: {hours['hours']} GPU hours, "
+            f"of which {hours['fixed_hours']} fixed (30 s per run") in printed
