@@ -7,6 +7,7 @@ with captions, then links to the executed notebooks rendered beside it (code hid
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 from pathlib import Path
@@ -78,14 +79,21 @@ def _figure(path: Path, caption: str) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def render_notebook(ipynb: Path, target: Path) -> None:
-    """An executed notebook as standalone HTML (images embedded), code hidden until asked for."""
-    import nbformat
+@functools.lru_cache(maxsize=1)
+def _exporter():
+    """One HTML exporter for every notebook of a report: each new one compiles its Jinja templates
+    again (1.5 s of the smoke report's 9.5 s)."""
     from nbconvert import HTMLExporter
     from traitlets.config import Config
     # progress bars redraw with \r: keep each bar's last state, not every redraw on a line of its own
     config = Config({"CoalesceStreamsPreprocessor": {"enabled": True}})
-    body, _ = HTMLExporter(template_name="lab", config=config).from_notebook_node(nbformat.read(ipynb, as_version=4))
+    return HTMLExporter(template_name="lab", config=config)
+
+
+def render_notebook(ipynb: Path, target: Path) -> None:
+    """An executed notebook as standalone HTML (images embedded), code hidden until asked for."""
+    import nbformat
+    body, _ = _exporter().from_notebook_node(nbformat.read(ipynb, as_version=4))
     write_text(target, body.replace("</head>", HIDE_CODE + "</head>", 1))
 
 
