@@ -174,12 +174,25 @@ class TinyModel:
     num_heads: int = 2
     intermediate_size: int = 128
     vocab_size: int = 1000
+    # Masked-LM pretraining before any run, as mBERT is pretrained (dlfa.pretrain): epochs over
+    # ``mlm_sentences`` synthetic sentences per language; 0: none, the runs start from random weights.
+    mlm_epochs: int = 0
+    mlm_sentences: int = 2000
+
+    def as_dict(self) -> dict[str, int]:
+        """The shape as a params file holds it; the pretraining keys only when pretraining happens,
+        so that studies without it keep their runs' configuration."""
+        values = asdict(self)
+        if not self.mlm_epochs:
+            values.pop("mlm_epochs"), values.pop("mlm_sentences")
+        return values
 
 
 def _tiny_model(key, v):
     names = [f.name for f in fields(TinyModel)]
-    if not (isinstance(v, dict) and not set(v) - set(names) and all(_is_int(x) and x > 0 for x in v.values())):
-        return f"'{key}' must map some of {sorted(names)} to positive integers; got {v!r}"
+    if not (isinstance(v, dict) and not set(v) - set(names)
+            and all(_is_int(x) and (x > 0 or (k == "mlm_epochs" and x == 0)) for k, x in v.items())):
+        return f"'{key}' must map some of {sorted(names)} to positive integers (mlm_epochs: 0 or more); got {v!r}"
     shape = TinyModel(**v)
     return None if shape.hidden_size % shape.num_heads == 0 else \
         f"'{key}': hidden_size must be divisible by num_heads"
@@ -353,7 +366,7 @@ class Params:
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML/JSON types, as a params file holds them (``fusion`` without its layer)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values["tiny_model"] = asdict(self.tiny_model)
+        values["tiny_model"] = self.tiny_model.as_dict()
         values["planted_sharing"] = None if self.planted_sharing is None else asdict(self.planted_sharing)
         values["fusion"] = [f.options for f in self.fusion]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
@@ -438,6 +451,9 @@ def _cross_checks(p: dict[str, Any]) -> list[str]:
     if p["planted_sharing"] is not None and (p["data_source"] != "synthetic" or (p["intermediate_source"] or "synthetic") != "synthetic"):
         found.append("'planted_sharing' plants an effect in the synthetic corpus: it needs 'data_source: synthetic' "
                      "(and the intermediate task from it)")
+    if (p["tiny_model"] or {}).get("mlm_epochs") and (p["model"] != "tiny" or p["data_source"] != "synthetic"):
+        found.append("'tiny_model: mlm_epochs' pretrains the tiny model on the synthetic languages: it needs "
+                     "'model: tiny' and 'data_source: synthetic'")
     if p["typology_source"] == "lang2vec" and p["typology_kind"] in URIELPLUS_ONLY_KINDS:
         found.append(f"'typology_kind: {p['typology_kind']}' is a URIEL+ kind: set 'typology_source: urielplus' "
                      f"(lang2vec has {list(TYPOLOGY_KINDS)})")
@@ -467,7 +483,7 @@ def validate(raw: Any, source: str = "params") -> Params:
                  for name in REQUIRED_KEYS if name not in raw]
     p = {**defaults(), **{k: v for k, v in raw.items() if k in PARAMS_KEYS}}
     if isinstance(p["tiny_model"], TinyModel):
-        p["tiny_model"] = asdict(p["tiny_model"])
+        p["tiny_model"] = p["tiny_model"].as_dict()
     if isinstance(p["planted_sharing"], PlantedSharing):
         p["planted_sharing"] = asdict(p["planted_sharing"])
     if isinstance(p["fusion"], tuple):

@@ -57,8 +57,11 @@ def tiny_config(vocab_size: int, hidden_size: int, num_layers: int, num_heads: i
                       hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
-def prepare(model_dir: str | Path, texts: Iterable[str], tiny: dict, max_length: int) -> BertTokenizerFast:
-    """Train the tokenizer and write it with the tiny BERT's config.json to ``model_dir``."""
+def prepare(model_dir: str | Path, texts: Iterable[str], tiny: dict, max_length: int,
+            pretraining_text: list[str] | None = None, seed: int = 0) -> BertTokenizerFast:
+    """Train the tokenizer and write it with the tiny BERT's config.json to ``model_dir``; with
+    ``tiny["mlm_epochs"]``, also the encoder pretrained on ``pretraining_text`` (``dlfa.pretrain``),
+    so that the folder appears whole, weights included, or not at all."""
     tokenizer = train_tokenizer(texts, tiny["vocab_size"])
     config = tiny_config(len(tokenizer), tiny["hidden_size"], tiny["num_layers"], tiny["num_heads"],
                          tiny["intermediate_size"], max_length)
@@ -67,6 +70,11 @@ def prepare(model_dir: str | Path, texts: Iterable[str], tiny: dict, max_length:
     shutil.rmtree(tmp, ignore_errors=True)
     tokenizer.save_pretrained(str(tmp))
     config.save_pretrained(str(tmp))
+    if tiny.get("mlm_epochs"):
+        from .pretrain import pretrain
+        if not pretraining_text:
+            raise ValueError("tiny_model.mlm_epochs is set but no pretraining text was given")
+        pretrain(tmp, tokenizer, pretraining_text, tiny["mlm_epochs"], seed, max_length)
     old = model_dir.with_name(f".{model_dir.name}.old.tmp-{os.getpid()}")
     if model_dir.exists():  # whole old folder or whole new one, never a mix of the two
         os.replace(model_dir, old)

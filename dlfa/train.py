@@ -54,8 +54,11 @@ def timed(seconds: dict[str, float], name: str):
 def build_model(params: Params, study_dir: Path, dlfa: DLFAConfig, num_labels: int):
     """The run's model: the tiny random BERT (seeded by the caller) or the pretrained checkpoint."""
     source = model_source(params.model, study_dir)
-    if params.model == TINY_MODEL:
+    if params.model == TINY_MODEL and not params.tiny_model.mlm_epochs:
         return DLFAForSequenceClassification.from_config(BertConfig.from_pretrained(source, num_labels=num_labels), dlfa)
+    if params.model == TINY_MODEL and not (Path(source) / "model.safetensors").is_file():
+        raise FileNotFoundError(f"{source} has no pretrained weights (tiny_model.mlm_epochs is set): run the "
+                                "data stage (01_data) again")
     return DLFAForSequenceClassification.from_pretrained(source, num_labels=num_labels, dlfa=dlfa)
 
 

@@ -39,6 +39,7 @@ import seaborn as sns
 from tqdm import tqdm  # text bar: tqdm.auto warns without ipywidgets
 
 from dlfa import data, tasks, tiny
+from dlfa.pretrain import pretraining_text
 from dlfa.io import save_figure, write_csv
 from dlfa.params import load, study_corpora
 from dlfa.paths import study_dir
@@ -96,7 +97,14 @@ placeholders.groupby(["language", "split"]).size().rename("placeholder rows").to
 # %%
 if params.model == "tiny":
     texts = (t for ds in raw.values() for col in ("sentence1", "sentence2") for t in data.column(ds, col))
-    tokenizer = tiny.prepare(out / "model", texts, asdict(params.tiny_model), params.max_length)
+    mlm_text = None
+    if params.tiny_model.mlm_epochs:  # masked-LM pretraining on synthetic text in every language (dlfa.pretrain)
+        languages = list(dict.fromkeys(["en", *params.targets, *params.candidate_languages]))
+        mlm_text = pretraining_text([data.synthetic_profile(lang, params.planted_spec) for lang in languages],
+                                    params.tiny_model.mlm_sentences, params.data_seed)
+        print(f"pretraining text: {params.tiny_model.mlm_sentences} sentences in each of {len(languages)} languages")
+    tokenizer = tiny.prepare(out / "model", texts, asdict(params.tiny_model), params.max_length, mlm_text,
+                             params.data_seed)
 else:
     tokenizer = data.load_tokenizer(params.model, out)
 fingerprint = data.tokenizer_fingerprint(tokenizer)
