@@ -278,6 +278,8 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "datasets": datasets.__version__},
         "device": device,
+        # on a CPU the predictions depend on it (reductions in another order): compare runs with the same
+        "torch_threads": torch.get_num_threads(),
         "precision": "bf16" if uses_bf16(params) else "fp32",  # what ran: bf16 needs a CUDA GPU that has it
         "processes": world_size(),
         "job": job_info(),  # the Slurm / submitit job that trained it, if any
