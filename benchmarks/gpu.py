@@ -59,19 +59,24 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _flops(non_embedding: float, layers: int, hidden: int, width: float) -> float:
+    """Training FLOPs per token: 6 N + 12 L E T (N: parameters outside the embeddings; T: padded width)."""
+    return 6 * non_embedding + 12 * layers * hidden * width
+
+
 def flops_per_token(model, config, tokens: int) -> float:
-    """Training FLOPs per token: 6 N + 12 L E T (N without the embeddings)."""
+    """``_flops`` of a model this process holds (its DLFA module and head counted)."""
     embeddings = sum(p.numel() for p in model.bert.embeddings.parameters())
     n = sum(p.numel() for p in model.parameters()) - embeddings
-    return 6 * n + 12 * config.num_hidden_layers * config.hidden_size * tokens
+    return _flops(n, config.num_hidden_layers, config.hidden_size, tokens)
 
 
 def flops_per_token_of(config: dict[str, Any], width: float) -> float:
-    """``flops_per_token`` from a config's sizes (a BERT encoder with pooler; the DLFA module and the
-    head, under 1%, left out): for a run whose model this process does not hold."""
+    """``_flops`` from a config's sizes (a BERT encoder with pooler; the DLFA module and the head,
+    under 1%, left out): for a run whose model this process does not hold."""
     from dlfa.plan import embedding_count, parameter_count
     non_embedding = parameter_count(config) - embedding_count(config)
-    return 6 * non_embedding + 12 * config["num_hidden_layers"] * config["hidden_size"] * width
+    return _flops(non_embedding, config["num_hidden_layers"], config["hidden_size"], width)
 
 
 def batches(lengths: np.ndarray, batch: int, k: int, vocab: int, seed: int = 0, grouped: bool = True,
@@ -261,13 +266,10 @@ def end_to_end_run(tiny: bool, quick: bool, pair_lengths: np.ndarray, peak: floa
         shape = dict(config=MBERT_BASE, steps=200 if quick else 400)
     with tempfile.TemporaryDirectory(prefix="dlfa-bench-gpu-") as tmp:
         measured = gpu_run.measure(Path(tmp), shape.pop("config"), pair_lengths, peak_tflops=peak, **shape)
-    runs = measured["runs"]
-    fastest = min(runs, key=lambda p: runs[p]["train_runtime_s"])
-    from dlfa.plan import end_to_end_hours
-    projected = end_to_end_hours(work, runs[fastest])
-    measured["projection"] = {"precision": fastest, **projected}
+    from dlfa.plan import end_to_end_projection
+    measured["projection"] = projected = end_to_end_projection(work, measured["runs"])
     keys = {}
-    for precision, run in runs.items():
+    for precision, run in measured["runs"].items():
         keys[f"gpu_run_examples_per_second_{precision}"] = run["examples_per_s"]
         keys[f"gpu_run_mfu_{precision}"] = run["mfu"]
         keys[f"gpu_run_fixed_seconds_{precision}"] = run["fixed_s"]

@@ -71,8 +71,8 @@ def write_corpus(folder: Path, pair_lengths: np.ndarray, vocab_size: int, train_
     pair's length drawn from ``pair_lengths``, its words split between the two sentences), with
     random labels. Words are drawn from the whole vocabulary, so embedding rows are used as widely
     as in mBERT."""
-    rng = np.random.default_rng(seed)
     from dlfa.tiny import SPECIAL
+    rng = np.random.default_rng(seed)
     words = np.array(pseudo_words(vocab_size - len(SPECIAL)))
     lengths = np.asarray(pair_lengths)
 
@@ -119,7 +119,8 @@ def _dlfa(*args: str) -> float:
     done = subprocess.run([sys.executable, "-m", "dlfa", *args], cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        raise RuntimeError(f"`dlfa {' '.join(args)}` exited {done.returncode}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        raise RuntimeError(f"`dlfa {' '.join(args)}` exited {done.returncode}:\n"
+                           f"{done.stdout[-3000:]}{done.stderr[-3000:]}")
     return seconds
 
 
@@ -143,6 +144,7 @@ def measure(work: Path, config_kwargs: dict[str, Any], pair_lengths: np.ndarray,
     log(NAME, f"model and corpus written in {written_s:.1f} s; dlfa prepare")
     prepare_s = _dlfa("prepare", str(files[precisions[0]]), "--outputs", str(outputs))
     log(NAME, f"prepared in {prepare_s:.1f} s")
+    width = mean_padded_width(pair_lengths, BATCH)  # the same corpus and order for every precision
     runs: dict[str, Any] = {}
     for precision in precisions:
         folder = outputs / STUDY / "runs" / run_id(fusion_layer)
@@ -152,8 +154,7 @@ def measure(work: Path, config_kwargs: dict[str, Any], pair_lengths: np.ndarray,
         stage = metrics["stages"][-1]
         train_s = stage["train_runtime"]
         trained = stage["examples"] * stage["epoch"]
-        padded = trained * mean_padded_width(pair_lengths, BATCH)
-        tflops = flops_per_token_of(config_kwargs, padded / trained) * padded / train_s / 1e12
+        tflops = flops_per_token_of(config_kwargs, width) * trained * width / train_s / 1e12
         runs[precision] = {"wall_s": round(wall, 2), "train_runtime_s": train_s,
                            "fixed_s": round(wall - train_s, 2), "examples_per_s": round(trained / train_s, 1),
                            "mfu": round(tflops / peak_tflops, 4), "precision_run": metrics["precision"],
@@ -164,7 +165,8 @@ def measure(work: Path, config_kwargs: dict[str, Any], pair_lengths: np.ndarray,
                   f"({runs[precision]['examples_per_s']:.0f} examples/s, MFU {runs[precision]['mfu']:.1%}), "
                   f"fixed {runs[precision]['fixed_s']:.1f} s")
     return {"written_s": round(written_s, 2), "prepare_s": round(prepare_s, 2), "runs": runs,
-            "settings": {"fusion_layer": fusion_layer, "train_pairs": train_pairs, "eval_pairs": eval_pairs, "languages": list(languages),
+            "settings": {"fusion_layer": fusion_layer, "train_pairs": train_pairs, "eval_pairs": eval_pairs,
+                         "languages": list(languages),
                          "steps": steps, "eval_steps": eval_steps, "config": config_kwargs,
                          "mfu": "training FLOPs (6 N + 12 L E T per padded token, random batches of 32) over "
                                 "train_runtime, which includes the in-loop evaluation"}}

@@ -386,8 +386,8 @@ def token_lengths(tokenized: datasets.Dataset) -> np.ndarray:
     """Each row's number of tokens, read from the Arrow list offsets (a Python loop over 12,000 rows
     took a second)."""
     import pyarrow.compute as pc
-    column = tokenized.with_format("arrow")["input_ids"]  # an indices mapping (select, shuffle) applied
-    return pc.list_value_length(column).to_numpy().astype(int)
+    ids = tokenized.with_format("arrow")["input_ids"]  # an indices mapping (select, shuffle) applied
+    return pc.list_value_length(ids).to_numpy().astype(int)
 
 
 def cached_tokenized(path: str | os.PathLike, key: dict[str, Any], build: Callable[[], datasets.Dataset]

@@ -67,8 +67,9 @@ class ReusedKernel:
     ``execute(..., kernel=kernel)``): started on first use, shut down at the end, started afresh if it
     died. Each notebook after the first starts in a new IPython session, so no name it defined
     survives, while the modules it imported stay imported: torch, transformers and datasets are paid
-    once per study (``dlfa run``: every stage and local run) or per worker instead of once per notebook. What a module keeps at module level does survive; the
-    train notebook's runs set their seeds and read everything else from files.
+    once per study (``dlfa run``: every stage and local run) or per worker instead of once per
+    notebook. What a module keeps at module level does survive; the train notebook's runs set their
+    seeds and read everything else from files.
 
     Like a kernel papermill starts, it exits by itself when this process dies (ipykernel polls its
     parent), so a killed study leaves no kernel behind.

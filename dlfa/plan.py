@@ -109,6 +109,12 @@ def gpu_hours(work: dict[str, Any], rates: dict[str, dict[str, float]]) -> dict[
     return {"gpu_hours_min": round(total["min"], 1), "gpu_hours_max": round(total["max"], 1)}
 
 
+def end_to_end_projection(work: dict[str, Any], runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``end_to_end_hours`` from the fastest of the measured precisions (``runs``: precision -> run)."""
+    precision = min(runs, key=lambda p: runs[p]["train_runtime_s"])
+    return {"precision": precision, **end_to_end_hours(work, runs[precision])}
+
+
 def end_to_end_hours(work: dict[str, Any], run: dict[str, Any]) -> dict[str, float]:
     """The grid's GPU hours from one measured run (``make bench-gpu``'s end-to-end run): every run
     pays its fixed seconds, and each optimizer step (target and intermediate stage alike) what a
@@ -210,13 +216,12 @@ def plan(params: Params, gpu_results: Path = GPU_RESULTS) -> str:
         hours = gpu_hours(work, {v: gpu["measured"][f"{v}/{best}"] for v in ("baseline", "dlfa_l6")})
         lines.append(f"GPU hours: {hours['gpu_hours_min']} to {hours['gpu_hours_max']} in mode {best} "
                      f"(measured {gpu.get('date', '?')} on {gpu.get('machine', '?')}; {gpu_results.name})")
-        run = (gpu.get("end_to_end") or {}).get("runs", {})
-        if run:
-            precision = min(run, key=lambda p: run[p]["train_runtime_s"])
-            end_to_end = end_to_end_hours(work, run[precision])
-            lines.append(f"  end to end, from one paper-shaped run through `dlfa train` in {precision}: "
-                         f"{end_to_end['hours']} GPU hours, of which {end_to_end['fixed_hours']} fixed "
-                         f"({run[precision]['fixed_s']:.0f} s per run beyond training and evaluation)")
+        runs = (gpu.get("end_to_end") or {}).get("runs", {})
+        if runs:
+            projected = end_to_end_projection(work, runs)
+            lines.append(f"  end to end, from one paper-shaped run through `dlfa train` in {projected['precision']}: "
+                         f"{projected['hours']} GPU hours, of which {projected['fixed_hours']} fixed "
+                         f"({runs[projected['precision']]['fixed_s']:.0f} s per run beyond training and evaluation)")
     return "\n".join(lines)
 
 

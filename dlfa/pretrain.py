@@ -47,10 +47,11 @@ def pretraining_text(profiles: Iterable, sentences: int, seed: int = 0) -> list[
 def pretrain(model_dir: str | Path, tokenizer, texts: list[str], epochs: int, seed: int = 0,
              max_length: int = 64, log=print) -> dict[str, Any]:
     """Train a BertForMaskedLM of ``model_dir``'s config on ``texts`` and save it there (its encoder is
-    what every run then starts from). Returns the record written to ``pretraining.json``: the mean
-    masked-LM loss and the masked tokens' accuracy of the first and the last epoch."""
+    what every run then starts from). Returns the record written to ``pretraining.json``: its settings
+    and, per epoch, the mean masked-LM loss and the masked tokens' accuracy."""
     import torch
-    from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
+    from transformers import (BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling,
+                              get_linear_schedule_with_warmup)
 
     from .io import write_json
     if epochs < 1:
@@ -82,7 +83,8 @@ def pretrain(model_dir: str | Path, tokenizer, texts: list[str], epochs: int, se
             loss_sum += float(out.loss.detach()) * int(chosen.sum())
             correct += int((out.logits.argmax(-1)[chosen] == batch["labels"][chosen]).sum())
             masked += int(chosen.sum())
-        history.append({"epoch": epoch + 1, "loss": round(loss_sum / masked, 4), "accuracy": round(correct / masked, 4)})
+        history.append({"epoch": epoch + 1, "loss": round(loss_sum / masked, 4),
+                        "accuracy": round(correct / masked, 4)})
         log(f"masked-LM pretraining epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.3f}, "
             f"masked-token accuracy {history[-1]['accuracy']:.3f}")
     model.save_pretrained(model_dir)

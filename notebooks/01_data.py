@@ -39,10 +39,10 @@ import seaborn as sns
 from tqdm import tqdm  # text bar: tqdm.auto warns without ipywidgets
 
 from dlfa import data, tasks, tiny
-from dlfa.pretrain import pretraining_text
 from dlfa.io import save_figure, write_csv
 from dlfa.params import load, study_corpora
 from dlfa.paths import study_dir
+from dlfa.pretrain import pretraining_text
 
 params = load(params_file)
 out = study_dir(params.study, outputs_dir)
