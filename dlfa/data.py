@@ -55,6 +55,8 @@ SYNTHETIC_NLI = {"passive_share": 0.2}
 # of the premise, with synonyms (entailment) or with other concepts (contradiction), the rows of
 # PAWS-X's lexical pairs for other propositions (seed offset). XNLI in a language then teaches which
 # of its spellings name the same concept, which is what PAWS-X asks of a target that shares them.
+# With ``crosslingual_share`` > 0 that share of rows has its premise in English: L's stage then ties
+# L's spellings to English ones, so the classifier the English stage trains can read them on T.
 PLANTED_NLI_SEED = 7919
 CACHE_FORMAT = 2  # bump when the tokenized layout changes: old caches are rebuilt
 MODEL_COLUMNS = ["input_ids", "token_type_ids", "attention_mask", "labels"]
@@ -187,7 +189,8 @@ def _synthetic(task: Task, language: str, split: str, size: int | None, seed: in
     n = size or SYNTHETIC_SIZES[split]
     profile = synthetic_profile(language, planted)
     if task.name == "xnli" and planted:  # lexical NLI: PAWS-X's lexical pairs, other propositions
-        rows = synthetic.pawsx_rows(profile, n, seed + PLANTED_NLI_SEED, split, **SYNTHETIC_PAWSX)
+        rows = synthetic.pawsx_rows(profile, n, seed + PLANTED_NLI_SEED, split, **SYNTHETIC_PAWSX,
+                                    crosslingual_share=planted[6])
         rows = {"premise": rows["sentence1"], "hypothesis": rows["sentence2"], "id": rows["id"],
                 "label": [synthetic.ENTAILMENT if y == 1 else synthetic.CONTRADICTION for y in rows["label"]]}
     elif task.name == "xnli":
@@ -295,8 +298,9 @@ def synthetic_profile(language: str, planted: tuple | None = None):
     """The synthetic stand-in for a real language: its word order from URIEL syntax features,
     its share of English words falling with URIEL genetic distance to English.
 
-    ``planted`` = (kind, metric, rate, permuted, seed, english_share): a corpus with a known typology
-    effect (``english_share``, where not None, replaces the genetic share of English words). The
+    ``planted`` = (kind, metric, rate, permuted, seed, english_share, crosslingual_share): a corpus with
+    a known typology effect (``english_share``, where not None, replaces the genetic share of English
+    words; ``crosslingual_share`` concerns the intermediate rows only, ``_synthetic``). The
     words a language does not share with English are spelled as in ``synthetic.cognate_spellings``
     over every PAWS-X and XNLI language, so two languages spell a word alike with probability
     ``exp(-rate * d)``, d their URIEL distance of that kind (``permuted``: the distances of a fixed
@@ -309,7 +313,7 @@ def synthetic_profile(language: str, planted: tuple | None = None):
     genetic = typology.distance("genetic", "en", language)
     shared = round(float(np.clip(0.9 - 0.6 * genetic, 0.1, 0.9)), 3)
     if planted:
-        kind, metric, rate, permuted, seed, english_share = planted
+        kind, metric, rate, permuted, seed, english_share = planted[:6]
         shared = shared if english_share is None else float(english_share)
         cognates = tuple(sorted(planted_spellings(kind, metric, rate, permuted, seed)[language].items()))
         return synthetic.LanguageProfile(language, shared_fraction=shared, cognates=cognates)

@@ -213,6 +213,10 @@ class PlantedSharing:
     # English (0.3 to 0.63 here). A low share leaves the intermediate language as the only way to a
     # target's words, so the baseline's zero-shot accuracy does not mask the planted sharing.
     english_share: float | None = None
+    # Share of the intermediate task's rows whose premise is in English (the hypothesis in L): L's
+    # stage then ties L's spellings to English ones, which is what the English-trained classifier
+    # reads on a target that shares those spellings. 0: every row in L (attempts 1 to 9).
+    crosslingual_share: float = 0.0
 
 
 def _planted_sharing(key, v):
@@ -224,9 +228,10 @@ def _planted_sharing(key, v):
     value = PlantedSharing(**v)
     if not (_is_number(value.rate) and value.rate > 0) or not isinstance(value.permuted, bool) \
             or not (_is_int(value.seed) and value.seed >= 0) \
-            or not (value.english_share is None or (_is_number(value.english_share) and 0 <= value.english_share <= 1)):
+            or not (value.english_share is None or (_is_number(value.english_share) and 0 <= value.english_share <= 1)) \
+            or not (_is_number(value.crosslingual_share) and 0 <= value.crosslingual_share <= 1):
         return (f"'{key}': rate must be a number > 0, permuted true or false, seed an integer >= 0, english_share "
-                f"null or a number in [0, 1]; got {v!r}")
+                f"null or a number in [0, 1], crosslingual_share a number in [0, 1]; got {v!r}")
     return None
 
 
@@ -335,10 +340,10 @@ class Params:
     @property
     def planted_spec(self) -> tuple | None:
         """What the synthetic corpus needs of ``planted_sharing``: (kind, metric, rate, permuted, seed,
-        english_share)."""
+        english_share, crosslingual_share)."""
         p = self.planted_sharing
         return None if p is None else (self.typology_kind, self.distance_metric, p.rate, p.permuted, p.seed,
-                                       p.english_share)
+                                       p.english_share, p.crosslingual_share)
 
     def encoder_shape(self) -> tuple[int | None, int | None]:
         """(hidden size, depth) where it can be known without loading the model."""
@@ -381,6 +386,8 @@ class Params:
         if self.planted_sharing is not None:  # only when set, so that other studies keep their runs' configuration
             config["planted_sharing"] = {**values["planted_sharing"], "kind": self.typology_kind,
                                          "metric": self.distance_metric}
+            if not self.planted_sharing.crosslingual_share:  # its default: earlier controls keep their runs
+                config["planted_sharing"].pop("crosslingual_share")
         if intermediate:
             config["intermediate_source"] = self.intermediate_from
         return config

@@ -50,6 +50,12 @@ sentence spells each concept either way at random (``SYNONYM_SPELLING_SHARE``), 
   spelling per concept shared by both sentences.
 - XNLI: in a share ``lexical_share`` of rows the hypothesis respells one or two of its concepts.
 
+Cross-lingual rows (``pawsx_rows(..., crosslingual_share=c)``): in a share c of rows, drawn from a
+stream of their own, the first sentence is realised in English and the second in the language;
+the propositions, layouts, spellings and labels stay those of the monolingual rows. The planted
+control uses them for its intermediate task (``dlfa.data``), so that a language's stage ties its
+spellings to English ones.
+
 Lexical decisions come from a random stream of their own, so row i keeps its proposition and
 label whatever ``lexical_share`` is. A model must know which spellings are synonyms; in another
 language it can tell only where the language spells both words as English does, so zero-shot
@@ -601,12 +607,15 @@ def nli_pairs(n: int, seed: int, split: str, passive_share: float = 0.5, lexical
     return out
 
 
-def _rows(pairs, profile, lexicon_seed, names) -> dict[str, list]:
-    lex = _lexicon(profile, lexicon_seed)
+def _rows(pairs, profile, lexicon_seed, names, english_first=None) -> dict[str, list]:
+    """Columns for ``pairs`` in ``profile``'s language; where ``english_first[i]``, row i's first
+    sentence is in English instead (a cross-lingual pair)."""
+    lex, english = _lexicon(profile, lexicon_seed), _lexicon(ENGLISH, lexicon_seed)
     cols = {name: [] for name in ("id", *names, "label")}
     for i, (label, first, second) in enumerate(pairs):
         cols["id"].append(i)
-        cols[names[0]].append(_realise(*first, profile, lex))
+        first_english = english_first is not None and english_first[i]
+        cols[names[0]].append(_realise(*first, ENGLISH, english) if first_english else _realise(*first, profile, lex))
         cols[names[1]].append(_realise(*second, profile, lex))
         cols["label"].append(label)
     return cols
@@ -614,10 +623,21 @@ def _rows(pairs, profile, lexicon_seed, names) -> dict[str, list]:
 
 def pawsx_rows(profile: LanguageProfile, n: int, seed: int, split: str, *, lexicon_seed: int = 0,
                passive_share: float = 0.5, moved_adverbs: bool = True,
-               lexical_share: float = 0.0, lexical_words: int | None = 2) -> dict[str, list]:
-    """PAWS-X-shaped columns id, sentence1, sentence2, label (0/1), parallel across languages."""
+               lexical_share: float = 0.0, lexical_words: int | None = 2,
+               crosslingual_share: float = 0.0) -> dict[str, list]:
+    """PAWS-X-shaped columns id, sentence1, sentence2, label (0/1), parallel across languages.
+
+    ``crosslingual_share``: the probability that a row's first sentence is in English (the second
+    stays in ``profile``'s language), drawn from a stream of its own, so row i keeps its content and
+    label whatever the share; 0.0 gives exactly the monolingual rows.
+    """
     pairs = pawsx_pairs(n, seed, split, passive_share, moved_adverbs, lexical_share, lexical_words)
-    return _rows(pairs, profile, lexicon_seed, ("sentence1", "sentence2"))
+    _check_share(crosslingual_share, "crosslingual_share")
+    english_first = None
+    if crosslingual_share > 0:
+        rng = _rng("pawsx.crosslingual", seed, split)
+        english_first = [rng.random() < crosslingual_share for _ in pairs]
+    return _rows(pairs, profile, lexicon_seed, ("sentence1", "sentence2"), english_first)
 
 
 def nli_rows(profile: LanguageProfile, n: int, seed: int, split: str, *, lexicon_seed: int = 0,

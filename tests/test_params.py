@@ -163,7 +163,10 @@ def test_planted_sharing_is_for_the_synthetic_corpus_and_part_of_the_runs_config
     config = run_config(planted, grid(planted, [])[0])
     assert config["planted_sharing"] == {"rate": 3.0, "permuted": False, "seed": 0, "english_share": None,
                                          "kind": "syntactic", "metric": "cosine"}
-    assert planted.planted_spec == ("syntactic", "cosine", 3.0, False, 0, None)
+    assert planted.planted_spec == ("syntactic", "cosine", 3.0, False, 0, None, 0.0)
+    crossed = tiny_params(planted_sharing={"rate": 3.0, "crosslingual_share": 0.5})
+    assert run_config(crossed, grid(crossed, [])[0])["planted_sharing"]["crosslingual_share"] == 0.5
+    assert crossed.planted_spec[-1] == 0.5
     assert "planted_sharing" not in run_config(tiny_params(), grid(tiny_params(), [])[0])  # others unchanged
     with pytest.raises(ParamsError, match="'planted_sharing' plants an effect in the synthetic corpus"):
         tiny_params(planted_sharing={}, data_source="hub")
@@ -171,6 +174,8 @@ def test_planted_sharing_is_for_the_synthetic_corpus_and_part_of_the_runs_config
         tiny_params(planted_sharing={"rate": -1})
     with pytest.raises(ParamsError, match="english_share null or a number in \\[0, 1\\]"):
         tiny_params(planted_sharing={"english_share": 1.5})
+    with pytest.raises(ParamsError, match="crosslingual_share a number in \\[0, 1\\]"):
+        tiny_params(planted_sharing={"crosslingual_share": -0.1})
     for name in ("control", "control-null"):
         assert load(PARAMS / f"{name}.yaml").planted_sharing.permuted == (name == "control-null")
 

@@ -501,11 +501,11 @@ def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree
 
 def test_planted_languages_keep_english_word_order_and_their_english_share_unless_given_one():
     from dlfa import data, synthetic
-    planted = ("syntactic", "cosine", 3.5, False, 0, None)
+    planted = ("syntactic", "cosine", 3.5, False, 0, None, 0.0)
     plain, control = data.synthetic_profile("ja"), data.synthetic_profile("ja", planted)
     assert plain.order == "SOV" and control.order == "SVO" and control.adj_before_noun
     assert control.shared_fraction == plain.shared_fraction and control.cognates is not None
-    low = data.synthetic_profile("ja", planted[:5] + (0.1,))
+    low = data.synthetic_profile("ja", planted[:5] + (0.1, 0.0))
     assert low.shared_fraction == 0.1 and low.cognates == control.cognates
     lex_low, lex = synthetic.lexicon(low), synthetic.lexicon(control)
     english = {w for w in synthetic.WORDS if lex_low[w] == w}
@@ -529,3 +529,28 @@ def test_the_null_control_plants_the_same_sharing_unrelated_to_distance():
     assert np.allclose(np.sort(a), np.sort(b))  # the same distances, so the same amount of sharing
     assert abs(spearmanr(a, b).statistic) < 0.3  # ... assigned to other pairs
     assert list(real.index) == list(data.PLANTED_LANGUAGES) and "en" not in real.index
+
+
+def test_crosslingual_rows_put_the_first_sentence_in_english_and_change_nothing_else():
+    from dlfa import data, synthetic
+    de = data.synthetic_profile("de", ("syntactic", "cosine", 3.5, False, 0, 0.1, 0.0))
+    kwargs = dict(passive_share=0.2, lexical_share=1.0, lexical_words=None)
+    mono = synthetic.pawsx_rows(de, 400, 3, "train", **kwargs)
+    assert synthetic.pawsx_rows(de, 400, 3, "train", **kwargs, crosslingual_share=0.0) == mono
+    crossed = synthetic.pawsx_rows(de, 400, 3, "train", **kwargs, crosslingual_share=0.5)
+    english = synthetic.pawsx_rows(synthetic.ENGLISH, 400, 3, "train", **kwargs)
+    assert crossed["label"] == mono["label"] and crossed["sentence2"] == mono["sentence2"]
+    first_english = [a == e for a, e in zip(crossed["sentence1"], english["sentence1"])]
+    assert all(a == e or a == m for a, e, m in zip(crossed["sentence1"], english["sentence1"], mono["sentence1"]))
+    assert 0.4 < np.mean(first_english) < 0.6  # about the share, and every other row as it was
+    assert synthetic.pawsx_rows(de, 400, 3, "train", **kwargs, crosslingual_share=1.0)["sentence1"] == english["sentence1"]
+    with pytest.raises(ValueError, match="crosslingual_share must be in \\[0, 1\\]"):
+        synthetic.pawsx_rows(de, 4, 3, "train", crosslingual_share=2.0)
+    # Through the study's corpus: only the intermediate task's rows are crossed, never PAWS-X's.
+    planted = ("syntactic", "cosine", 3.5, False, 0, 0.1, 1.0)
+    nli, _ = data.load_corpus(data.intermediate_task("xnli"), "synthetic", "bg", "train", size=40, planted=planted)
+    en_words = set(synthetic.WORDS)
+    assert all(set(s.split()[:-1]) <= en_words for s in nli["sentence1"])
+    pawsx, _ = data.load_corpus(data.PAWSX, "synthetic", "de", "train", size=40, planted=planted)
+    flat, _ = data.load_corpus(data.PAWSX, "synthetic", "de", "train", size=40, planted=planted[:6] + (0.0,))
+    assert pawsx["sentence1"] == flat["sentence1"]
