@@ -57,7 +57,7 @@ statistics: $(STAMP)  ## the calibration and power simulations -> docs/statistic
 notebooks: $(STAMP)  ## notebooks/*.ipynb from the .py sources (for plain papermill; never committed)
 	$(PY) -m jupytext --to ipynb notebooks/01_data.py notebooks/02_typology.py notebooks/03_train.py notebooks/04_analysis.py
 
-validate: $(STAMP)  ## positive and null controls of the typology question (about 20 min) -> docs/validation.md
+validate: $(STAMP)  ## positive and null controls of the typology question (about 24 min) -> docs/validation.md
 	$(PY) -m dlfa.validation
 
 lab: $(STAMP)  ## JupyterLab with the notebooks (the .py files open as notebooks through jupytext)
