@@ -631,8 +631,8 @@ def pawsx_rows(profile: LanguageProfile, n: int, seed: int, split: str, *, lexic
     stays in ``profile``'s language), drawn from a stream of its own, so row i keeps its content and
     label whatever the share; 0.0 gives exactly the monolingual rows.
     """
-    pairs = pawsx_pairs(n, seed, split, passive_share, moved_adverbs, lexical_share, lexical_words)
     _check_share(crosslingual_share, "crosslingual_share")
+    pairs = pawsx_pairs(n, seed, split, passive_share, moved_adverbs, lexical_share, lexical_words)
     english_first = None
     if crosslingual_share > 0:
         rng = _rng("pawsx.crosslingual", seed, split)
