@@ -101,6 +101,32 @@ def _is_smoke(params: Params) -> bool:
     return params.model == "tiny" or params.data_source == "synthetic"
 
 
+def _profile_note(params: Params) -> str:
+    """What a tiny or synthetic study's numbers are (and are not) evidence of."""
+    planted = params.planted_sharing
+    if planted is None:
+        return ('<div class="note"><b>Smoke profile.</b> These numbers come from a tiny randomly '
+                "initialised BERT trained on a synthetic corpus whose languages are built from URIEL word-order "
+                "features and a lexicon shared with English in proportion to genetic closeness. They check that "
+                "every stage of the pipeline works; the corpus is designed so that zero-shot accuracy falls with "
+                "distance to English once the model has learnt the task. They say nothing about mBERT or real "
+                "languages.</div>")
+    english = ("a share falling with genetic distance" if planted.english_share is None
+               else f"{planted.english_share:.0%}")
+    tie = (f"under a fixed random permutation of the languages, so that the sharing is unrelated to distance "
+           f"(a null control)" if planted.permuted else "(a positive control)")
+    crossed = (f" In {planted.crosslingual_share:.0%} of the intermediate task's rows the premise is in English."
+               if planted.crosslingual_share else "")
+    name = "Null control" if planted.permuted else "Planted control"
+    return (f'<div class="note"><b>{name}.</b> These numbers come from a tiny randomly initialised BERT trained on '
+            f"a synthetic corpus with a typology effect planted by construction: every language keeps English word "
+            f"order and spells {english} of its words as English does, and any two languages spell each of their "
+            f"other words alike with probability exp(-{planted.rate:g} d) of their {params.typology_kind} "
+            f"{params.distance_metric} distance d {tie}.{crossed} They check that the pipeline and its analysis "
+            "find a known answer (<code>docs/validation.md</code>); they say nothing about mBERT or real "
+            "languages.</div>")
+
+
 def _grid_runs(out: Path, params: Params) -> tuple[list[dict], list[dict], list[str]] | None:
     if params.intermediate_task and not (out / "typology" / "selection.csv").is_file():
         return None  # the grid is not known before the typology stage
@@ -286,12 +312,7 @@ def build(out: str | Path, params: Params) -> Path:
     if params.description:
         parts.append(f"<p>{html.escape(params.description)}</p>")
     if _is_smoke(params):
-        parts.append('<div class="note"><b>Smoke profile.</b> These numbers come from a tiny randomly '
-                     "initialised BERT trained on a synthetic corpus whose languages are built from URIEL word-order "
-                     "features and a lexicon shared with English in proportion to genetic closeness. They check that "
-                     "every stage of the pipeline works; the corpus is designed so that zero-shot accuracy falls with "
-                     "distance to English once the model has learnt the task. They say nothing about mBERT or real "
-                     "languages.</div>")
+        parts.append(_profile_note(params))
 
     parts.append("<h2>Summary</h2>")
     runs = _grid_runs(out, params)
