@@ -218,6 +218,14 @@ class PlantedSharing:
     # reads on a target that shares those spellings. 0: every row in L (attempts 1 to 9).
     crosslingual_share: float = 0.0
 
+    def as_dict(self) -> dict[str, Any]:
+        """As a params file holds it; ``crosslingual_share`` only when set, so that earlier controls
+        keep their runs' configuration."""
+        values = asdict(self)
+        if not self.crosslingual_share:
+            values.pop("crosslingual_share")
+        return values
+
 
 def _planted_sharing(key, v):
     if v is None:
@@ -372,7 +380,7 @@ class Params:
         """Plain YAML/JSON types, as a params file holds them (``fusion`` without its layer)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["tiny_model"] = self.tiny_model.as_dict()
-        values["planted_sharing"] = None if self.planted_sharing is None else asdict(self.planted_sharing)
+        values["planted_sharing"] = None if self.planted_sharing is None else self.planted_sharing.as_dict()
         values["fusion"] = [f.options for f in self.fusion]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
@@ -386,8 +394,6 @@ class Params:
         if self.planted_sharing is not None:  # only when set, so that other studies keep their runs' configuration
             config["planted_sharing"] = {**values["planted_sharing"], "kind": self.typology_kind,
                                          "metric": self.distance_metric}
-            if not self.planted_sharing.crosslingual_share:  # its default: earlier controls keep their runs
-                config["planted_sharing"].pop("crosslingual_share")
         if intermediate:
             config["intermediate_source"] = self.intermediate_from
         return config
@@ -492,7 +498,7 @@ def validate(raw: Any, source: str = "params") -> Params:
     if isinstance(p["tiny_model"], TinyModel):
         p["tiny_model"] = p["tiny_model"].as_dict()
     if isinstance(p["planted_sharing"], PlantedSharing):
-        p["planted_sharing"] = asdict(p["planted_sharing"])
+        p["planted_sharing"] = p["planted_sharing"].as_dict()
     if isinstance(p["fusion"], tuple):
         p["fusion"] = [f.options for f in p["fusion"]]
     for f in fields(Params):

@@ -113,8 +113,8 @@ def _profile_note(params: Params) -> str:
                 "languages.</div>")
     english = ("a share falling with genetic distance" if planted.english_share is None
                else f"{planted.english_share:.0%}")
-    tie = (f"under a fixed random permutation of the languages, so that the sharing is unrelated to distance "
-           f"(a null control)" if planted.permuted else "(a positive control)")
+    tie = ("under a fixed random permutation of the languages, so that the sharing is unrelated to distance "
+           "(a null control)" if planted.permuted else "(a positive control)")
     crossed = (f" In {planted.crosslingual_share:.0%} of the intermediate task's rows the premise is in English."
                if planted.crosslingual_share else "")
     name = "Null control" if planted.permuted else "Planted control"

@@ -99,7 +99,7 @@ if params.model == "tiny":
     texts = (t for ds in raw.values() for col in ("sentence1", "sentence2") for t in data.column(ds, col))
     mlm_text = None
     if params.tiny_model.mlm_epochs:  # masked-LM pretraining on synthetic text in every language (dlfa.pretrain)
-        languages = list(dict.fromkeys(["en", *params.targets, *params.candidate_languages]))
+        languages = list(dict.fromkeys([*params.languages, *params.candidate_languages]))
         mlm_text = pretraining_text([data.synthetic_profile(lang, params.planted_spec) for lang in languages],
                                     params.tiny_model.mlm_sentences, params.data_seed)
         print(f"pretraining text: {params.tiny_model.mlm_sentences} sentences in each of {len(languages)} languages")
