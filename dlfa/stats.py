@@ -265,28 +265,33 @@ def paired_difference(correct_a, correct_b, confidence: float = 0.95, n_resample
                       seed: int = 0) -> dict[str, float]:
     """Accuracy of B minus accuracy of A on the same examples (``correct_*``: one bool per example).
 
-    CI: percentile bootstrap over examples, resampled in pairs. p-value: two-sided paired
-    permutation test (each example's two outcomes swapped at random), exact when 2^n <= n_resamples.
-    For 0/1 outcomes that is the exact McNemar (sign) test on the discordant examples. It covers the
-    test set only: the two runs are taken as given (one seed each).
+    p-value: the exact McNemar test, a two-sided binomial test of the discordant examples (B alone
+    right against A alone right) at one half (``scipy.stats.binomtest``), at every n: a resampled
+    p-value has a floor of 1 / (resamples + 1) that no multiplicity correction can get under. CI:
+    percentile bootstrap over examples, resampled in pairs. Its null is "these two runs are equally
+    accurate on examples like these": it covers the test set only, with the two runs as given (one
+    seed each), and says nothing about the variants they come from (two runs of the same variant
+    with different seeds differ too). ``b_only`` and ``a_only`` count the discordant examples.
     """
-    a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
+    a, b = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
     if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
         raise ValueError(f"correct_a and correct_b must be 1-D, non-empty and of equal length (the same "
                          f"examples in the same order); got {a.shape} and {b.shape}")
-    n, difference = len(a), float(b.mean() - a.mean())
-    if np.array_equal(a, b):  # no discordant example: no evidence of a difference, and nothing to resample
-        return {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0, "n": n}
+    n = len(a)
+    b_only, a_only = int((b & ~a).sum()), int((a & ~b).sum())
+    if b_only + a_only == 0:  # no discordant example: no evidence of a difference, and nothing to resample
+        return {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0, "n": n, "b_only": 0, "a_only": 0}
 
     def diff(x, y, axis=-1):
         return np.mean(y, axis=axis) - np.mean(x, axis=axis)
 
-    boot = stats.bootstrap((a, b), diff, paired=True, vectorized=True, confidence_level=confidence,
-                           n_resamples=n_resamples, method="percentile", random_state=seed)
-    perm = stats.permutation_test((a, b), diff, permutation_type="samples", vectorized=True,
-                                  n_resamples=n_resamples, random_state=seed)
-    return {"difference": difference, "ci_low": float(boot.confidence_interval.low),
-            "ci_high": float(boot.confidence_interval.high), "p_value": float(perm.pvalue), "n": n}
+    boot = stats.bootstrap((a.astype(float), b.astype(float)), diff, paired=True, vectorized=True,
+                           confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+                           random_state=seed)
+    return {"difference": (b_only - a_only) / n, "ci_low": float(boot.confidence_interval.low),
+            "ci_high": float(boot.confidence_interval.high),
+            "p_value": float(stats.binomtest(b_only, b_only + a_only, 0.5).pvalue), "n": n,
+            "b_only": b_only, "a_only": a_only}
 
 
 def collapse(predicted, gold, share: float = 0.95, margin: float = 0.01, what: str = "English dev") -> dict:

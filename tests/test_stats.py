@@ -69,9 +69,19 @@ def test_paired_difference_is_the_exact_mcnemar_test_on_few_examples():
     a = np.array([1, 1, 0, 1, 0, 1, 1, 0, 1, 1], bool)
     b = np.array([1, 1, 1, 1, 1, 1, 0, 1, 1, 1], bool)  # B alone right on 3 examples, A alone on 1
     r = stats.paired_difference(a, b)
-    assert r["difference"] == pytest.approx(0.2) and r["n"] == 10
-    assert r["p_value"] == pytest.approx(sps.binomtest(3, 4, 0.5).pvalue)  # 0.625: 2^10 pairings enumerated
+    assert r["difference"] == pytest.approx(0.2) and r["n"] == 10 and (r["b_only"], r["a_only"]) == (3, 1)
+    assert r["p_value"] == pytest.approx(0.625)  # 2 * P(X >= 3), X ~ Binomial(4, 1/2) = 2 * 5/16
     assert r["ci_low"] < 0.2 < r["ci_high"]
+
+
+def test_the_mcnemar_p_value_is_exact_far_below_any_resampling_floor():
+    # 150 examples right only for B, 30 only for A, 1,820 right or wrong for both
+    a = np.r_[np.zeros(150, bool), np.ones(30, bool), np.ones(1500, bool), np.zeros(320, bool)]
+    b = np.r_[np.ones(150, bool), np.zeros(30, bool), np.ones(1500, bool), np.zeros(320, bool)]
+    r = stats.paired_difference(a, b)
+    assert r["p_value"] == pytest.approx(sps.binomtest(150, 180, 0.5).pvalue, rel=1e-9)
+    assert 1e-20 < r["p_value"] < 5e-20  # about 2.2e-20; a 5,000-resample test could not go below 2.0e-4
+    assert r["difference"] == pytest.approx(120 / 2000)
 
 
 def test_paired_difference_on_a_test_set_sized_sample():
@@ -84,10 +94,9 @@ def test_paired_difference_on_a_test_set_sized_sample():
     half = 1.96 * d.std(ddof=1) / np.sqrt(len(d))  # the normal approximation's half-width
     assert r["ci_low"] == pytest.approx(d.mean() - half, abs=0.004)
     assert r["ci_high"] == pytest.approx(d.mean() + half, abs=0.004)
-    exact = sps.binomtest(int((d > 0).sum()), int((d != 0).sum()), 0.5).pvalue
-    assert r["p_value"] == pytest.approx(max(exact, 1 / 5001), abs=1e-3)  # Monte Carlo floor 1/(n+1)
+    assert r["p_value"] == pytest.approx(sps.binomtest(int((d > 0).sum()), int((d != 0).sum()), 0.5).pvalue)
     assert stats.paired_difference(a, a) == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0,
-                                             "n": 2000}
+                                             "n": 2000, "b_only": 0, "a_only": 0}
     with pytest.raises(ValueError, match="the same examples in the same order"):
         stats.paired_difference(a, b[:-1])
 
