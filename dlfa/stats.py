@@ -7,6 +7,7 @@ or both. The design-specific answers (the study's two questions) are in ``dlfa.a
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -63,15 +64,17 @@ def chi2_grid(df: int, nodes: int = 400) -> tuple[np.ndarray, np.ndarray]:
     return u, weights / weights.sum()
 
 
-def _two_part_tail(t, seed_share: float, df: int):
-    """P(|T| > t) for T = Z / sqrt(share * df / U + 1 - share), U ~ chi2(df): the generalized pivot
-    of ``seeds_and_examples`` in units of the estimated standard error."""
-    t = np.asarray(t, dtype=float)
-    if seed_share <= 0 or df < 1:
+def two_part_p_value(t, seed_share, df: int):
+    """P(|T| > t) for T = Z / sqrt(share * df / U + 1 - share), U ~ chi2(df): the two-sided p-value of
+    the generalized pivot of ``seeds_and_examples`` at ``t`` standard errors. ``t`` and ``seed_share``
+    broadcast against each other (thousands of simulated studies at once)."""
+    t, share = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(seed_share, dtype=float))
+    if df < 1:
         return 2 * stats.norm.sf(t)
     u, weights = chi2_grid(df)
-    scale = np.sqrt(seed_share * df / u + 1 - seed_share)
-    return np.minimum(1.0, (2 * stats.norm.sf(t[..., None] / scale) * weights).sum(axis=-1))
+    scale = np.sqrt(share[..., None] * df / u + 1 - share[..., None])
+    tail = (2 * stats.norm.sf(t[..., None] / scale) * weights).sum(axis=-1)
+    return np.minimum(1.0, np.where(share <= 0, 2 * stats.norm.sf(t), tail))
 
 
 def seeds_and_examples(estimate: float, seed_part: float, example_part: float, seeds: int, confidence: float = 0.95,
@@ -84,15 +87,22 @@ def seeds_and_examples(estimate: float, seed_part: float, example_part: float, s
     simulations) because a chance-small seed spread earns it many degrees of freedom; the pivot is
     never liberal and falls to the seed t-test or the normal test at either extreme.
     """
-    variance = seed_part + example_part
+    return two_part_test(estimate, seed_part, example_part, seeds - 1, confidence, sources)
+
+
+def two_part_test(estimate: float, estimated_part: float, known_part: float, df: int, confidence: float = 0.95,
+                  sources: str = "") -> dict:
+    """``seeds_and_examples`` for a variance part estimated on ``df`` degrees of freedom (a seed
+    spread, or a residual variance between cells) beside a part taken as known."""
+    variance = estimated_part + known_part
     se = float(np.sqrt(max(variance, 0.0)))
-    result = {"estimate": float(estimate), "se": se, "df": float(seeds - 1), "sources": sources}
+    result = {"estimate": float(estimate), "se": se, "df": float(df), "sources": sources}
     if se == 0:
         return {**result, "ci_low": estimate, "ci_high": estimate, "p_value": 1.0 if estimate == 0 else 0.0}
-    share = seed_part / variance
-    critical = two_part_critical(share, seeds - 1, 1 - confidence)
+    share = estimated_part / variance
+    critical = two_part_critical(share, df, 1 - confidence)
     return {**result, "seed_share": share, "ci_low": estimate - critical * se, "ci_high": estimate + critical * se,
-            "p_value": float(_two_part_tail(abs(estimate) / se, share, seeds - 1))}
+            "p_value": float(two_part_p_value(abs(estimate) / se, share, df))}
 
 
 def two_part_critical(seed_share: float, df: int, alpha: float = 0.05) -> float:
@@ -102,7 +112,7 @@ def two_part_critical(seed_share: float, df: int, alpha: float = 0.05) -> float:
     if seed_share <= 0 or df < 1:
         return float(normal)
     student = stats.t.ppf(1 - alpha / 2, df)
-    return float(optimize.brentq(lambda c: _two_part_tail(c, seed_share, df) - alpha, normal - 1e-9, student + 1e-9))
+    return float(optimize.brentq(lambda c: two_part_p_value(c, seed_share, df) - alpha, normal - 1e-9, student + 1e-9))
 
 
 def crossed_mean(scores, confidence: float = 0.95) -> dict:
@@ -126,18 +136,26 @@ def crossed_mean(scores, confidence: float = 0.95) -> dict:
     if s == 1:
         return {**_t_result(estimate, y.var(ddof=1) / n, n - 1, confidence,
                             f"{EXAMPLES}; 1 seed: seed noise not estimable"), "seed_share": 0.0}
-    seed_means, example_means = y.mean(axis=1), y.mean(axis=0)
-    ms_seed = n * seed_means.var(ddof=1)
-    ms_example = s * example_means.var(ddof=1)
-    residual = y - seed_means[:, None] - example_means[None, :] + estimate
-    ms_residual = float((residual ** 2).sum() / ((s - 1) * (n - 1)))
-    # Var(mean) = Var(seed means) / S, the seeds' own spread (S - 1 degrees of freedom), plus the
-    # example component that all seeds share (estimated from thousands of examples).
-    seed_part = ms_seed / (s * n)
-    example_part = max(ms_example - ms_residual, 0.0) / (s * n)
-    result = seeds_and_examples(estimate, seed_part, example_part, s, confidence, BOTH)
-    result.update(var_seed=seed_part, var_example=example_part)
+    _, seed_part, example_part = crossed_parts(y)
+    result = seeds_and_examples(estimate, float(seed_part), float(example_part), s, confidence, BOTH)
+    result.update(var_seed=float(seed_part), var_example=float(example_part))
     return result
+
+
+def crossed_parts(scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``crossed_mean``'s mean and its two variance parts, over the last two axes (seeds, examples)
+    of ``scores``: vectorised over any leading axes. The seed part is the spread of the seed means
+    over S (S - 1 degrees of freedom); the example part, the example component all seeds share, from
+    the two-way ANOVA mean squares: ``max(MS_example - MS_residual, 0) / (S N)``."""
+    y = np.asarray(scores, dtype=float)
+    s, n = y.shape[-2:]
+    estimate = y.mean(axis=(-2, -1))
+    seed_means, example_means = y.mean(axis=-1), y.mean(axis=-2)
+    ms_seed = n * seed_means.var(axis=-1, ddof=1)
+    ms_example = s * example_means.var(axis=-1, ddof=1)
+    residual = y - seed_means[..., :, None] - example_means[..., None, :] + estimate[..., None, None]
+    ms_residual = (residual ** 2).sum(axis=(-2, -1)) / ((s - 1) * (n - 1))
+    return estimate, ms_seed / (s * n), np.maximum(ms_example - ms_residual, 0.0) / (s * n)
 
 
 def seeds_and_binomial(per_seed, binomial_variance, confidence: float = 0.95) -> dict:
@@ -212,6 +230,102 @@ def slope_tests(y, distance, design: np.ndarray) -> dict[str, np.ndarray]:
         se = sigma / np.sqrt(ss_d)
         t = slope / se
     return {"slope": slope, "se": se, "t": t, "df": df, "residual_sd": sigma, "ss_distance": ss_d}
+
+
+def slope_tests_with_examples(scores, distance, design: np.ndarray) -> dict[str, np.ndarray]:
+    """``slope_tests`` when each cell's mean is a sum over shared test examples, with the test set's
+    sampling error measured from the examples themselves: vectorised over the leading axes of
+    ``scores`` (..., cells, examples), where ``scores[..., c, :].sum(-1)`` is cell c's mean.
+
+    The slope is the same linear contrast of the cell means; its variance has two parts. The test
+    examples' part is measured directly: for each example (one id: translations of one pair are one
+    example), its contribution to the contrast, whose spread over examples gives that part whatever
+    the correlation between runs on the same examples (runs from similar languages err on the same
+    pairs, which an OLS residual takes as independent across cells). The part between cells (each
+    cell's own effect and its runs' seed noise) is the OLS residual variance less what the test
+    examples put there in expectation, ``tr(M Sigma_examples)``, on the residual degrees of freedom.
+    The p-value is the generalized pivot of ``two_part_test`` (``two_part_p_value``). Returns slope,
+    se, p_value, df, residual_sd (the OLS one), between_var (per cell), example_var (of the slope),
+    seed_share (the between part's share of the slope's variance) and ss_distance.
+    """
+    y, d = np.asarray(scores, dtype=float), np.asarray(distance, dtype=float)
+    u, singular, _ = np.linalg.svd(design, full_matrices=False)
+    rank = int((singular > 1e-10 * singular.max()).sum())
+    q = u[:, :rank]
+    d_res = d - q @ (q.T @ d)
+    ss_d = float(d_res @ d_res)
+    df = len(d) - rank - 1
+    nan = np.full(y.shape[:-2], np.nan)
+    if ss_d <= 1e-12 * max(float(d @ d), 1e-300) or df < 1:
+        return {"slope": nan, "se": nan, "p_value": nan, "df": df, "residual_sd": nan, "between_var": nan,
+                "example_var": nan, "seed_share": nan, "ss_distance": 0.0 if df >= 1 else ss_d}
+    n = y.shape[-1]
+    means = y.sum(axis=-1)
+    w = d_res / ss_d
+    slope = means @ w
+    residual = means - (means @ q) @ q.T - slope[..., None] * d_res
+    rss = (residual ** 2).sum(axis=-1)
+    centred = y - y.mean(axis=-1, keepdims=True)  # each example's deviation, per cell
+    along_w = np.einsum("c,...cn->...n", w, centred)
+    resid_centred = (centred - np.einsum("ck,...kn->...cn", q, np.einsum("ck,...cn->...kn", q, centred))
+                     - d_res[:, None] * along_w[..., None, :])  # M applied to each example's deviations
+    correction = n / (n - 1)
+    trace = correction * (resid_centred ** 2).sum(axis=(-2, -1))
+    example_var = correction * (along_w ** 2).sum(axis=-1)
+    ols = rss / df / ss_d  # the OLS variance of the slope: every cell's error taken as independent
+    extra = np.maximum(example_var - trace / df / ss_d, 0.0)  # what the examples add along the slope beyond it
+    total = ols + extra
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(total)
+        share = np.where(total > 0, ols / total, 1.0)
+        p = np.where(se > 0, two_part_p_value(np.abs(slope) / np.where(se > 0, se, 1.0), share, df),
+                     np.where(slope == 0, 1.0, 0.0))
+    return {"slope": slope, "se": se, "p_value": p, "df": df, "residual_sd": np.sqrt(rss / df),
+            "ols_var": ols, "extra_var": extra, "seed_share": share, "ss_distance": ss_d}
+
+
+def crossfit_choice(dev, test) -> dict[str, np.ndarray]:
+    """Choose the best of K options on dev and estimate the chosen one on data the choice did not see.
+
+    ``dev``, ``test``: gains per seed and option, ``(..., seeds, K)`` (NaN: missing). ``chosen``: the
+    option with the best mean dev gain over every seed (ties: the first), and ``naive``, its mean test
+    gain over those seeds. When dev and test come from the same runs they share each seed's effect,
+    so ``naive`` keeps the luck that made the option look best. Cross-fitted: for each seed s, the
+    option best on the other seeds' dev (``fold_choice``) and its test gain on seed s
+    (``fold_estimate``); their mean estimates the true gain of what the procedure picks, free of
+    seed s's luck. Needs two or more seeds (NaN otherwise).
+    """
+    dev, test = np.asarray(dev, dtype=float), np.asarray(test, dtype=float)
+    if dev.shape != test.shape or dev.ndim < 2:
+        raise ValueError(f"dev and test must both be (..., seeds, options); got {dev.shape} and {test.shape}")
+    seeds = dev.shape[-2]
+    present = ~np.isnan(dev)
+    total, count = np.where(present, dev, 0.0).sum(axis=-2), present.sum(axis=-2)
+
+    def best(sums, counts):  # argmax of the means; -inf where an option has no dev gain
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf)
+        return means.argmax(axis=-1), np.isfinite(means).any(axis=-1)
+
+    chosen, ok = best(total, count)
+    with warnings.catch_warnings():  # an option missing on every seed: NaN, said by the caller
+        warnings.simplefilter("ignore", RuntimeWarning)
+        naive = np.nanmean(np.take_along_axis(test, chosen[..., None, None].repeat(seeds, axis=-2), axis=-1)[..., 0],
+                           axis=-1)
+    naive = np.where(ok, naive, np.nan)
+    folds, estimates = [], []
+    for s in range(seeds):
+        own = np.where(present[..., s, :], dev[..., s, :], 0.0)
+        choice, fold_ok = best(total - own, count - present[..., s, :])
+        estimate = np.take_along_axis(test[..., s, :], choice[..., None], axis=-1)[..., 0]
+        folds.append(choice)
+        estimates.append(np.where(fold_ok & (seeds > 1), estimate, np.nan))
+    fold_estimate = np.stack(estimates, axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        crossfit = np.nanmean(fold_estimate, axis=-1) if seeds > 1 else np.full(chosen.shape, np.nan)
+    return {"chosen": chosen, "naive": naive, "fold_choice": np.stack(folds, axis=-1),
+            "fold_estimate": fold_estimate, "crossfit": crossfit}
 
 
 def correlation(x, y, method: str = "spearman", confidence: float = 0.95, n_resamples: int = 2000,

@@ -68,7 +68,7 @@ def test_the_gain_mde_has_80_percent_power_in_simulation():
     seed_hat = per_seed.var(axis=1, ddof=1) / seeds
     se_hat = np.sqrt(seed_hat + example_part)
     # the p-value of stats.seeds_and_examples, without its interval (a root search per study)
-    p = [stats._two_part_tail(abs(e) / s, v / s ** 2, seeds - 1) for e, s, v in zip(estimate, se_hat, seed_hat)]
+    p = [stats.two_part_p_value(abs(e) / s, v / s ** 2, seeds - 1) for e, s, v in zip(estimate, se_hat, seed_hat)]
     assert np.mean(np.array(p) < 0.05) == pytest.approx(0.80, abs=0.04)
     assert power.gain_mde(se, 0.0, 1) == pytest.approx((sps.norm.ppf(0.975) + sps.norm.ppf(0.8)) * se, rel=1e-3)
     assert np.isnan(power.slope_mde(0.0, 0.01, 5)) and np.isnan(power.gain_mde(0.0, 0.5, 3))

@@ -143,7 +143,7 @@ def test_seeds_and_examples_falls_to_the_seed_t_test_and_to_the_normal_test_at_t
     between = stats.seeds_and_examples(1.0, 0.125, 0.125, seeds=3)
     assert 1.959964 * 0.5 < between["ci_high"] - 1.0 < sps.t.ppf(0.975, 2) * 0.5
     # the one-degree-of-freedom tail is heavy: it comes from the chi-square near 0, which quadrature misses
-    assert stats._two_part_tail(30.0, 0.05, 1) > 1e-3
+    assert stats.two_part_p_value(30.0, 0.05, 1) > 1e-3
 
 
 def test_seeds_and_binomial_without_predictions_is_conservative_and_labelled():
