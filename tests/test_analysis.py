@@ -57,8 +57,9 @@ def test_a_planted_slope_is_recovered_exactly_whatever_the_languages_own_effects
     clean = analysis.typology_effect(make_results(planted(-0.1)), distances)
     assert list(clean.columns) == analysis.TYPOLOGY_COLUMNS
     row = clean.iloc[0]
-    assert row.estimate == pytest.approx(-0.1, abs=1e-9) and row.n_cells == 18
-    assert row.n_intermediate == 3 and row.n_targets == 6 and row.df == 18 - 1 - 2 - 5 - 1
+    # de -> de is the same language: left out of the slope (17 of the 18 cells)
+    assert row.estimate == pytest.approx(-0.1, abs=1e-9) and row.n_cells == 17 and row.n_same_language == 1
+    assert row.n_intermediate == 3 and row.n_targets == 6 and row.df == 17 - 1 - 2 - 5 - 1
     confounded = analysis.typology_effect(make_results(planted(-0.1, {t: 0.02 * i for i, t in enumerate(TARGETS)},
                                                                {"de": 0.05, "ru": -0.03, "tr": 0.0})), distances)
     assert confounded.iloc[0].estimate == pytest.approx(-0.1, abs=1e-9)  # headroom and usefulness removed
@@ -87,13 +88,14 @@ def test_seeds_and_variants_are_not_extra_cells():
     many = analysis.typology_effect(make_results(noisy, seeds=(1, 2, 3), variants=("baseline", "d6")),
                                     make_distances(DIST))
     for table in (one, many):
-        assert set(table.n_cells) == {18} and set(table.df) == {18 - 1 - 2 - 5 - 1}  # the unit is the (L, T) cell
+        slopes = table[table.kind == "syntactic"]
+        assert set(slopes.n_cells) == {17} and set(slopes.df) == {17 - 1 - 2 - 5 - 1}  # the unit is the (L, T) cell
     assert set(many.variant) == {"baseline", "d6", "all"}  # variants apart, plus the pooled row
 
 
 @pytest.mark.parametrize("case, expected", [
-    ("one intermediate", "one intermediate language (de) cannot separate distance"),
-    ("one target", "one target (ja) cannot separate distance from the target's own headroom"),
+    ("one intermediate", "one intermediate language (de) cannot separate syntactic distance"),
+    ("one target", "one target (ja) cannot separate syntactic distance from the target's own headroom"),
     ("constant", "the genetic distance is 1 for every (intermediate, target) cell"),
     ("additive", "additive in intermediate language and target"),
     ("too few cells", "leave no degrees of freedom"),
@@ -109,7 +111,7 @@ def test_every_grid_that_cannot_answer_says_not_estimable_and_why(case, expected
     elif case == "additive":
         dist = {(a, b): 0.1 * ["de", "ru", "tr", "en"].index(a) + 0.01 * (TARGETS + ["en"]).index(b) for a, b in DIST}
     else:
-        inter, languages = (None, "de", "ru"), ("en", "de", "ja")
+        inter, languages = (None, "de", "ru"), ("en", "fr", "ja")  # 2 x 2 cells: 4 parameters
     table = analysis.typology_effect(make_results(planted(-0.1), intermediates=inter, languages=languages),
                                      make_distances(dist, kind))
     row = table.iloc[0]
@@ -128,16 +130,18 @@ def test_holm_is_across_the_kinds_and_metrics_of_one_variant():
         return planted(-0.05)(variant, inter, seed, language) + noise.setdefault(
             (variant, inter, seed, language), rng.normal(0, 0.01))
     table = analysis.typology_effect(make_results(noisy, variants=("baseline", "d3")), dist)
-    for _, group in table.groupby("variant"):
+    for _, group in table[table.kind != analysis.SAME_LANGUAGE].groupby("variant"):
         assert np.allclose(group.p_holm, stats.holm(group.p_value))
-        assert len(group) == 3
+        assert len(group) == 3 and group.family.nunique() == 1 and group.family.iloc[0].startswith("exploratory")
 
 
 def test_collapsed_runs_are_left_out_and_counted():
     results = make_results(planted(-0.1))
     results["collapsed"] = results.run_id == "baseline__xnli-ru__s1"
     row = analysis.typology_effect(results, make_distances(DIST)).iloc[0]
-    assert row.n_intermediate == 2 and row.n_cells == 12 and row.n_excluded_runs == 1
+    assert row.n_intermediate == 2 and row.n_cells == 11 and row.n_collapsed == 1 and row.collapsed_runs == "left out"
+    counted = analysis.typology_effect(results, make_distances(DIST), collapsed="include").iloc[0]
+    assert counted.n_intermediate == 3 and counted.n_cells == 17 and counted.collapsed_runs.startswith("counted")
     assert analysis.collapsed_runs(results) == ["baseline__xnli-ru__s1"]
     assert analysis.collapsed_runs(results.drop(columns="collapsed")) == []  # contract columns: none collapsed
     everything = results.assign(collapsed=True)
