@@ -243,6 +243,34 @@ def _planted_sharing(key, v):
     return None
 
 
+@dataclass(frozen=True)
+class NoisePriors:
+    """What ``dlfa plan`` assumes of the noise before any run, to say what the grid can detect
+    (accuracy units: 0.01 = one point). They decide no result: the analysis measures the noise of
+    the runs it has. No published seed spread of mBERT on PAWS-X could be checked, so the defaults
+    are stated assumptions (docs/statistics.md gives the reasoning); replace them with a study's
+    measured values (the report's residual and seed SDs) before planning the next one."""
+
+    seed_sd: float = 0.010         # SD over training seeds of one run's accuracy averaged over the zero-shot targets
+    test_shared_sd: float = 0.003  # SD of the test-set error of a DLFA gain that every seed shares
+    cell_sd: float = 0.010         # SD of each (intermediate, target) cell's own gain, unrelated to distance
+    cell_seed_sd: float = 0.010    # SD over seeds of one intermediate run's gain on one target (seed and test noise)
+    source: str = ("assumed: 1 point of seed SD per run and per (language, target) cell; the shared test part "
+                   "from binomial arithmetic on 2,000 parallel pairs per language")
+
+
+def _noise_priors(key, v):
+    names = [f.name for f in fields(NoisePriors)]
+    if not isinstance(v, dict) or set(v) - set(names):
+        return f"'{key}' must be a mapping of some of {names}; got {v!r}"
+    bad = [k for k, x in v.items() if k != "source" and not (_is_number(x) and x > 0)]
+    if bad:
+        return f"'{key}': {', '.join(bad)} must be > 0 (accuracy units: 0.01 = one point); got {v!r}"
+    if not isinstance(v.get("source", ""), str):
+        return f"'{key}': source must be a string (where the values come from); got {v.get('source')!r}"
+    return None
+
+
 def _fusion(key, v):
     found = []
     for options in (v if isinstance(v, list) else [v]):
@@ -296,6 +324,10 @@ class Params:
     fusion_layers: tuple[int | None, ...] = key((None,), None, "null (baseline) and layers 1..L-1")
     fusion: tuple[DLFAConfig, ...] = key((DLFAConfig(),), _fusion, "AIF options (a mapping, or a list: swept)")
     seeds: tuple[int, ...] = key((1,), _seeds, "training seeds")
+    confirmatory_layer: int | None = key(None, _integer(1, optional=True),
+                                         "the fused layer whose gain is question 2's primary test, named before the "
+                                         "study runs (null: every layer, Holm across them)")
+    noise_priors: NoisePriors = key(NoisePriors(), _noise_priors, "what dlfa plan assumes of the noise (power)")
     data_seed: int = key(0, _integer(0), "seed of the data subsets")
     train_size: int | None = key(None, _integer(1, optional=True), "English training pairs (null: all)")
     eval_size: int | None = key(None, _integer(1, optional=True), "dev and test pairs per language")
@@ -381,6 +413,7 @@ class Params:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["tiny_model"] = self.tiny_model.as_dict()
         values["planted_sharing"] = None if self.planted_sharing is None else self.planted_sharing.as_dict()
+        values["noise_priors"] = asdict(self.noise_priors)
         values["fusion"] = [f.options for f in self.fusion]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
@@ -427,6 +460,7 @@ def _draft(p: dict[str, Any]) -> Params:
     """Checked values (plain types) as a Params, for the checks that read several keys."""
     planted = p["planted_sharing"]
     return Params(**{**p, "tiny_model": TinyModel(**p["tiny_model"]), "fusion": (),
+                     "noise_priors": NoisePriors(**p["noise_priors"]),
                      "planted_sharing": PlantedSharing(**planted) if isinstance(planted, dict) else planted})
 
 
@@ -458,6 +492,9 @@ def _cross_checks(p: dict[str, Any]) -> list[str]:
             found.append(f"'fusion_layers' has {bad}: allowed are null (baseline) and {allowed}")
         if len(set(fl)) != len(fl):
             found.append(f"'fusion_layers' lists a layer twice: {list(fl)}")
+        if p["confirmatory_layer"] is not None and p["confirmatory_layer"] not in fl:
+            found.append(f"'confirmatory_layer' {p['confirmatory_layer']} is not among 'fusion_layers' {list(fl)}: "
+                         "name a layer the study trains, or null")
     for options in (p["fusion"] if isinstance(p["fusion"], list) else [p["fusion"]]):
         found += [f"'fusion': {problem}" for problem in DLFAConfig.from_dict(options).problems(hidden)
                   if problem.startswith("reduction")]
@@ -499,6 +536,8 @@ def validate(raw: Any, source: str = "params") -> Params:
         p["tiny_model"] = p["tiny_model"].as_dict()
     if isinstance(p["planted_sharing"], PlantedSharing):
         p["planted_sharing"] = p["planted_sharing"].as_dict()
+    if isinstance(p["noise_priors"], NoisePriors):
+        p["noise_priors"] = asdict(p["noise_priors"])
     if isinstance(p["fusion"], tuple):
         p["fusion"] = [f.options for f in p["fusion"]]
     for f in fields(Params):
@@ -516,6 +555,7 @@ def validate(raw: Any, source: str = "params") -> Params:
         raise ParamsError(source, problems)
     fusion = p["fusion"] if isinstance(p["fusion"], list) else [p["fusion"]]
     values = {**p, "tiny_model": TinyModel(**p["tiny_model"]), "fusion": tuple(DLFAConfig.from_dict(f) for f in fusion),
+              "noise_priors": NoisePriors(**p["noise_priors"]),
               "planted_sharing": None if p["planted_sharing"] is None else PlantedSharing(**p["planted_sharing"])}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return Params(**values)

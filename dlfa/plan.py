@@ -222,7 +222,69 @@ def plan(params: Params, gpu_results: Path = GPU_RESULTS) -> str:
             lines.append(f"  end to end, from one paper-shaped run through `dlfa train` in {projected['precision']}: "
                          f"{projected['hours']} GPU hours, of which {projected['fixed_hours']} fixed "
                          f"({runs[projected['precision']]['fixed_s']:.0f} s per run beyond training and evaluation)")
+    lines += power_section(params, languages)
     return "\n".join(lines)
+
+
+Q2_GAINS = (0.01, 0.02, 0.0243)  # 1 and 2 points, and the DLFA paper's D_6 over its baseline (84.37 - 81.94)
+Q1_SLOPES = (0.025, 0.05, 0.1)  # 0.25, 0.5 and 1 point of gain per 0.1 of distance
+
+
+def _seeds_text(seeds: int | None) -> str:
+    return "not reachable" if seeds is None else str(seeds)
+
+
+def power_section(params: Params, languages: list[str], alpha: float = 0.05) -> list[str]:
+    """What the grid can detect, before anything runs, from the params' ``noise_priors``: each
+    question's primary test at stated effects, and the seeds each needs for 80% power."""
+    from . import power
+    priors, seeds = params.noise_priors, len(params.seeds)
+    lines = [f"power, before any run, with {seeds} seed{'s' if seeds != 1 else ''} and the noise_priors (points: "
+             f"seed SD {100 * priors.seed_sd:.1f} per run, a DLFA gain's test part shared by its seeds "
+             f"{100 * priors.test_shared_sd:.1f}, cell SD {100 * priors.cell_sd:.1f}, a run's gain on one target "
+             f"{100 * priors.cell_seed_sd:.1f})", f"  where the priors come from: {priors.source}"]
+    layers = [k for k in params.fusion_layers if k is not None]
+    if "baseline" not in [run.variant for run in grid(params, [])] or not layers:
+        lines.append("  question 2 (DLFA): not estimable with this grid: it needs the baseline and a fused layer")
+    else:
+        k = params.confirmatory_layer
+        a = alpha if k is not None else alpha / len(layers)
+        which = (f"layer {k} named in advance, alpha {alpha:g}" if k is not None else
+                 f"layer {layers[0]}, the grid's only one, alpha {alpha:g}" if len(layers) == 1 else
+                 f"{len(layers)} layers, Holm: alpha {a:.2g} at its first step")
+        powers = [power.fusion_design_power(g, seeds, priors.seed_sd, priors.test_shared_sd, a) if seeds > 1
+                  else float("nan") for g in Q2_GAINS]
+        needed = [power.seeds_needed(lambda n, g=g: power.fusion_design_power(g, n, priors.seed_sd,
+                                                                             priors.test_shared_sd, a))
+                  for g in Q2_GAINS]
+        lines.append(f"  question 2, DLFA (primary: {which}; no intermediate task, zero-shot targets): power at a true "
+                     f"gain of {' / '.join(f'{100 * g:g}' for g in Q2_GAINS)} points: "
+                     + (" / ".join(f"{p:.2f}" for p in powers) if seeds > 1 else "not estimable with one seed")
+                     + f"; seeds for 80%: {' / '.join(_seeds_text(n) for n in needed)}")
+    if not languages:
+        lines.append("  question 1 (typology): not estimable with this grid: it has no intermediate task")
+        return lines
+    from .typology import distance_matrix
+    distance = distance_matrix(params.typology_kind, languages, metric=params.distance_metric,
+                               columns=list(params.targets), source=params.typology_source)
+    design = power.typology_design(distance)
+    head = (f"  question 1, typology (primary: baseline variant, {params.typology_kind} {params.distance_metric} "
+            f"distance, alpha {alpha:g}; {design['cells']} cells of {len(languages)} x {len(params.targets)}"
+            + (f" without {design['same_language']} same-language" if design.get("same_language") else "")
+            + f", {design['df']} residual df)")
+    if design["reason"]:
+        lines.append(f"{head}: not estimable with this grid: {design['reason']}")
+        return lines
+    args = (design, priors.cell_sd, priors.cell_seed_sd, alpha)
+    powers = [power.typology_design_power(g, seeds, *args) for g in Q1_SLOPES]
+    needed = [power.seeds_needed(lambda n, g=g: power.typology_design_power(g, n, *args)) for g in Q1_SLOPES]
+    ceiling = [power.typology_design_power(g, 10 ** 6, *args) for g in Q1_SLOPES]
+    lines.append(f"{head}: power at a slope of {' / '.join(f'{10 * g:g}' for g in Q1_SLOPES)} points of gain per 0.1 "
+                 f"of distance: {' / '.join(f'{p:.2f}' for p in powers)}; seeds for 80%: "
+                 f"{' / '.join(_seeds_text(n) for n in needed)}"
+                 + (f" (cell effects alone cap the power at {' / '.join(f'{c:.2f}' for c in ceiling)}: more "
+                    "intermediate languages or targets, not seeds)" if None in needed else ""))
+    return lines
 
 
 def _size(n: float) -> str:
