@@ -190,8 +190,9 @@ def _cell_scores(study_dir: Path, gains: pd.DataFrame, selection: str, split: st
     return scores
 
 
-def _not_estimable(cells: pd.DataFrame, what: str) -> str | None:
-    """Why ``x`` cannot be related to the gain once the languages' own effects are removed, or None."""
+def _not_estimable(cells: pd.DataFrame, what: str, kind: str = "") -> str | None:
+    """Why ``x`` (``what``: distance, or the same-language indicator; ``kind``: the distance's kind)
+    cannot be related to the gain once the languages' own effects are removed, or None."""
     inter, targets = sorted(cells.intermediate_language.unique()), sorted(cells.language.unique())
     if len(inter) < 2:
         return (f"not estimable with this grid: one intermediate language ({', '.join(inter) or 'none'}) cannot "
@@ -200,13 +201,14 @@ def _not_estimable(cells: pd.DataFrame, what: str) -> str | None:
     if len(targets) < 2:
         return (f"not estimable with this grid: one target ({', '.join(targets)}) cannot separate {what} from the "
                 "target's own headroom; it needs two or more targets")
+    named = f"{kind} {what}".strip()
     if np.ptp(cells.x) == 0:
-        return (f"not estimable: the {what} is {cells.x.iloc[0]:.3g} for every (intermediate, target) cell, so "
+        return (f"not estimable: the {named} is {cells.x.iloc[0]:.3g} for every (intermediate, target) cell, so "
                 "there is nothing to relate the gain to")
     design = stats.fixed_effects(cells.intermediate_language, cells.language)
     fit = stats.slope_tests(np.zeros(len(cells)), cells.x, design)
     if fit["ss_distance"] <= 1e-12 * max(1.0, float((cells.x ** 2).sum())):
-        return (f"not estimable: the {what} is additive in intermediate language and target (no variation "
+        return (f"not estimable: the {named} is additive in intermediate language and target (no variation "
                 "is left once their own effects are removed)")
     if fit["df"] < 1:
         return (f"not estimable with this grid: {len(cells)} cells leave no degrees of freedom for the error once "
@@ -286,7 +288,7 @@ def typology_effect(results: pd.DataFrame, distances: pd.DataFrame, study_dir: s
                    "method": OLS_METHOD.format(x="distance")}
             notes = same_note + ([f"{len(missing)} cell(s) without a {kind} distance left out"] if len(missing) else [])
             if len(cells):
-                reason = _not_estimable(cells, f"{kind} distance")
+                reason = _not_estimable(cells, "distance", kind)
             elif len(cells_v):
                 reason = "not estimable: no cell has a distance"
             else:
@@ -639,15 +641,19 @@ def _correct_table(study_dir: Path, group: pd.DataFrame, selection: str, languag
 
 
 PAIRED_COLUMNS = ["run_id", "baseline_run_id", "variant", "intermediate_language", "seed", "selection", "language",
-                  "accuracy", "baseline_accuracy", "difference", "ci_low", "ci_high", "p_value", "q_value", "n"]
+                  "accuracy", "baseline_accuracy", "difference", "ci_low", "ci_high", "b_only", "a_only", "p_value",
+                  "q_value", "n"]
 
 
 def paired_tests(study_dir: str | Path, results: pd.DataFrame, selection: str = "en-dev",
                  split: str = "test") -> pd.DataFrame:
     """Every run against the plain baseline of the same seed (no fusion, no intermediate task), per
     language, on the same test examples at each run's selected checkpoint (``stats.paired_difference``:
-    test examples only, the two runs as given). ``q_value``: Benjamini-Hochberg over the whole table
-    (the family: every paired test of the study for this protocol and split)."""
+    ``b_only`` and ``a_only`` count the examples only the run, or only the baseline, gets right; the
+    exact McNemar p-value). Their null is "these two runs are equally accurate on examples like
+    these": the two runs as given, one seed each, so a difference between two seeds of one variant is
+    as significant as one between variants; the seed-aware answers are ``fusion_effect`` and
+    ``typology_effect``. ``q_value``: Benjamini-Hochberg over the whole table."""
     runs = results[["run_id", "variant", "intermediate_language", "seed"]].drop_duplicates()
     plain = runs[(runs.variant == "baseline") & runs.intermediate_language.isna()].set_index("seed")["run_id"]
     languages = list(dict.fromkeys(results.language))
@@ -667,3 +673,21 @@ def paired_tests(study_dir: str | Path, results: pd.DataFrame, selection: str = 
     table = pd.DataFrame(rows, columns=[c for c in PAIRED_COLUMNS if c != "q_value"])
     table["q_value"] = stats.benjamini_hochberg(table["p_value"]) if len(table) else []
     return table[PAIRED_COLUMNS]
+
+
+PRIMARY_COLUMNS = ["question", "test", "estimate", "ci_low", "ci_high", "p_holm", "n_collapsed", "collapsed_runs",
+                   "note"]
+
+
+def primary_rows(typology: pd.DataFrame, fusion: pd.DataFrame) -> pd.DataFrame:
+    """The declared answers (``family == "primary"``) of both questions in one table: the typology
+    slope (per unit distance) and the DLFA gain (per layer of the primary family). ``p_holm`` is Holm
+    within the primary family: the p-value itself for a family of one test."""
+    out = []
+    for row in typology[typology.family == PRIMARY].itertuples():
+        out.append({"question": "1 typology", "test": f"slope per unit of {row.kind} {row.metric} distance, {row.variant}",
+                    **{c: getattr(row, c) for c in PRIMARY_COLUMNS[2:]}})
+    for row in fusion[fusion.family == PRIMARY].itertuples():
+        out.append({"question": "2 DLFA", "test": f"layer {row.fusion_layer} gain, {row.languages}, no intermediate task",
+                    **{c: getattr(row, c) for c in PRIMARY_COLUMNS[2:]}})
+    return pd.DataFrame(out, columns=PRIMARY_COLUMNS)

@@ -196,6 +196,23 @@ def _notes(notes) -> str:
     return "".join(f"<p class='muted'>{html.escape(n[0].upper() + n[1:])}.</p>" for n in distinct)
 
 
+def _mde_text(mde, low, high, scale: float) -> list[str]:
+    """The detectable effect and the range its estimated noise implies, as text."""
+    out = []
+    for m, lo, hi in zip(mde, low, high):
+        if pd.isna(m):
+            out.append("–")
+        elif pd.notna(lo) and pd.notna(hi) and lo != hi:
+            out.append(f"{scale * m:.1f} ({scale * lo:.1f} to {scale * hi:.1f})")
+        else:
+            out.append(f"{scale * m:.1f}")
+    return out
+
+
+def _family(family: pd.Series) -> pd.Series:
+    return family.astype(object).fillna("").str.replace("exploratory: ", "exploratory · ", regex=False)
+
+
 def _fusion_section(out: Path) -> str:
     path = out / "analysis" / "fusion_effect.csv"
     if not path.is_file():
@@ -203,19 +220,51 @@ def _fusion_section(out: Path) -> str:
     table = pd.read_csv(path)
     if table.empty:
         return "<h3>DLFA by layer</h3><p class='muted'>No fusion layer in this grid.</p>"
+    table = pd.concat([table[table.family == "primary"], table[table.family != "primary"]])
     shown = pd.DataFrame({
-        "layer": table.fusion_layer, "intermediate": table.intermediate_language.astype(object).fillna("none"),
-        "languages": table.languages,
+        "family": _family(table.family), "layer": table.fusion_layer,
+        "intermediate": table.intermediate_language.astype(object).fillna("none"), "languages": table.languages,
         "gain, points [95%]": [_fmt_interval(*r) for r in zip(table.estimate, table.ci_low, table.ci_high)],
-        "Holm p": table.p_holm, "seeds": table.n_seeds,
-        "chosen on dev": table.chosen_on_dev.map({True: "yes", False: ""}),
+        "Holm p (family)": table.p_holm, "seeds": table.n_seeds,
+        "en dev gain": (100 * table.en_dev_estimate).round(1),
+        "chosen on en dev": table.chosen_on_dev.map({True: "yes", False: ""}),
         "best on test": table.best_on_test.map({True: "yes", False: ""}),
-        "detectable (80%), points": (100 * table.mde_80).round(1)})
+        "detectable (80%), points (range)": _mde_text(table.mde_80, table.mde_80_low, table.mde_80_high, 100),
+        "collapsed": table.n_collapsed})
     sources = "; ".join(sorted(set(table.interval.dropna())))
     return ("<h3>DLFA by layer</h3><p>Gain over the baseline variant of the same seed and intermediate setting, "
-            "averaged over all languages or the zero-shot targets; Holm across the layers of one setting; intervals "
-            f"over {html.escape(sources or 'nothing estimable')}. Choosing the layer on test instead of dev overstates "
-            "the gain (the winner's curse); <i>detectable</i>: the gain found with 80% power at Holm's first step.</p>"
+            "averaged over all languages or the zero-shot targets; intervals over "
+            f"{html.escape(sources or 'nothing estimable')}. The primary row(s) first; every other row is "
+            "exploratory, Holm within its family. <i>chosen on en dev</i>: the layer with the best gain on English "
+            "dev, the zero-shot choice (its test gain is estimated honestly below); <i>detectable</i>: the gain "
+            "found with 80% power at the family's first Holm step, from a seed spread estimated on the seeds here, "
+            "with the range that estimate implies; <i>collapsed</i>: runs the row left out.</p>"
+            + _table(shown) + _notes(table.note) + _choice_section(out))
+
+
+def _choice_section(out: Path) -> str:
+    path = out / "analysis" / "fusion_choice.csv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path, dtype={"note": str, "fold_layers": str, "interval": str})
+    if table.empty or table.n_layers.max() < 2:
+        return "<p class='muted'>One fused layer in this grid: no layer is chosen.</p>" if len(table) else ""
+    shown = pd.DataFrame({
+        "intermediate": table.intermediate_language.astype(object).fillna("none"), "languages": table.languages,
+        "chosen on": table.choice.map({"en-dev": "English dev", "oracle": "targets' dev (oracle)"}),
+        "layer": table.chosen_layer.map(lambda v: "–" if pd.isna(v) else f"{int(v)}"),
+        "its test gain (naive)": (100 * table.naive_gain).round(1),
+        "cross-fitted gain [95%]": [_fmt_interval(*r) for r in zip(table.crossfit_gain, table.crossfit_ci_low,
+                                                                     table.crossfit_ci_high)],
+        "each seed's choice": table.fold_layers.fillna(""),
+        "best on test": [f"{int(k)}: {100 * g:+.1f}" if pd.notna(k) else "–"
+                         for k, g in zip(table.best_on_test_layer, table.best_on_test_gain)],
+        "seeds": table.n_seeds})
+    return ("<h4>The layer a researcher would choose</h4><p>Dev and test come from the same runs and share each "
+            "seed's luck, so the chosen layer's own test gain (<i>naive</i>) overstates it, and the layer best on "
+            "test overstates it more. Cross-fitted: for each seed, the layer best on the other seeds' dev, its gain on "
+            "this seed's test, averaged, with a 95% interval over seeds and test examples. Choosing on the targets' "
+            "dev (oracle) uses labelled target-language data: not zero-shot, shown apart.</p>"
             + _table(shown) + _notes(table.note))
 
 
@@ -229,20 +278,61 @@ def _typology_section(out: Path, params: Params) -> str:
         return head + "<p class='muted'>No intermediate-task runs.</p>"
     if table.estimate.isna().all() and table.note.nunique() == 1:
         return head + f"<p>Every variant, kind and metric: {html.escape(table.note.iloc[0])}.</p>"
-    primary = (table.kind == params.typology_kind) & (table.metric == params.distance_metric)
-    table = pd.concat([table[primary], table[~primary]])
+    primary = table.family == "primary"
+    same = table.kind == "same-language"
+    table = pd.concat([table[primary], table[~primary & ~same], table[same]])
+    same = table.kind == "same-language"
+    scale = [100.0 if s else 10.0 for s in same]
     shown = pd.DataFrame({
-        "variant": table.variant, "kind": table.kind, "metric": table.metric,
-        "slope, points per 0.1 [95%]": [_fmt_interval(*r, scale=10.0) for r in
-                                         zip(table.estimate, table.ci_low, table.ci_high)],
-        "Holm p": table.p_holm, "cells": table.n_cells,
+        "family": _family(table.family), "variant": table.variant, "kind": table.kind, "metric": table.metric,
+        "slope, points per 0.1 [95%] (same-language: points)": [
+            _fmt_interval(v, lo, hi, scale=k) for v, lo, hi, k in zip(table.estimate, table.ci_low, table.ci_high, scale)],
+        "Holm p (family)": table.p_holm, "cells": table.n_cells,
         "L x T": [f"{a} x {b}" for a, b in zip(table.n_intermediate, table.n_targets)],
-        "detectable (80%), points per 0.1": (10 * table.mde_80).round(2)})
-    return (head + "<p>OLS on the (intermediate language, target) cell means, seeds averaged: "
+        "same-language cells left out": [0 if s else int(n) for s, n in zip(same, table.n_same_language.fillna(0))],
+        "detectable (80%) (range)": [t for t in _mde_text(table.mde_80, table.mde_80_low, table.mde_80_high, 10)],
+        "collapsed": table.n_collapsed})
+    method = ("the slope's variance counts the test examples the runs share (from predictions)"
+              if table.method.astype(str).str.contains("predictions").any() else "OLS")
+    return (head + "<p>On the (intermediate language, target) cell means, seeds averaged: "
             "gain ~ distance + C(intermediate) + C(target), so that a target's headroom and a language's overall "
-            "usefulness are removed first; negative: closer languages gain more. Holm across the kinds and metrics of "
-            f"one variant; the study's own kind ({html.escape(params.typology_kind)}) first; <i>detectable</i>: the "
-            "slope found with 80% power at Holm's first step.</p>" + _table(shown) + _notes(table.note))
+            "usefulness are removed first; negative: closer languages gain more. Same-language cells are left out of "
+            "every slope (an in-language intermediate task is another treatment, at distance 0) and contrasted with "
+            f"the other cells in the <i>same-language</i> row; {html.escape(method)}. The primary row first (the "
+            f"study's own kind, {html.escape(params.typology_kind)}, baseline variant); the rest are exploratory, Holm "
+            "within each family. <i>detectable</i>: the slope found with 80% power (points per 0.1) from the residual "
+            "SD estimated here, with the range that estimate implies.</p>" + _table(shown) + _notes(table.note))
+
+
+def _collapse_section(out: Path) -> str:
+    """Collapse rates per variant and intermediate setting, and the primary answers with collapsed
+    runs counted at their measured accuracy."""
+    rates_csv, primary_csv = out / "analysis" / "collapse_rates.csv", out / "analysis" / "primary.csv"
+    if not rates_csv.is_file():
+        return ""
+    rates = pd.read_csv(rates_csv)
+    if not rates.collapsed.any():
+        return ""
+    shown = rates.assign(rate=[f"{r:.0%} [{lo:.0%}, {hi:.0%}]" for r, lo, hi in zip(rates.rate, rates.ci_low, rates.ci_high)])
+    part = ("<h3>Collapsed runs</h3><p>Failure is an outcome: how often runs collapsed (exact 95% intervals), per "
+            "variant and per intermediate setting. A variant or language that fails more often is worse in a way its "
+            "surviving runs' accuracy hides.</p>" + _table(shown.drop(columns=["ci_low", "ci_high"])))
+    if primary_csv.is_file():
+        primary = pd.read_csv(primary_csv)
+        if primary.collapsed_runs.nunique() > 1:
+            part += ("<p>The primary answers with collapsed runs left out (the main analysis) and counted at their "
+                     "measured accuracy (sensitivity):</p>" + _primary_table(primary))
+    return part
+
+
+def _primary_table(primary: pd.DataFrame) -> str:
+    scale = [10.0 if q.startswith("1") else 100.0 for q in primary.question]
+    return _table(pd.DataFrame({
+        "question": primary.question, "test": primary.test,
+        "estimate [95%] (slope: points per 0.1; gain: points)": [
+            _fmt_interval(v, lo, hi, scale=k) for v, lo, hi, k in zip(primary.estimate, primary.ci_low, primary.ci_high, scale)],
+        "p (Holm within the primary family)": primary.p_holm, "collapsed runs": [
+            f"{int(n)} {c}" if n else "none" for n, c in zip(primary.n_collapsed, primary.collapsed_runs)]}))
 
 
 def _ranking_section(out: Path, params: Params) -> str:
@@ -326,10 +416,19 @@ def build(out: str | Path, params: Params) -> Path:
     if answers:
         parts.append("<p><b>Question 1.</b> " + html.escape(answers["typology"]) + "</p>")
         parts.append("<p><b>Question 2.</b> " + html.escape(answers["fusion"]) + "</p>")
+        primary_csv = out / "analysis" / "primary.csv"
+        if primary_csv.is_file():
+            primary = pd.read_csv(primary_csv)
+            primary = primary[primary.collapsed_runs == primary.collapsed_runs.iloc[0]] if len(primary) else primary
+            parts.append("<p>Each question's primary test was declared before the study ran (question 1: the baseline "
+                         "variant at the study's distance kind; question 2: the confirmatory layer, or every layer with "
+                         "Holm across them, no intermediate task, zero-shot targets); every other number below is "
+                         "exploratory.</p>" + _primary_table(primary))
         parts.append("<p class='muted'>Estimands, methods, nulls and the simulated calibration of every test: "
                      "<code>docs/statistics.md</code> in the repository.</p>")
     parts.append(_fusion_section(out))
     parts.append(_typology_section(out, params))
+    parts.append(_collapse_section(out))
     parts.append(_ranking_section(out, params))
     accuracy_csv = out / "analysis" / "accuracy.csv"
     if accuracy_csv.is_file():
@@ -345,12 +444,13 @@ def build(out: str | Path, params: Params) -> Path:
     if paired_csv.is_file():
         paired = pd.read_csv(paired_csv)
         if len(paired):
-            diff = interval_table(paired.rename(columns={"run_id": "run"}), "run", "difference", signed=True,
-                                  corrected="q_value")
+            diff = interval_table(paired.rename(columns={"run_id": "run"}), "run", "difference", signed=True)
             parts.append("<h3>Each run against the plain baseline</h3><p>Each run minus the plain baseline of its seed, "
-                         "on the same test examples (paired bootstrap 95% interval over test examples, the two runs as "
-                         f"given); * Benjamini-Hochberg q &lt; 0.05 over the {len(paired)} paired tests of the study "
-                         "(no star rests on an uncorrected p-value):</p>")
+                         "on the same test examples, with a paired bootstrap 95% interval over test examples. These "
+                         "describe two given runs on one test set: their exact McNemar tests (in "
+                         "<code>analysis/paired_tests.csv</code>) ask whether these two runs differ, not whether the "
+                         "variants do (two seeds of one variant differ too), so nothing here is starred; the two "
+                         "questions above are the seed-aware answers.</p>")
             parts.append(_table(diff.reset_index()))
     parts.append(_replication_section(out))
     published_csv = out / "analysis" / "published_difference.csv"

@@ -101,15 +101,13 @@ def published_difference(sweep: pd.DataFrame, task: str = "pawsx") -> pd.DataFra
     return pd.DataFrame(rows, columns=["row", "reference", *languages, "avg"])
 
 
-def interval_table(frame: pd.DataFrame, index, value: str, signed: bool = False, corrected: str | None = None,
+def interval_table(frame: pd.DataFrame, index, value: str, signed: bool = False,
                    columns: str = "language") -> pd.DataFrame:
-    """``value [ci_low, ci_high]`` per ``index`` x ``columns``, as text; `` *`` marks a corrected p-value
-    (the column ``corrected``: a q-value or Holm p) below 0.05, never an uncorrected one. Rows and
-    columns keep their order of appearance."""
+    """``value [ci_low, ci_high]`` per ``index`` x ``columns``, as text. Rows and columns keep their
+    order of appearance."""
     number = "{:+.3f}" if signed else "{:.3f}"
-    marked = frame[corrected] < 0.05 if corrected else [False] * len(frame)
-    cells = frame.assign(cell=[f"{number.format(v)} [{number.format(lo)}, {number.format(hi)}]{' *' if m else ''}"
-                               for v, lo, hi, m in zip(frame[value], frame["ci_low"], frame["ci_high"], marked)])
+    cells = frame.assign(cell=[f"{number.format(v)} [{number.format(lo)}, {number.format(hi)}]"
+                               for v, lo, hi in zip(frame[value], frame["ci_low"], frame["ci_high"])])
     table = cells.pivot_table(index=index, columns=columns, values="cell", aggfunc="first", sort=False)
     table.columns.name = None
     return table[list(dict.fromkeys(frame[columns]))]

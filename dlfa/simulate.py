@@ -8,8 +8,11 @@ is correlated between runs: in part for every run (hard examples are hard for al
 the runs of one intermediate language or one fused layer whatever their seed, correlated again
 between similar languages (runs from close languages err on the same pairs), in part the run's
 own. The correlation is a Gaussian copula on each example, so a run's expected accuracy is
-exactly the one planted: an effect planted in accuracy points is the effect the analysis should
-find, and under a null it should find none.
+exactly the one planted: an effect planted in accuracy points moves each example's chance in
+proportion to its room, pi (1 - pi) / E[pi (1 - pi)] (an example every run gets right cannot
+improve), so that the population's accuracy moves by exactly the effect and never leaves [0, 1]
+for effects below about 12 points. It is the effect the analysis should find; under a null it
+should find none.
 
 :func:`typology_studies` draws the typology design (intermediate languages x targets, a run
 without intermediate task per seed), :func:`fusion_studies` the DLFA design (fused layers beside
@@ -39,22 +42,39 @@ class Examples:
     scale: float = 0.25     # correlation exp(-d / scale) of that share between intermediate languages d apart
 
 
+    @property
+    def mu(self) -> float:
+        """The probit mean that gives ``accuracy``: E[Phi(mu + spread X)] = Phi(mu / sqrt(1 + spread^2))."""
+        return float(special.ndtri(self.accuracy) * np.sqrt(1 + self.spread ** 2))
+
+    @property
+    def room(self) -> float:
+        """E[pi (1 - pi)] over the examples, pi = Phi(mu + spread X): E[Phi(Y)] - E[Phi(Y)^2], the second
+        a bivariate normal probability."""
+        from scipy.stats import multivariate_normal
+        r = self.spread ** 2 / (1 + self.spread ** 2)
+        a = self.mu / np.sqrt(1 + self.spread ** 2)
+        both = multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]]).cdf([a, a])
+        return float(self.accuracy - both)
+
+
 def _standardised(v: np.ndarray) -> np.ndarray:
     return (v - v.mean()) / v.std() if v.std() > 0 else np.zeros_like(v)
 
 
 def _difficulty(rng, n: int, languages: int, examples: int, ex: Examples) -> np.ndarray:
     """(n, languages, examples): each example's chance of being answered right, before the effects."""
-    mu = special.ndtri(ex.accuracy) * np.sqrt(1 + ex.spread ** 2)  # E[Phi(mu + spread X)] = accuracy
     common = rng.standard_normal((n, 1, examples), dtype=np.float32)
     own = rng.standard_normal((n, languages, examples), dtype=np.float32)
-    return special.ndtr(mu + ex.spread * (np.sqrt(ex.parallel) * common + np.sqrt(1 - ex.parallel) * own))
+    return special.ndtr(ex.mu + ex.spread * (np.sqrt(ex.parallel) * common + np.sqrt(1 - ex.parallel) * own))
 
 
 def _right(rng, chance: np.ndarray, shift: np.ndarray, common: np.ndarray, group: np.ndarray,
            ex: Examples) -> np.ndarray:
-    """Right (True) or wrong: the copula's latent below the probit of chance + shift."""
-    threshold = special.ndtri(np.clip(chance + shift, 1e-6, 1 - 1e-6))
+    """Right (True) or wrong: the copula's latent below the probit of the example's chance, moved by
+    ``shift`` in proportion to its room."""
+    moved = chance + (shift / np.float32(ex.room)) * chance * (1 - chance)
+    threshold = special.ndtri(np.clip(moved, 1e-6, 1 - 1e-6))
     rest = 1.0 - ex.shared - ex.group
     latent = np.sqrt(ex.shared) * common + np.sqrt(rest) * rng.standard_normal(threshold.shape, dtype=np.float32)
     if ex.group:

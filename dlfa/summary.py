@@ -70,10 +70,10 @@ def _scope(table: pd.DataFrame, intermediate_language, languages: str) -> pd.Dat
 
 
 def fusion_sentence(table: pd.DataFrame, intermediate_language=None, languages: str = ZERO_SHOT,
-                    choice: pd.DataFrame | None = None) -> str:
+                    choice: pd.DataFrame | None = None, confirmatory_layer: int | None = None) -> str:
     """Question 2 for one intermediate setting (None: no intermediate task): the primary test (the
-    confirmatory layer, or the layers with Holm across them), then the layer a researcher would
-    choose on English dev, its gain estimated cross-fitted over seeds (``choice``:
+    ``confirmatory_layer`` named in advance, or the layers with Holm across them), then the layer a
+    researcher would choose on English dev, its gain estimated cross-fitted over seeds (``choice``:
     ``analysis.fusion_choice``'s table)."""
     rows = _scope(table, intermediate_language, languages)
     if rows.empty:
@@ -85,12 +85,17 @@ def fusion_sentence(table: pd.DataFrame, intermediate_language=None, languages: 
     primary = estimable[estimable.family == PRIMARY]
     if len(primary) == 1:
         row = primary.iloc[0]
-        verdict = "a gain is shown" if row.p_value < 0.05 and row.estimate > 0 else \
-            "a loss is shown" if row.p_value < 0.05 else "no gain is shown"
-        sentence = (f"DLFA (primary: layer {int(row.fusion_layer)}, named in advance): fusing it changes {scope} test "
+        if row.n_seeds < 2:
+            verdict = ("one seed: the interval covers the test examples only, so it says nothing of another seed's "
+                       "runs and is no test of fusion")
+        else:
+            verdict = "a gain is shown" if row.p_value < 0.05 and row.estimate > 0 else \
+                "a loss is shown" if row.p_value < 0.05 else "no gain is shown"
+        which = "named in advance" if row.fusion_layer == confirmatory_layer else "the grid's only layer"
+        seeds = f"; {int(row.n_seeds)} seeds" if row.n_seeds > 1 else ""
+        sentence = (f"DLFA (primary: layer {int(row.fusion_layer)}, {which}): fusing it changes {scope} test "
                     f"accuracy by {_points(row.estimate)} points [{_points(row.ci_low)}, {_points(row.ci_high)}] "
-                    f"(95% over {row.interval}; {int(row.n_seeds)} seed{'s' if row.n_seeds != 1 else ''}), "
-                    f"p = {row.p_value:.3g}: {verdict}.")
+                    f"(95% over {row.interval}{seeds}), p = {row.p_value:.3g}: {verdict}.")
     else:
         family = primary if len(primary) else estimable
         label = "primary" if len(primary) else "exploratory"
@@ -120,8 +125,8 @@ def _choice_sentence(choice: pd.DataFrame | None, intermediate_language, languag
     if choice is None or choice.empty:
         return ""
     rows = _scope(choice, intermediate_language, languages)
-    rows = rows[(rows.choice == EN_DEV) & rows.naive_gain.notna()]
-    if rows.empty:
+    rows = rows[(rows.choice == EN_DEV) & rows.naive_gain.notna() & (rows.n_layers > 1)]
+    if rows.empty:  # one layer: nothing is chosen
         return ""
     c = rows.iloc[0]
     sentence = (f" Choosing among {int(c.n_layers)} layer{'s' if c.n_layers != 1 else ''} on English dev picks layer "

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from dlfa import analysis, replication, stats, summary
 from dlfa.results import RESULT_COLUMNS
@@ -94,8 +95,8 @@ def test_seeds_and_variants_are_not_extra_cells():
 
 
 @pytest.mark.parametrize("case, expected", [
-    ("one intermediate", "one intermediate language (de) cannot separate syntactic distance"),
-    ("one target", "one target (ja) cannot separate syntactic distance from the target's own headroom"),
+    ("one intermediate", "one intermediate language (de) cannot separate distance"),
+    ("one target", "one target (ja) cannot separate distance from the target's own headroom"),
     ("constant", "the genetic distance is 1 for every (intermediate, target) cell"),
     ("additive", "additive in intermediate language and target"),
     ("too few cells", "leave no degrees of freedom"),
@@ -118,6 +119,63 @@ def test_every_grid_that_cannot_answer_says_not_estimable_and_why(case, expected
     assert np.isnan(row.estimate) and np.isnan(row.p_value) and np.isnan(row.ci_low) and np.isnan(row.mde_80)
     assert row.note.startswith("not estimable") and expected in row.note
     assert summary.typology_sentence(table, kind, "cosine").endswith(row.note + ".")
+
+
+def test_a_same_language_bonus_is_its_own_contrast_and_not_read_as_a_slope():
+    dist = {**DIST, ("de", "de"): 0.0}  # an intermediate task in the target's own language: distance 0
+    bonus = 0.04
+
+    def accuracy(variant, inter, seed, language):
+        return planted(0.0)(variant, inter, seed, language) + (bonus if inter == language else 0.0)
+    results = make_results(accuracy)
+    table = analysis.typology_effect(results, make_distances(dist), primary=("syntactic", "cosine"))
+    slope = table[table.kind == "syntactic"].iloc[0]
+    assert slope.estimate == pytest.approx(0.0, abs=1e-9) and slope.n_cells == 17 and slope.n_same_language == 1
+    assert slope.family == analysis.PRIMARY and "de->de" in slope.note
+    same = table[table.kind == analysis.SAME_LANGUAGE].iloc[0]
+    assert same.estimate == pytest.approx(bonus, abs=1e-9) and same.n_cells == 18
+    assert same.family.startswith("exploratory")
+    # kept in, the one same-language cell at distance 0 reads as "closer languages gain more"
+    cells = analysis.cell_gains(analysis.seed_gains(results)[0])
+    d = [dist[(a, b)] for a, b in zip(cells.intermediate_language, cells.language)]
+    kept_in = stats.slope_tests(cells.gain.to_numpy(), d, stats.fixed_effects(cells.intermediate_language,
+                                                                               cells.language))
+    assert kept_in["slope"] < -0.005  # the truth is 0
+    sentence = summary.typology_sentence(table, "syntactic", "cosine")
+    assert sentence.startswith("Typology (primary, syntactic cosine distance, baseline)")
+    assert "the 1 same-language cell(s) left out" in sentence and "in-language intermediate task gains +4.0" in sentence
+
+
+def test_with_predictions_the_slope_counts_the_test_examples_the_runs_share(tmp_path):
+    rng = np.random.default_rng(12)
+    targets, n, seeds = ["de", "fr", "ja", "ko"], 300, (1, 2)
+    languages = ["en", *targets]
+    hard = rng.random((len(languages), n)) < 0.25
+    accuracy, right = {}, {}
+    for inter in (None, "de", "ru", "tr"):
+        group = rng.random((len(languages), n)) < 0.1  # examples this language's runs get wrong, every seed
+        for seed in seeds:
+            run = f"baseline__{'none' if inter is None else 'xnli-' + inter}__s{seed}"
+            correct = ~hard & ~group & (rng.random((len(languages), n)) > 0.1)
+            _write_predictions(tmp_path, run, dict(zip(languages, correct)))
+            for lang, c in zip(languages, correct):
+                accuracy[(inter, seed, lang)] = c.mean()
+                right[(inter, seed, lang)] = c.astype(float)
+    results = make_results(lambda v, i, s, lang: accuracy[(i, s, lang)], seeds=seeds, languages=languages, n=n)
+    distances = make_distances(DIST)
+    plain = analysis.typology_effect(results, distances).iloc[0]
+    with_examples = analysis.typology_effect(results, distances, tmp_path).iloc[0]
+    assert "predictions" in with_examples.method and "no predictions" in plain.method
+    assert with_examples.estimate == pytest.approx(plain.estimate)  # the same fit, another variance
+    # by hand: each cell's gain as a sum over its examples (seeds averaged), ids shared by the targets
+    cells = [(i, t) for i in ("de", "ru", "tr") for t in targets if i != t]
+    scores = np.stack([sum(right[(i, s, t)] - right[(None, s, t)] for s in seeds) / (len(seeds) * n)
+                       for i, t in cells])
+    fit = stats.slope_tests_with_examples(scores, [DIST[c] for c in cells],
+                                          stats.fixed_effects([c[0] for c in cells], [c[1] for c in cells]))
+    assert with_examples.p_value == pytest.approx(float(fit["p_value"]))
+    half = stats.two_part_critical(float(fit["seed_share"]), fit["df"]) * float(fit["se"])
+    assert with_examples.ci_high - with_examples.estimate == pytest.approx(half)
 
 
 def test_holm_is_across_the_kinds_and_metrics_of_one_variant():
@@ -176,19 +234,107 @@ def test_fusion_gain_per_layer_from_accuracies_with_both_sources_of_noise():
     assert set(table.languages) == {analysis.ALL, analysis.ZERO_SHOT}
 
 
-def test_the_layer_chosen_on_dev_and_the_layer_best_on_test_are_both_shown():
+def test_the_layer_is_chosen_on_english_dev_alone_and_the_layer_best_on_test_is_shown_apart():
     results = make_results(layered({"d3": 0.02, "d6": 0.01}), seeds=(1, 2), variants=("baseline", "d3", "d6"),
                            intermediates=(None,))
-    # on dev, layer 6 looks better (the dev shift applies to every run, so make it per variant)
-    dev = (results.split == "dev") & (results.variant == "d6")
-    results.loc[dev, "accuracy"] += 0.03
+    dev = results.split == "dev"
+    # layer 3 looks far better on the targets' dev sets: labelled target data, which a zero-shot choice never reads
+    results.loc[dev & (results.variant == "d3") & (results.language != "en"), "accuracy"] += 0.05
+    # on English dev, layer 6 looks better
+    results.loc[dev & (results.variant == "d6") & (results.language == "en"), "accuracy"] += 0.03
     table = analysis.fusion_effect(results)
     zero = table[table.languages == analysis.ZERO_SHOT].set_index("fusion_layer")
+    assert zero.loc[6, "en_dev_estimate"] == pytest.approx(0.04) and zero.loc[3, "en_dev_estimate"] == pytest.approx(0.02)
     assert zero.loc[6, "chosen_on_dev"] and not zero.loc[3, "chosen_on_dev"]
     assert zero.loc[3, "best_on_test"] and not zero.loc[6, "best_on_test"]
-    sentence = summary.fusion_sentence(table)
-    assert sentence.startswith("DLFA: fusing layer 6 (the best on dev of 2 layers) changes zero-shot test accuracy by +1.0")
-    assert "The layer best on test, 3, shows +2.0" in sentence and "winner's curse" in sentence
+    # without a confirmatory layer every layer of (no intermediate task, zero-shot) is the primary family
+    assert set(zero.family) == {analysis.PRIMARY} and np.allclose(zero.p_holm, stats.holm(zero.p_value))
+    assert summary.fusion_sentence(table).startswith("DLFA (primary: layers 3 to 6, Holm across them)")
+
+
+def test_a_confirmatory_layer_is_a_primary_family_of_one_and_the_rest_are_exploratory():
+    results = make_results(layered({"d3": 0.02, "d6": 0.01}, seed_noise=0.005), seeds=(1, 2, 3),
+                           variants=("baseline", "d3", "d6"), intermediates=(None, "de"))
+    table = analysis.fusion_effect(results, confirmatory_layer=6)
+    primary = table[table.family == analysis.PRIMARY]
+    assert len(primary) == 1 and primary.fusion_layer.iloc[0] == 6 and primary.languages.iloc[0] == analysis.ZERO_SHOT
+    assert primary.intermediate_language.isna().all() and primary.p_holm.iloc[0] == primary.p_value.iloc[0]
+    others = table[(table.family != analysis.PRIMARY)]
+    assert others.family.str.startswith("exploratory").all() and len(others) == len(table) - 1
+    for _, family in others.groupby("family"):
+        assert np.allclose(family.p_holm, stats.holm(family.p_value))
+    assert summary.fusion_sentence(table, confirmatory_layer=6).startswith(
+        "DLFA (primary: layer 6, named in advance): fusing it changes "
+                                                     f"zero-shot test accuracy by {100 * primary.estimate.iloc[0]:+.1f} "
+                                                     "points")
+    primary_rows = analysis.primary_rows(analysis.typology_effect(results, make_distances(DIST),
+                                                                  primary=("syntactic", "cosine")), table)
+    assert list(primary_rows.question) == ["1 typology", "2 DLFA"]
+
+
+def _choice_results(seeds):
+    """Three layers; on English dev layer 3 leads on seeds 1 and 2 and layer 6 on seed 3; on test,
+    layer 6 gains 2 points, layer 3 one point, layer 9 nothing (zero-shot targets)."""
+    dev_en = {(3, 1): 0.04, (3, 2): 0.03, (3, 3): 0.0, (6, 1): 0.01, (6, 2): 0.0, (6, 3): 0.05,
+              (9, 1): 0.0, (9, 2): 0.02, (9, 3): 0.01}
+    test_gain = {3: 0.01, 6: 0.02, 9: 0.0}
+
+    def accuracy(variant, inter, seed, language):
+        return 0.8 if variant == "baseline" else 0.8 + test_gain[int(variant[1:])] + 0.001 * seed
+    results = make_results(accuracy, seeds=seeds, variants=("baseline", "d3", "d6", "d9"), intermediates=(None,))
+    for (k, seed), lead in dev_en.items():
+        where = (results.split == "dev") & (results.variant == f"d{k}") & (results.seed == seed)
+        results.loc[where & (results.language == "en"), "accuracy"] = 0.8 + lead
+    return results
+
+
+def test_fusion_choice_estimates_the_chosen_layer_on_seeds_the_choice_did_not_see():
+    table = analysis.fusion_choice(_choice_results((1, 2, 3)))
+    assert list(table.columns) == analysis.CHOICE_COLUMNS
+    row = table[(table.languages == analysis.ZERO_SHOT) & (table.choice == analysis.EN_DEV)].iloc[0]
+    # mean English dev gains: layer 3 0.0233, layer 6 0.02, layer 9 0.01: layer 3 chosen on every seed
+    assert row.chosen_layer == 3 and row.naive_gain == pytest.approx(0.01 + 0.002)
+    # seed 1: seeds 2, 3 -> layer 6 (0.025); seed 2: seeds 1, 3 -> layer 6 (0.03); seed 3: seeds 1, 2 -> layer 3 (0.035)
+    assert row.fold_layers == "s1: 6, s2: 6, s3: 3"
+    folds = [0.02 + 0.001, 0.02 + 0.002, 0.01 + 0.003]
+    assert row.crossfit_gain == pytest.approx(np.mean(folds))
+    assert row.crossfit_ci_low < row.crossfit_gain < row.crossfit_ci_high and row.n_seeds == 3 and row.n_layers == 3
+    assert (row.best_on_test_layer, row.best_on_test_gain) == (6, pytest.approx(0.022))
+    oracle = table[table.choice == analysis.ORACLE]
+    assert len(oracle) == 2 and oracle.note.str.contains("not zero-shot").all()
+    sentence = summary.fusion_sentence(analysis.fusion_effect(_choice_results((1, 2, 3))), choice=table)
+    assert "Choosing among 3 layers on English dev picks layer 3" in sentence
+    assert "cross-fitted: s1: 6, s2: 6, s3: 3" in sentence and "gains +1.9 points" in sentence
+
+
+def test_fusion_choice_with_one_seed_is_not_estimable():
+    table = analysis.fusion_choice(_choice_results((1,)))
+    row = table[(table.languages == analysis.ZERO_SHOT) & (table.choice == analysis.EN_DEV)].iloc[0]
+    assert row.chosen_layer == 3 and np.isnan(row.crossfit_gain) and np.isnan(row.crossfit_ci_low)
+    assert row.note.startswith("not estimable with one seed")
+    assert "not estimable with one seed" in summary.fusion_sentence(analysis.fusion_effect(_choice_results((1,))),
+                                                                    choice=table)
+
+
+def test_collapsed_runs_are_counted_per_row_and_the_sensitivity_counts_them_at_their_accuracy():
+    results = make_results(layered({"d3": 0.02, "d6": 0.01}), seeds=(1, 2, 3), variants=("baseline", "d3", "d6"),
+                           intermediates=(None,))
+    results["collapsed"] = results.run_id == "d6__none__s2"
+    results.loc[results.collapsed, "accuracy"] = 0.5
+    table = analysis.fusion_effect(results).set_index(["fusion_layer", "languages"])
+    assert table.loc[(6, analysis.ALL), "n_collapsed"] == 1 and table.loc[(3, analysis.ALL), "n_collapsed"] == 0
+    assert table.loc[(6, analysis.ALL), "n_seeds"] == 2 and table.loc[(6, analysis.ALL), "estimate"] == pytest.approx(0.01)
+    counted = analysis.fusion_effect(results, collapsed="include").set_index(["fusion_layer", "languages"])
+    assert counted.loc[(6, analysis.ZERO_SHOT), "n_seeds"] == 3
+    assert counted.loc[(6, analysis.ZERO_SHOT), "estimate"] == pytest.approx((0.01 + 0.01 + (0.5 - 0.8)) / 3)
+    assert set(counted.collapsed_runs) == {analysis.COUNTED}
+    rates = analysis.collapse_rates(results).set_index(["by", "level"])
+    assert rates.loc[("variant", "d6"), ["runs", "collapsed"]].tolist() == [3, 1]
+    ci = sps.binomtest(1, 3).proportion_ci(method="exact")
+    assert rates.loc[("variant", "d6"), ["ci_low", "ci_high"]].tolist() == pytest.approx([ci.low, ci.high])
+    assert rates.loc[("intermediate", "none"), ["runs", "collapsed"]].tolist() == [9, 1]
+    with pytest.raises(ValueError, match="collapsed must be one of"):
+        analysis.fusion_effect(results, collapsed="drop")
 
 
 def test_no_fusion_layer_or_no_paired_baseline_is_not_estimable():
