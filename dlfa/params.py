@@ -160,6 +160,12 @@ def _targets(key, v, target_task="pawsx"):
 _targets.reads = "target_task"  # validate passes that key's value too
 
 
+def _confirmatory_layer(key, v):
+    if v is None or (_is_int(v) and v >= 1):
+        return None
+    return f"'{key}' must be null (every fused layer, Holm across them) or one fused layer number (>= 1); got {v!r}"
+
+
 def _seeds(key, v):
     ok = isinstance(v, (list, tuple)) and v and all(_is_int(s) for s in v) and len(set(v)) == len(v)
     return None if ok else f"'{key}' must be a non-empty list of distinct integers; got {v!r}"
@@ -324,7 +330,7 @@ class Params:
     fusion_layers: tuple[int | None, ...] = key((None,), None, "null (baseline) and layers 1..L-1")
     fusion: tuple[DLFAConfig, ...] = key((DLFAConfig(),), _fusion, "AIF options (a mapping, or a list: swept)")
     seeds: tuple[int, ...] = key((1,), _seeds, "training seeds")
-    confirmatory_layer: int | None = key(None, _integer(1, optional=True),
+    confirmatory_layer: int | None = key(None, _confirmatory_layer,
                                          "the fused layer whose gain is question 2's primary test, named before the "
                                          "study runs (null: every layer, Holm across them)")
     noise_priors: NoisePriors = key(NoisePriors(), _noise_priors, "what dlfa plan assumes of the noise (power)")

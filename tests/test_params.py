@@ -81,6 +81,10 @@ def test_fusion_options_are_validated_swept_and_named_in_the_run_id():
     ({"target_task": "xnli", "targets": ["de", "tr"]}, ("'intermediate_task' xnli is the target task itself; choose "
                                                         "another intermediate task (pawsx_tt) or null")),
     ({"targets": ["de", "tr"]}, "'targets' has unknown language code(s) ['tr']; allowed: ['de', 'es', 'fr', 'ja'"),
+    ({"confirmatory_layer": 6}, "'confirmatory_layer' 6 is not among 'fusion_layers' [None, 1]: name a layer the study"),
+    ({"confirmatory_layer": 0}, "'confirmatory_layer' must be null (every fused layer, Holm across them) or one"),
+    ({"noise_priors": {"seed_sd": -0.01}}, "'noise_priors': seed_sd must be > 0 (accuracy units: 0.01 = one point)"),
+    ({"noise_priors": {"seed": 0.01}}, "'noise_priors' must be a mapping of some of ['seed_sd', 'test_shared_sd'"),
 ])
 def test_bad_values_are_refused_naming_the_key(change, message):
     raw = yaml.safe_load((PARAMS / "smoke.yaml").read_text())

@@ -16,7 +16,7 @@ from dlfa.paths import PARAMS, ROOT
 def test_the_paper_grid_as_xtreme_ran_it():
     work = plan.workload(load(PARAMS / "paper.yaml"))
     assert work["intermediate_languages"] == ["el", "en", "es", "ru", "sw", "tr", "zh"]
-    assert work["runs"] == 12 * 3 * 8 and work["dlfa_runs"] == 11 * 3 * 8
+    assert work["runs"] == 12 * 7 * 8 and work["dlfa_runs"] == 11 * 7 * 8  # seven seeds: the power plan
     assert work["target_steps_per_run"] == 1544 * 5  # ceil(49,401 / 32) steps an epoch
     assert (work["eval_steps"], work["evaluations_per_run"]) == (200, 39)  # 7,720 / 200: 38, and one at the end
     assert work["intermediate_steps_per_run"] == 1563 * 2  # 50,000 XNLI pairs, 2 epochs
@@ -76,7 +76,10 @@ def test_dlfa_plan_runs_as_a_console_script():
     done = subprocess.run([*command, "plan", "params/paper.yaml"], capture_output=True, text=True, cwd=ROOT,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "= 288 runs" in done.stdout and "177.9M parameters" in done.stdout
+    assert "= 672 runs" in done.stdout and "177.9M parameters" in done.stdout
+    assert "question 2, DLFA (primary: layer 6 named in advance, alpha 0.05" in done.stdout
+    assert "power at a true gain of 1 / 2 / 2.43 points: 0.28 / 0.81 / 0.93; seeds for 80%: 56 / 7 / 6" in done.stdout
+    assert "question 1, typology (primary: baseline variant, syntactic cosine distance" in done.stdout
 
 
 def test_end_to_end_hours_add_every_runs_fixed_seconds_to_its_steps(tmp_path):
@@ -98,3 +101,19 @@ def test_end_to_end_hours_add_every_runs_fixed_seconds_to_its_steps(tmp_path):
     printed = plan.plan(params, tmp_path / "results-gpu.json")
     assert (f"end to end, from one paper-shaped run through `dlfa train` in bf16: {hours['hours']} GPU hours, "
             f"of which {hours['fixed_hours']} fixed (30 s per run") in printed
+
+
+def test_the_power_section_follows_the_priors_and_the_primary_family():
+    from dlfa import power
+    params = tiny_params(fusion_layers=[None, 1], seeds=[1, 2, 3], intermediate_task="xnli",
+                         intermediate_languages=["de", "fr", "ru"], noise_priors={"seed_sd": 0.02, "source": "mine"})
+    lines = plan.power_section(params, ["de", "fr", "ru"])
+    assert "seed SD 2.0 per run" in lines[0] and lines[1] == "  where the priors come from: mine"
+    expected = power.fusion_design_power(0.02, 3, 0.02, 0.003)
+    assert "layer 1, the grid's only one, alpha 0.05" in lines[2] and f" / {expected:.2f} / " in lines[2]
+    # the typology grid: 3 intermediate languages x 6 targets, de->de and fr->fr left out
+    assert "16 cells of 3 x 6 without 2 same-language, 16 - 3 - 5 - 1 residual df".replace(
+        "16 - 3 - 5 - 1", str(16 - 3 - 5 - 1)) in lines[3]
+    holm = plan.power_section(tiny_params(fusion_layers=[None, 1], intermediate_task=None, seeds=[1, 2]), [])
+    assert "not estimable with this grid: it has no intermediate task" in holm[-1]
+
