@@ -5,7 +5,7 @@ analysed by the study's own ``dlfa.analysis.typology_effect``; written to ``docs
   share with English alike with probability ``exp(-rate * d)`` of their syntactic distance d
   (``dlfa.synthetic.cognate_spellings``), so an intermediate task in L teaches words that target T
   uses the more, the closer L and T are. Expected: a negative estimate (closer gains more), its
-  interval below 0, Holm p < 0.05.
+  interval below 0, p < 0.05 (the primary test: one declared test, no correction).
 - ``params/control-null.yaml`` (negative control): the same sharing through a fixed random
   permutation of the languages. Expected: an interval that covers 0.
 """
@@ -62,8 +62,7 @@ def run_control(name: str, outputs: Path, log=print) -> dict:
     runs = sorted((study / "runs").glob("*/metrics.json"))
     reused = sum(p.parent.name in before for p in runs)
     table = pd.read_csv(study / "analysis" / "typology_effect.csv")
-    row = table[(table.variant == "baseline") & (table.kind == params.typology_kind)
-                & (table.metric == params.distance_metric)].iloc[0]
+    row = table[table.family == "primary"].iloc[0]  # baseline variant, the study's kind and metric
     return {"name": name, "params": params_file, "study": study, "wall_s": wall, "row": row, "table": table,
             "dose": planted_dose_response(params_file), "runs": len(runs), "reused": reused}
 
@@ -73,9 +72,9 @@ def verdict(name: str, row) -> tuple[bool, str]:
     if pd.isna(row.estimate):
         return False, f"not estimable: {row.note}"
     if name == "positive":
-        ok = row.estimate < 0 and row.ci_high < 0 and row.p_holm < 0.05
-        return ok, ("recovered: negative, interval below 0, Holm p < 0.05" if ok else
-                    "NOT recovered: the planted effect needs a negative estimate, interval below 0 and Holm p < 0.05")
+        ok = row.estimate < 0 and row.ci_high < 0 and row.p_value < 0.05
+        return ok, ("recovered: negative, interval below 0, p < 0.05" if ok else
+                    "NOT recovered: the planted effect needs a negative estimate, interval below 0 and p < 0.05")
     ok = row.ci_low <= 0 <= row.ci_high
     return ok, "silent: the interval covers 0" if ok else "FALSE POSITIVE: the interval excludes 0"
 
@@ -106,14 +105,15 @@ def write_page(results: list[dict], doc: str = "docs/validation.md", seconds: di
                   f"{dose.shared_spellings.mean():.2f}); Spearman with the syntactic distance {rho:+.2f}"
                   + (", against exp(-rate d) expected " f"{dose.expected.min():.2f} to {dose.expected.max():.2f}."
                      if dose.expected.notna().any() else " (the sharing follows permuted distances)."), "",
-                  "**Recovered** (`dlfa.analysis.typology_effect`, baseline variant, syntactic cosine; the estimate "
-                  "is the change of the gain in accuracy per unit of distance, negative = closer languages gain "
-                  "more):", "",
-                  "| estimate per 0.1 (points) | 95% interval | p | Holm p | cells | detectable at 80% (points per 0.1) "
-                  "| verdict |", "|---|---|---|---|---|---|---|",
+                  "**Recovered** (`dlfa.analysis.typology_effect`'s primary row: baseline variant, syntactic cosine, "
+                  "the slope's variance counting the test examples the runs share; the estimate is the change of "
+                  "the gain in accuracy per unit of distance, negative = closer languages gain more):", "",
+                  "| estimate per 0.1 (points) | 95% interval | p | cells | detectable at 80% (points per 0.1) "
+                  "| verdict |", "|---|---|---|---|---|---|",
                   f"| {10 * row.estimate:+.2f} | [{10 * row.ci_low:+.2f}, {10 * row.ci_high:+.2f}] | "
-                  f"{row.p_value:.3g} | {row.p_holm:.3g} | {int(row.n_cells)} | {10 * row.mde_80:.2f} | {ok[1]} |", "",
-                  "Every kind and metric of the study (Holm across them):", "",
+                  f"{row.p_value:.3g} | {int(row.n_cells)} | {10 * row.mde_80:.2f} | {ok[1]} |", "",
+                  "Every kind and metric of the study (the primary row first; the other kinds are exploratory, "
+                  "Holm among them):", "",
                   _markdown(r["table"][r["table"].variant == "baseline"]), "",
                   f"![gain against distance, {r['name']} control]({figure})", ""]
     write_text(path, head + "\n".join(lines) + "\n")
@@ -121,7 +121,8 @@ def write_page(results: list[dict], doc: str = "docs/validation.md", seconds: di
 
 
 def _markdown(table: pd.DataFrame) -> str:
-    shown = table[["kind", "metric", "estimate", "ci_low", "ci_high", "p_value", "p_holm", "n_cells"]].copy()
+    table = table[table.kind != "same-language"]
+    shown = table[["kind", "metric", "family", "estimate", "ci_low", "ci_high", "p_value", "p_holm", "n_cells"]].copy()
     for column in ("estimate", "ci_low", "ci_high"):
         shown[column] = (shown[column] * 10).map(lambda v: f"{v:+.2f}")  # points per 0.1
     for column in ("p_value", "p_holm"):

@@ -28,16 +28,17 @@ def test_the_planted_dose_follows_distance_in_the_positive_control_only():
     assert abs(positive.shared_spellings.mean() - null.shared_spellings.mean()) < 0.1
 
 
-def _row(estimate, low, high, p_holm):
-    return pd.Series({"estimate": estimate, "ci_low": low, "ci_high": high, "p_holm": p_holm, "note": "",
-                      "p_value": p_holm / 6, "n_cells": 48, "mde_80": 0.2})
+def _row(estimate, low, high, p):
+    # the primary row: a family of one test, so its Holm p is its p
+    return pd.Series({"estimate": estimate, "ci_low": low, "ci_high": high, "p_holm": p, "note": "",
+                      "p_value": p, "n_cells": 48, "mde_80": 0.2, "family": "primary"})
 
 
 @pytest.mark.parametrize("name,row,ok,words", [
     ("positive", _row(-0.3, -0.4, -0.2, 0.001), True, "recovered"),
     ("positive", _row(-0.3, -0.4, 0.05, 0.07), False, "NOT recovered"),
     ("positive", _row(0.3, 0.2, 0.4, 0.001), False, "NOT recovered"),  # significant, the wrong sign
-    ("positive", _row(-0.3, -0.4, -0.2, 0.06), False, "NOT recovered"),  # Holm p too large
+    ("positive", _row(-0.3, -0.4, -0.2, 0.06), False, "NOT recovered"),  # p too large
     ("null", _row(0.05, -0.1, 0.2, 0.8), True, "silent"),
     ("null", _row(-0.3, -0.4, -0.2, 0.001), False, "FALSE POSITIVE"),
 ])
@@ -56,9 +57,9 @@ def test_a_design_that_cannot_answer_is_not_a_verdict():
 def test_the_page_keeps_its_hand_written_part_and_replaces_the_generated_one(tmp_path):
     doc = tmp_path / "validation.md"
     doc.write_text("# Validation\n\nHand-written.\n")
-    table = pd.DataFrame([{"variant": "baseline", "kind": "syntactic", "metric": "cosine", "estimate": -0.3,
-                           "ci_low": -0.42, "ci_high": -0.17, "p_value": 2.8e-5, "p_holm": 1.4e-4, "n_cells": 48,
-                           "mde_80": 0.228}])
+    table = pd.DataFrame([{"variant": "baseline", "kind": "syntactic", "metric": "cosine", "family": "primary",
+                           "estimate": -0.3, "ci_low": -0.42, "ci_high": -0.17, "p_value": 2.8e-5, "p_holm": 2.8e-5,
+                           "n_cells": 48, "mde_80": 0.228}])
     dose = pd.DataFrame({"distance": [0.1, 0.3, 0.5], "shared_spellings": [0.7, 0.4, 0.2],
                          "expected": np.exp(-3.5 * np.array([0.1, 0.3, 0.5]))})
     result = {"name": "positive", "params": "params/control.yaml", "study": tmp_path / "control", "wall_s": 720.0,
