@@ -68,7 +68,8 @@ FUSION_COLUMNS = ["variant", "fusion_layer", "intermediate_language", "languages
 CHOICE_COLUMNS = ["intermediate_language", "languages", "choice", "chosen_layer", "naive_gain", "crossfit_gain",
                   "crossfit_ci_low", "crossfit_ci_high", "crossfit_p_value", "fold_layers", "best_on_test_layer",
                   "best_on_test_gain", "n_seeds", "n_layers", "interval", "n_collapsed", "collapsed_runs", "note"]
-OLS_METHOD = "OLS on (L, T) cell means, seeds averaged, same-language cells left out: {x} + C(intermediate) + C(target); t-test"
+OLS_METHOD = "OLS on (L, T) cell means, seeds averaged{left_out}: {x} + C(intermediate) + C(target); t-test"
+LEFT_OUT_SAME = ", same-language cells left out"
 EXAMPLES_METHOD = ("the same fit; variance: between cells (OLS residual, df) + the test examples' part measured from "
                    "predictions (shared by runs that err on the same pairs); generalized pivot")
 COLLAPSED_CHOICES = ("exclude", "include")
@@ -217,7 +218,7 @@ def _not_estimable(cells: pd.DataFrame, what: str, kind: str = "") -> str | None
     return None
 
 
-def _cell_test(cells: pd.DataFrame, scores: dict | None, what: str) -> dict:
+def _cell_test(cells: pd.DataFrame, scores: dict | None, what: str, left_out: str = LEFT_OUT_SAME) -> dict:
     """The effect of ``x`` on the cells' gains, the languages' own effects removed: OLS on the cell
     means, or with the test examples' part measured from ``scores`` (``stats.slope_tests_with_examples``)."""
     design = stats.fixed_effects(cells.intermediate_language, cells.language)
@@ -230,12 +231,13 @@ def _cell_test(cells: pd.DataFrame, scores: dict | None, what: str) -> dict:
         return {"estimate": float(fit["slope"]), "ci_low": float(fit["slope"]) - half,
                 "ci_high": float(fit["slope"]) + half, "p_value": float(fit["p_value"]), "df": df,
                 "residual_sd": float(fit["residual_sd"]), "_se": se, "_share": share,
-                "method": OLS_METHOD.format(x=what) + "; " + EXAMPLES_METHOD}
+                "method": OLS_METHOD.format(x=what, left_out=left_out) + "; " + EXAMPLES_METHOD}
     fit = smf.ols("gain ~ x + C(intermediate_language) + C(language)", data=cells).fit()
     low, high = fit.conf_int().loc["x"]
     return {"estimate": fit.params["x"], "ci_low": low, "ci_high": high, "p_value": fit.pvalues["x"],
             "df": fit.df_resid, "residual_sd": np.sqrt(fit.scale), "_se": fit.bse["x"], "_share": 1.0,
-            "method": OLS_METHOD.format(x=what) + " (no predictions: runs' shared test examples not counted)"}
+            "method": OLS_METHOD.format(x=what, left_out=left_out)
+            + " (no predictions: runs' shared test examples not counted)"}
 
 
 def typology_effect(results: pd.DataFrame, distances: pd.DataFrame, study_dir: str | Path | None = None,
@@ -285,7 +287,7 @@ def typology_effect(results: pd.DataFrame, distances: pd.DataFrame, study_dir: s
             cells = cells.dropna(subset=["x"])
             row = {**base, "kind": kind, "metric": metric, "n_cells": len(cells),
                    "n_intermediate": cells.intermediate_language.nunique(), "n_targets": cells.language.nunique(),
-                   "method": OLS_METHOD.format(x="distance")}
+                   "method": OLS_METHOD.format(x="distance", left_out=LEFT_OUT_SAME)}
             notes = same_note + ([f"{len(missing)} cell(s) without a {kind} distance left out"] if len(missing) else [])
             if len(cells):
                 reason = _not_estimable(cells, "distance", kind)
@@ -303,9 +305,9 @@ def typology_effect(results: pd.DataFrame, distances: pd.DataFrame, study_dir: s
             cells = cells_v.assign(x=same.astype(float))
             row = {**base, "kind": SAME_LANGUAGE, "metric": "in-language vs other cells", "n_cells": len(cells),
                    "n_intermediate": cells.intermediate_language.nunique(), "n_targets": cells.language.nunique(),
-                   "method": OLS_METHOD.format(x="same language").replace(", same-language cells left out", "")}
+                   "method": OLS_METHOD.format(x="same language", left_out="")}
             reason = _not_estimable(cells, "same-language indicator")
-            rows.append({**row, "note": reason} if reason else {**row, **_cell_test(cells, scores, "same language"),
+            rows.append({**row, "note": reason} if reason else {**row, **_cell_test(cells, scores, "same language", ""),
                                                                "note": "an in-language intermediate task against "
                                                                        "the other cells (accuracy difference)"})
     table = pd.DataFrame(rows)

@@ -248,7 +248,8 @@ def _choice_section(out: Path) -> str:
         return ""
     table = pd.read_csv(path, dtype={"note": str, "fold_layers": str, "interval": str})
     if table.empty or table.n_layers.max() < 2:
-        return "<p class='muted'>One fused layer in this grid: no layer is chosen.</p>" if len(table) else ""
+        return "<p class='muted'>One fused layer in this grid: no layer is chosen.</p>" \
+            if len(table) and table.n_layers.max() == 1 else ""
     shown = pd.DataFrame({
         "intermediate": table.intermediate_language.astype(object).fillna("none"), "languages": table.languages,
         "chosen on": table.choice.map({"en-dev": "English dev", "oracle": "targets' dev (oracle)"}),

@@ -151,12 +151,18 @@ def test_a_study_runs_end_to_end_and_resumes(finished_study):
     assert results.collapsed.all()
     fusion = pd.read_csv(study / "analysis" / "fusion_effect.csv")
     assert list(fusion.columns) == FUSION_COLUMNS and set(fusion.fusion_layer) == {1}
-    assert fusion.estimate.isna().all() and fusion.note.str.contains("collapsed runs left out").all()
+    assert fusion.estimate.isna().all() and fusion.note.str.contains("collapsed run(s) left out", regex=False).all()
+    assert (fusion.n_collapsed == 2).all()  # the baseline and d1 runs of each setting
+    rates = pd.read_csv(study / "analysis" / "collapse_rates.csv")
+    assert set(rates.by) == {"variant", "intermediate"} and (rates.rate == 1.0).all()
+    primary = pd.read_csv(study / "analysis" / "primary.csv")  # the primary answers, then with collapsed runs counted
+    assert list(primary.collapsed_runs) == ["left out"] * 2 + ["counted at measured accuracy"] * 2
+    assert primary.question.tolist() == ["1 typology", "2 DLFA"] * 2
     ndcg = pd.read_csv(study / "analysis" / "selection_ndcg.csv")  # collapsed runs: no cell, no ranking
     assert list(ndcg.columns) == NDCG_COLUMNS and ndcg.empty
     answers = json.loads((study / "analysis" / "summary.json").read_text())
     assert answers["collapse"].startswith("Every run collapsed (4 of 4") and len(answers["collapsed_runs"]) == 4
-    assert answers["typology"].startswith("Typology (syntactic cosine distance, baseline): not estimable")
+    assert answers["typology"].startswith("Typology (primary, syntactic cosine distance, baseline): not estimable")
     assert answers["fusion"].startswith("DLFA: not estimable")
     paired = pd.read_csv(study / "analysis" / "paired_tests.csv")
     assert set(paired.run_id) == set(results.run_id) - {"baseline__none__s1"} and paired.p_value.between(0, 1).all()
