@@ -278,8 +278,10 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "datasets": datasets.__version__},
         "device": device,
-        # on a CPU the predictions depend on it (reductions in another order): compare runs with the same
+        # on a CPU the predictions depend on both (reductions in another order, AVX2 or AVX512 kernels):
+        # compare runs with the same
         "torch_threads": torch.get_num_threads(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "precision": "bf16" if uses_bf16(params) else "fp32",  # what ran: bf16 needs a CUDA GPU that has it
         "processes": world_size(),
         "job": job_info(),  # the Slurm / submitit job that trained it, if any

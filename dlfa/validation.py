@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         ok, text = verdict(r["name"], r["row"])
         failed |= not ok
         print(f"{r['name']} control: {text} (estimate {10 * r['row'].estimate:+.2f} points per 0.1, "
-              f"[{10 * r['row'].ci_low:+.2f}, {10 * r['row'].ci_high:+.2f}], Holm p {r['row'].p_holm:.3g}; "
+              f"[{10 * r['row'].ci_low:+.2f}, {10 * r['row'].ci_high:+.2f}], p {r['row'].p_value:.3g}; "
               f"{r['wall_s'] / 60:.1f} min)")
     print(f"written: {page}")
     return 1 if failed else 0

@@ -291,6 +291,7 @@ def test_the_same_params_and_seed_give_identical_metrics(tiny_study):
         a.pop(volatile), b.pop(volatile)
     assert a == b  # selection, every loss and accuracy of the curve, the layer similarities
     assert isinstance(a["torch_threads"], int) and a["torch_threads"] >= 1  # results depend on it on a CPU
+    assert a["torch_cpu_capability"] in ("DEFAULT", "VSX", "Z VECTOR", "NO AVX", "AVX2", "AVX512")  # ... and on this
     with np.load(first / "runs" / "d1__none__s1" / "predictions.npz") as x, \
             np.load(second / "runs" / "d1__none__s1" / "predictions.npz") as y:
         assert all((x[k] == y[k]).all() for k in x.files)
