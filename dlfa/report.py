@@ -210,7 +210,9 @@ def _mde_text(mde, low, high, scale: float) -> list[str]:
 
 
 def _family(family: pd.Series) -> pd.Series:
-    return family.astype(object).fillna("").str.replace("exploratory: ", "exploratory · ", regex=False)
+    """``primary`` or ``exploratory``: which exploratory family a row is in follows from its other
+    columns (its variant's kinds; its setting's and languages' layers), as the caption says."""
+    return family.astype(object).fillna("").map(lambda f: f.split(":")[0])
 
 
 def _fusion_section(out: Path) -> str:
@@ -235,7 +237,7 @@ def _fusion_section(out: Path) -> str:
     return ("<h3>DLFA by layer</h3><p>Gain over the baseline variant of the same seed and intermediate setting, "
             "averaged over all languages or the zero-shot targets; intervals over "
             f"{html.escape(sources or 'nothing estimable')}. The primary row(s) first; every other row is "
-            "exploratory, Holm within its family. <i>chosen on en dev</i>: the layer with the best gain on English "
+            "exploratory, Holm across the layers of its setting and languages. <i>chosen on en dev</i>: the layer with the best gain on English "
             "dev, the zero-shot choice (its test gain is estimated honestly below); <i>detectable</i>: the gain "
             "found with 80% power at the family's first Holm step, from a seed spread estimated on the seeds here, "
             "with the range that estimate implies; <i>collapsed</i>: runs the row left out.</p>"
@@ -286,13 +288,16 @@ def _typology_section(out: Path, params: Params) -> str:
     scale = [100.0 if s else 10.0 for s in same]
     shown = pd.DataFrame({
         "family": _family(table.family), "variant": table.variant, "kind": table.kind, "metric": table.metric,
-        "slope, points per 0.1 [95%] (same-language: points)": [
+        "slope, points per 0.1 [95%]" + (" (same-language: points)" if same.any() else ""): [
             _fmt_interval(v, lo, hi, scale=k) for v, lo, hi, k in zip(table.estimate, table.ci_low, table.ci_high, scale)],
-        "Holm p (family)": table.p_holm, "cells": table.n_cells,
-        "L x T": [f"{a} x {b}" for a, b in zip(table.n_intermediate, table.n_targets)],
-        "same-language cells left out": [0 if s else int(n) for s, n in zip(same, table.n_same_language.fillna(0))],
-        "detectable (80%) (range)": [t for t in _mde_text(table.mde_80, table.mde_80_low, table.mde_80_high, 10)],
+        "Holm p (family)": table.p_holm,
+        "cells (L x T)": [f"{int(n)} ({a} x {b})" for n, a, b in zip(table.n_cells, table.n_intermediate,
+                                                                      table.n_targets)],
+        "same-language left out": [0 if s else int(n) for s, n in zip(same, table.n_same_language.fillna(0))],
+        "detectable (80%) (range)": _mde_text(table.mde_80, table.mde_80_low, table.mde_80_high, 10),
         "collapsed": table.n_collapsed})
+    if not shown["same-language left out"].any():
+        shown = shown.drop(columns="same-language left out")
     method = ("the slope's variance counts the test examples the runs share (from predictions)"
               if table.method.astype(str).str.contains("predictions").any() else "OLS")
     return (head + "<p>On the (intermediate language, target) cell means, seeds averaged: "
@@ -301,8 +306,9 @@ def _typology_section(out: Path, params: Params) -> str:
             "every slope (an in-language intermediate task is another treatment, at distance 0) and contrasted with "
             f"the other cells in the <i>same-language</i> row; {html.escape(method)}. The primary row first (the "
             f"study's own kind, {html.escape(params.typology_kind)}, baseline variant); the rest are exploratory, Holm "
-            "within each family. <i>detectable</i>: the slope found with 80% power (points per 0.1) from the residual "
-            "SD estimated here, with the range that estimate implies.</p>" + _table(shown) + _notes(table.note))
+            "across the kinds and metrics of each variant. <i>detectable</i>: the slope found with 80% power (points "
+            "per 0.1) from the residual SD estimated here, with the range that estimate implies.</p>" + _table(shown)
+            + _notes(table.note))
 
 
 def _collapse_section(out: Path) -> str:
