@@ -109,7 +109,7 @@ def run_params(model: Path, data: Path, steps: int, precision: str, train_pairs:
     assert batch == BATCH == paper["train_batch_size"], "paper.yaml's batch changed: update BATCH"
     return {**paper, "study": STUDY, "description": "bench-gpu: one paper-shaped run end to end",
             "model": str(model), "data_source": str(data), "intermediate_task": None, "fusion_layers": [fusion_layer],
-            "seeds": [1], "num_train_epochs": steps / math.ceil(train_pairs / batch), "eval_steps": eval_steps,
+            "confirmatory_layer": None, "seeds": [1], "num_train_epochs": steps / math.ceil(train_pairs / batch), "eval_steps": eval_steps,
             "precision": precision}
 
 
