@@ -20,7 +20,7 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.dlfa-installed-$(TORCH_VERSION)
 TORCH_REQ := $(if $(TORCH_VERSION),torch==$(TORCH_VERSION),)
 
-.PHONY: install test test-fast study lab notebooks bench bench-gpu statistics validate clean
+.PHONY: install test test-fast study real lab notebooks bench bench-gpu statistics validate clean
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ test-fast: $(STAMP)  ## unit tests only
 
 study: $(STAMP)  ## the offline smoke study (or PARAMS=...), then where its report is
 	$(ENV_DIR)/bin/dlfa run $(PARAMS)
+
+real: $(STAMP)  ## the study on a real multilingual encoder and real rows (about 80 min on 2 cores) -> docs/findings.md
+	@start=$$(date +%s); $(ENV_DIR)/bin/dlfa run params/real.yaml && \
+	$(PY) -m dlfa.findings params/real.yaml --minutes $$(( ($$(date +%s) - start) / 60 ))
 
 bench: $(STAMP)  ## benchmarks -> benchmarks/results.json (QUICK=1: results-quick.json) and docs/benchmarks.md
 	$(PY) -m benchmarks $(if $(filter 1 yes true,$(QUICK)),--quick,) $(if $(ONLY),--only $(ONLY),)

@@ -10,12 +10,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import cache, evaluation, fixes, overhead, padding, report, smoke
+from . import cache, encoder, evaluation, fixes, overhead, padding, report, smoke
 from .common import DOCS, QUICK_RESULTS, RESULTS, load_results, log, merge_results, now, write_json
 
 # Cheap ones first; evaluation after smoke, whose data stage it reuses.
 BENCHMARKS = {"cache": cache, "fixes": fixes, "overhead": overhead, "padding": padding, "smoke": smoke,
-              "evaluation": evaluation}
+              "evaluation": evaluation, "encoder": encoder}
 
 
 def main(argv: list[str] | None = None) -> int:

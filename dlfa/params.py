@@ -22,7 +22,8 @@ from typing import Any, Callable
 import yaml
 
 from .fusion import DLFAConfig
-from .paths import PACKAGE_PREFIX, local_model, resolve
+from .checkpoints import PACKAGE_PREFIX, local_model
+from .paths import resolve
 from .tasks import INTERMEDIATE, TARGET, Task, target_task
 
 INTERMEDIATE_TASKS = {name: task.languages for name, task in INTERMEDIATE.items()}  # task -> its languages
@@ -43,6 +44,7 @@ PRECISIONS = ("fp32", "bf16")
 # Keys added after runs were recorded: part of a run's configuration only where they differ from what
 # those runs did (length-grouped order, evaluations per epoch, fp32 on CPU), so those runs are kept.
 LATER_RESULT_KEYS = {"eval_steps": None, "train_order": "length", "precision": "fp32", "head_warmup_epochs": 0.0,
+                     "freeze_word_embeddings": False,
                      "head_warmup_learning_rate": 1e-3, "target_task": "pawsx"}
 INTERMEDIATE_RESULT_KEYS = ("intermediate_epochs", "intermediate_learning_rate")  # ... and an intermediate run's
 
@@ -352,7 +354,11 @@ class Params:
                                  "evaluate every N optimizer steps instead (XTREME: --save_steps 200)")
     train_order: str = key("random", _one_of(*TRAIN_ORDERS),
                            "training batches in random order (XTREME) or grouped by length (faster on CPU)")
-    precision: str = key("fp32", _one_of(*PRECISIONS), "fp32 (XTREME) or bf16 (on a CUDA GPU that has it)")
+    precision: str = key("fp32", _one_of(*PRECISIONS),
+                         "fp32 (XTREME) or bf16 autocast (on a CUDA GPU or a CPU that has it; fp32 elsewhere)")
+    freeze_word_embeddings: bool = key(False, _boolean,
+                                       "keep the word embeddings as pretrained in every stage (XLM-R's 250k x 384: "
+                                       "their optimizer step dominates a small encoder's on a CPU)")
     head_warmup_epochs: float = key(0.0, _number(0, low_open=False),
                                     "PAWS-X stage: epochs training the fresh head alone first, the encoder "
                                     "frozen (LP-FT, Kumar et al. 2022); 0: none (XTREME)")

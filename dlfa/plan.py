@@ -17,7 +17,8 @@ import yaml
 
 from .params import KNOWN_SHAPES, TINY_MODEL, Params, grid, study_corpora
 from .results import PUBLISHED
-from .paths import ROOT, local_model, resolve
+from .checkpoints import local_model
+from .paths import ROOT, resolve
 from .tasks import by_name
 
 GPU_RESULTS = ROOT / "benchmarks" / "results-gpu.json"
@@ -196,7 +197,8 @@ def plan(params: Params, gpu_results: Path = GPU_RESULTS) -> str:
                      f"optimizer steps per run")
     lines += [f"  {params.target.title} stage (every run): {work['target_train_examples_per_run']:,.0f} examples, "
               f"{work['target_steps_per_run']:,} optimizer steps, an evaluation every {work['eval_steps']} steps "
-              f"({work['evaluations_per_run']} evaluations) of {len(params.languages)} dev splits, test splits where a "
+              f"({work['evaluations_per_run']} evaluation{'s' if work['evaluations_per_run'] != 1 else ''}) of "
+              f"{len(params.languages)} dev splits, test splits where a "
               f"protocol can still select: {work['eval_examples_per_evaluation_min']:,} to "
               f"{work['eval_examples_per_evaluation_max']:,} examples each",
               f"disk: tokenized caches up to {_size(space['cache'])} ({work['corpus_rows']:,} rows)"]
@@ -269,7 +271,9 @@ def power_section(params: Params, languages: list[str], alpha: float = 0.05) -> 
         lines.append(f"  question 2, DLFA (primary: {which}; no intermediate task, zero-shot targets): power at a true "
                      f"gain of {' / '.join(f'{100 * g:g}' for g in gains)} points: "
                      + (" / ".join(f"{p:.2f}" for p in powers) if seeds > 1 else "not estimable with one seed")
-                     + f"; seeds for 80%: {' / '.join(_seeds_text(n) for n in needed)}")
+                     + f"; seeds for 80%: {' / '.join(_seeds_text(n) for n in needed)}"
+                     + (" (the test part that every seed shares caps it: larger test sets, not seeds)"
+                        if None in needed else ""))
     if not languages:
         lines.append("  question 1 (typology): not estimable with this grid: it has no intermediate task")
         return lines

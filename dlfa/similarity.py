@@ -89,3 +89,31 @@ def similarity_table(metrics: list[dict]) -> pd.DataFrame:
                          for layer, value in enumerate(values)]
     return pd.DataFrame(rows, columns=["run_id", "variant", "intermediate_language", "seed", "model", "language",
                                        "layer", "similarity"])
+
+
+def layer_alignment(model, tokenized_path, languages: list[str], collator, source: str = "en",
+                    task: str = "pawsx") -> pd.DataFrame:
+    """How aligned each layer is across languages, on the target task's parallel dev rows: per
+    language other than ``source`` and layer (0: embeddings), the mean cosine of each pair with its
+    translation (pooled, centred per language, as ``layer_similarity``) and ``r_at_1``, the share of
+    ``source`` pairs whose nearest pair in the other language (cosine, among all of its dev pairs)
+    is their own translation. ``layer, language, cosine, r_at_1, pairs``."""
+    first = datasets.load_from_disk(str(tokenized_path(task, source, "validation")))
+    rows = []
+    for language in languages:
+        if language == source:
+            continue
+        second = datasets.load_from_disk(str(tokenized_path(task, language, "validation")))
+        common = sorted(set(column(first, "id")) & set(column(second, "id")))
+        if len(common) < 2:
+            continue
+        ha = pooled_layers(model, first.select(_positions(first, common)), collator)
+        hb = pooled_layers(model, second.select(_positions(second, common)), collator)
+        ha, hb = ha - ha.mean(0), hb - hb.mean(0)
+        ha, hb = torch.nn.functional.normalize(ha, dim=-1), torch.nn.functional.normalize(hb, dim=-1)
+        for layer in range(ha.shape[1]):
+            scores = ha[:, layer] @ hb[:, layer].T  # (N, N): source pair i against every target pair
+            hits = (scores.argmax(dim=1) == torch.arange(len(common))).float().mean()
+            rows.append({"layer": layer, "language": language, "cosine": float(scores.diagonal().mean()),
+                         "r_at_1": float(hits), "pairs": len(common)})
+    return pd.DataFrame(rows, columns=["layer", "language", "cosine", "r_at_1", "pairs"])

@@ -38,7 +38,7 @@ from .selection import EVAL_SPLITS, evaluation_table, save_selected_predictions,
 from .similarity import layer_similarity
 from .tasks import intermediate_task
 from .trainer import (EvaluateAtEnd, LogLines, StopOnNonFiniteLoss, StudyTrainer, TrainingDiverged, accuracy,
-                      no_checkpoint_bars, training_arguments, uses_bf16)
+                      no_checkpoint_bars, run_autocast, training_arguments, uses_bf16)
 
 
 @contextlib.contextmanager
@@ -52,14 +52,20 @@ def timed(seconds: dict[str, float], name: str):
 
 
 def build_model(params: Params, study_dir: Path, dlfa: DLFAConfig, num_labels: int):
-    """The run's model: the tiny random BERT (seeded by the caller) or the pretrained checkpoint."""
+    """The run's model: the tiny random BERT (seeded by the caller) or the pretrained checkpoint, its
+    word embeddings frozen where the params say so."""
     source = model_source(params.model, study_dir)
     if params.model == TINY_MODEL and not params.tiny_model.mlm_epochs:
-        return DLFAForSequenceClassification.from_config(BertConfig.from_pretrained(source, num_labels=num_labels), dlfa)
-    if params.model == TINY_MODEL and not (Path(source) / "model.safetensors").is_file():
+        model = DLFAForSequenceClassification.from_config(BertConfig.from_pretrained(source, num_labels=num_labels),
+                                                          dlfa)
+    elif params.model == TINY_MODEL and not (Path(source) / "model.safetensors").is_file():
         raise FileNotFoundError(f"{source} has no pretrained weights (tiny_model.mlm_epochs is set): run the "
                                 "data stage (01_data) again")
-    return DLFAForSequenceClassification.from_pretrained(source, num_labels=num_labels, dlfa=dlfa)
+    else:
+        model = DLFAForSequenceClassification.from_pretrained(source, num_labels=num_labels, dlfa=dlfa)
+    if params.freeze_word_embeddings:
+        model.backbone.embeddings.word_embeddings.weight.requires_grad_(False)
+    return model
 
 
 def _train_stage(name: str, params: Params, run: Run, model, data, collator, stage_dir: Path, lr: float,
@@ -201,7 +207,7 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
     stages = []
     tokenized = lambda task, lang, split: tokenized_path(study_dir, task, lang, split)  # noqa: E731
     seconds: dict[str, float] = {}  # where this call's wall time went
-    with timed(seconds, "base_similarity"):
+    with timed(seconds, "base_similarity"), run_autocast(params):
         set_seed(run.seed)  # the encoder before any fine-tuning (pretrained, or the tiny model's initialisation)
         similarity = {"base": base_similarity(build_model(params, study_dir, run.dlfa, labels), study_dir, languages,
                                               collator, task)}
@@ -243,7 +249,7 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
     stages.append({"stage": f"{task}-en", "examples": len(train), "resumed_from": resume and Path(resume).name,
                    **result.metrics})
 
-    with timed(seconds, "similarity"):
+    with timed(seconds, "similarity"), run_autocast(params):
         similarity["fine-tuned"] = layer_similarity(trainer.model, tokenized, languages, collator, task=task)
     curve = evaluation_table(trainer.state.log_history, languages)
     selected = select_checkpoints(curve, languages)
@@ -282,7 +288,7 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
         # compare runs with the same
         "torch_threads": torch.get_num_threads(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "precision": "bf16" if uses_bf16(params) else "fp32",  # what ran: bf16 needs a CUDA GPU that has it
+        "precision": "bf16" if uses_bf16(params) else "fp32",  # what ran: bf16 needs a GPU or CPU that has it
         "processes": world_size(),
         "job": job_info(),  # the Slurm / submitit job that trained it, if any
     }

@@ -258,8 +258,27 @@ def training_arguments(params: Params, output_dir: Path, seed: int, lr: float, e
 
 
 def uses_bf16(params: Params) -> bool:
-    """``precision: bf16`` takes effect on a CUDA GPU with bf16; anywhere else the run is fp32."""
-    return params.precision == "bf16" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    """``precision: bf16`` (autocast; weights and optimizer stay fp32) takes effect on a CUDA GPU with
+    bf16 and on a CPU with native bf16 instructions (AVX512-BF16 or AMX); anywhere else the run is fp32."""
+    if params.precision != "bf16":
+        return False
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_bf16()
+
+
+def run_autocast(params: Params):
+    """The precision of a run's own forward passes outside Trainer (the layer similarities): bf16
+    autocast where the run trains in bf16, so that they cost what its evaluations cost."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.autocast(device, dtype=torch.bfloat16, enabled=uses_bf16(params))
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (without, autocast would emulate it: slower than fp32)."""
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool((check and check()) or (amx and amx()))
 
 
 @contextlib.contextmanager

@@ -200,7 +200,7 @@ def test_the_intermediate_tasks_validation_split_is_read_where_the_source_has_on
 
 
 def test_xtreme_cadence_order_and_precision_reach_the_trainer(tmp_path):
-    from dlfa.trainer import training_arguments, uses_bf16
+    from dlfa.trainer import cpu_has_bf16, training_arguments, uses_bf16
     every_200 = training_arguments(tiny_params(eval_steps=200), tmp_path, 1, 1e-3, 5.0, 49401, evaluate=True)
     assert (every_200.eval_steps, every_200.save_steps, every_200.logging_steps) == (200, 200, 100)
     assert training_arguments(tiny_params(eval_steps=3), tmp_path, 1, 1e-3, 1.0, 320, evaluate=True).logging_steps == 3
@@ -211,7 +211,8 @@ def test_xtreme_cadence_order_and_precision_reach_the_trainer(tmp_path):
     grouped = training_arguments(tiny_params(train_order="length"), tmp_path, 1, 1e-3, 1.0, 320, evaluate=True)
     assert str(grouped.train_sampling_strategy) == "group_by_length"
     bf16 = tiny_params(precision="bf16")
-    assert uses_bf16(bf16) == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    assert uses_bf16(bf16) == (torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_bf16())
+    assert training_arguments(bf16, tmp_path, 1, 1e-3, 1.0, 320, evaluate=True).bf16 == uses_bf16(bf16)
     assert not uses_bf16(tiny_params()) and not training_arguments(tiny_params(), tmp_path, 1, 1e-3, 1.0, 320,
                                                                     evaluate=True).bf16
     with pytest.raises(ParamsError, match="'precision' must be one of"):

@@ -89,3 +89,24 @@ def test_the_source_is_pooled_once_per_id_set_and_every_language_reads_as_on_its
     together = layer_similarity(model, path, ["en", "de", "fr", "ja"], collator)
     assert together == alone  # exactly: the same rows give the same states
     assert sorted(passes) == [20, 20, 30, 30, 30]  # en once for de and fr (ids 0..29), once for ja (10..29)
+
+
+def test_alignment_retrieves_every_translation_of_identical_rows_and_counts_by_hand(tmp_path, model):
+    from dlfa.similarity import layer_alignment
+    _rows(1).save_to_disk(tmp_path / "en")
+    _rows(1).save_to_disk(tmp_path / "de")  # identical: every pair retrieves its own translation
+    _rows(5).save_to_disk(tmp_path / "ja")  # the same ids, other rows
+    path = lambda task, lang, split: tmp_path / lang  # noqa: E731
+    collator = DataCollatorWithPadding(_Pad())
+    table = layer_alignment(model, path, ["en", "de", "ja"], collator)
+    assert list(table.columns) == ["layer", "language", "cosine", "r_at_1", "pairs"] and len(table) == 8
+    de = table[table.language == "de"]
+    assert de.r_at_1.tolist() == [1.0] * 4 and de.cosine.tolist() == pytest.approx([1.0] * 4, abs=1e-5)
+    # by hand for ja at the last layer: centred, normalised, nearest by cosine
+    ha, hb = pooled_layers(model, _rows(1), collator), pooled_layers(model, _rows(5), collator)
+    a, b = ha[:, 3] - ha[:, 3].mean(0), hb[:, 3] - hb[:, 3].mean(0)
+    a, b = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    hits = float(((a @ b.T).argmax(1) == torch.arange(30)).float().mean())
+    row = table[(table.language == "ja") & (table.layer == 3)].iloc[0]
+    assert row.r_at_1 == pytest.approx(hits) and row.cosine == pytest.approx(float((a * b).sum(-1).mean()), abs=1e-5)
+    assert row.pairs == 30
