@@ -511,7 +511,7 @@ def fusion_choice(results: pd.DataFrame, study_dir: str | Path | None = None, se
     everything = everything[(everything.selection == selection) & (everything.split == split)]
     layers = sorted(int(k) for k in rows.fusion_layer.dropna().unique())
     scopes = _languages(everything)
-    flagged = everything[everything.collapsed][["run_id", "intermediate_language", "fusion_layer"]].drop_duplicates()
+    flagged = everything[everything.collapsed][["run_id", "intermediate_language"]].drop_duplicates()
     out = []
     for setting in dict.fromkeys(everything.intermediate_language.fillna(NONE)):
         n_collapsed = int((flagged.intermediate_language.fillna(NONE) == setting).sum())

@@ -105,9 +105,16 @@ def page(params: Params, out: Path, align: pd.DataFrame, minutes: float | None) 
              f"**Question 2.** {answers['fusion']}", ""]
     if answers.get("collapse"):
         lines += [f"**Collapse.** {answers['collapse']}", ""]
-    shown = primary.assign(estimate=[_points(v) for v in primary.estimate],
-                           interval=[f"[{_points(lo)}, {_points(hi)}]" for lo, hi in zip(primary.ci_low, primary.ci_high)])
-    lines += ["Primary tests (slope: accuracy per unit of distance, in points; gain: points), with collapsed runs left "
+    if answers.get("typology_counted"):
+        lines += ["**The same answers with the collapsed runs counted at their measured accuracy** (a sensitivity "
+                  "analysis; where the run without an intermediate task collapsed, an intermediate task's gain is "
+                  "only defined against it this way: its accuracy is the majority share):", "",
+                  f"- Question 1. {answers['typology_counted']}", f"- Question 2. {answers['fusion_counted']}", ""]
+    scale = [0.1 if q.startswith("1") else 1.0 for q in primary.question]  # slope: points per 0.1 of distance
+    shown = primary.assign(estimate=[_points(k * v) for k, v in zip(scale, primary.estimate)],
+                           interval=[f"[{_points(k * lo)}, {_points(k * hi)}]"
+                                     for k, lo, hi in zip(scale, primary.ci_low, primary.ci_high)])
+    lines += ["Primary tests (slope: points of gain per 0.1 of distance; gain: points), with collapsed runs left "
               "out and, where any collapsed, counted at their measured accuracy:", "",
               "| question | test | estimate | 95% interval | p (Holm within the primary family) | collapsed runs |",
               "|---|---|---|---|---|---|"]
@@ -115,9 +122,14 @@ def page(params: Params, out: Path, align: pd.DataFrame, minutes: float | None) 
         lines.append(f"| {r.question} | {r.test} | {r.estimate} | {r.interval} | "
                      f"{'–' if pd.isna(r.p_holm) else f'{r.p_holm:.3g}'} | "
                      f"{int(r.n_collapsed)} {r.collapsed_runs if r.n_collapsed else ''} |")
+    counted_csv = out / "analysis" / "typology_effect_counted.csv"
+    if answers.get("typology_counted") and counted_csv.is_file():
+        typology, which = pd.read_csv(counted_csv), "with the collapsed runs counted at their measured accuracy"
+    else:
+        which = "collapsed runs left out"
     same = typology[(typology.kind == "same-language") & typology.estimate.notna()]
-    lines += ["", "Every kind and variant (exploratory but the primary row) is in `analysis/typology_effect.csv` of "
-              "the study; the typology rows of the baseline variant:", "",
+    lines += ["", f"The typology rows of the baseline variant, every distance kind ({which}; the other variants are "
+              "in the study's `analysis/` tables):", "",
               "| kind | family | slope, points per 0.1 [95%] | Holm p | detectable (80%), points per 0.1 |",
               "|---|---|---|---|---|"]
     for r in typology[(typology.variant == "baseline") & (typology.kind != "same-language")].itertuples():
@@ -128,6 +140,15 @@ def page(params: Params, out: Path, align: pd.DataFrame, minutes: float | None) 
                      + ("–" if pd.isna(r.mde_80) else f"{10 * r.mde_80:.2f}") + " |")
     if len(same):
         lines += ["", f"Same-language cells: none in this grid's slope ({int(same.iloc[0].n_same_language)} left out)."]
+    fusion = pd.read_csv(out / "analysis" / "fusion_effect.csv")
+    after = fusion[fusion.intermediate_language.notna() & (fusion.languages == "zero-shot")]
+    if len(after):
+        lines += ["", f"DLFA on layer {params.confirmatory_layer} after each intermediate task (exploratory: zero-shot "
+                      "gain over the baseline of the same setting and seed, points; with one seed the interval covers "
+                      "the test examples only):", "", "| intermediate | gain [95%] | Holm p |", "|---|---|---|"]
+        for r in after.itertuples():
+            lines.append(f"| {r.intermediate_language} | {_points(r.estimate)} [{_points(r.ci_low)}, "
+                         f"{_points(r.ci_high)}] | {'–' if pd.isna(r.p_holm) else f'{r.p_holm:.3g}'} |")
     en_dev = choice[(choice.choice == "en-dev") & choice.crossfit_gain.notna()]
     if en_dev.empty:
         lines += ["", "The layer a researcher would choose: one fused layer and one seed, so nothing is chosen and "

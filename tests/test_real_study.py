@@ -52,3 +52,4 @@ def test_the_real_profile_runs_end_to_end_on_the_real_encoder_and_real_rows(tmp_
     assert set(results.language) == {"en", "de", "ja"} and results.accuracy.between(0, 1).all()
     report = (study / "report" / "index.html").read_text()
     assert "intermediate dev accuracy" in report and "layer 6 gain, zero-shot, no intermediate task" in report
+    assert "<b>Not mBERT.</b> The encoder is multilingual-e5-small" in report
