@@ -428,8 +428,8 @@ def fusion_effect(results: pd.DataFrame, study_dir: str | Path | None = None, se
     ``confirmatory_layer`` with no intermediate task on the zero-shot languages (without one: every
     layer there, Holm across them); the rest exploratory, Holm within each family. ``mde_80``: the
     smallest gain detected with 80% power at the family's first Holm step, from the noise measured
-    for that row, and the range its estimated seed spread implies (``mde_80_low``, ``mde_80_high``).
-    ``n_collapsed``: the row's collapsed runs (baseline and d_k in its setting).
+    for that row, and the range its estimated seed spread implies (``mde_80_low``, ``mde_80_high``);
+    missing with one seed. ``n_collapsed``: the row's collapsed runs (baseline and d_k in its setting).
     """
     check_protocol(results, selection, split)
     rows, _ = protocol_rows(results, selection, split, collapsed)
@@ -460,7 +460,9 @@ def fusion_effect(results: pd.DataFrame, study_dir: str | Path | None = None, se
                     continue
                 out.append({**row, **{c: result[c] for c in ("estimate", "ci_low", "ci_high", "p_value", "n_seeds",
                                                              "method")},
-                            "df": result["n_seeds"] - 1, "interval": result["sources"], "_se": result["se"],
+                            # one seed: no seed spread, so no power (the test examples' alone would overstate it)
+                            "df": result["n_seeds"] - 1 if result["n_seeds"] > 1 else np.nan,
+                            "interval": result["sources"], "_se": result["se"],
                             "_share": result.get("seed_share", np.nan),
                             "en_dev_estimate": _en_dev_gain(dev, f"d{k}", setting),
                             "note": "" if result["n_seeds"] > 1 else "one seed: the interval covers test examples only"})

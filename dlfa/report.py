@@ -197,6 +197,11 @@ def _notes(notes) -> str:
     return "".join(f"<p class='muted'>{html.escape(n[0].upper() + n[1:])}.</p>" for n in distinct)
 
 
+def _p_text(p_values) -> list[str]:
+    """p-values as text: three decimals, or "< 0.001" (rounding would print 0.000)."""
+    return ["–" if pd.isna(p) else "< 0.001" if p < 0.001 else f"{p:.3f}" for p in p_values]
+
+
 def _mde_text(mde, low, high, scale: float) -> list[str]:
     """The detectable effect and the range its estimated noise implies, as text."""
     out = []
@@ -228,7 +233,7 @@ def _fusion_section(out: Path) -> str:
         "family": _family(table.family), "layer": table.fusion_layer,
         "intermediate": table.intermediate_language.astype(object).fillna("none"), "languages": table.languages,
         "gain, points [95%]": [_fmt_interval(*r) for r in zip(table.estimate, table.ci_low, table.ci_high)],
-        "Holm p (family)": table.p_holm, "seeds": table.n_seeds,
+        "Holm p (family)": _p_text(table.p_holm), "seeds": table.n_seeds,
         "en dev gain": (100 * table.en_dev_estimate).round(1),
         "chosen on en dev": table.chosen_on_dev.map({True: "yes", False: ""}),
         "best on test": table.best_on_test.map({True: "yes", False: ""}),
@@ -291,7 +296,7 @@ def _typology_section(out: Path, params: Params) -> str:
         "family": _family(table.family), "variant": table.variant, "kind": table.kind, "metric": table.metric,
         "slope, points per 0.1 [95%]" + (" (same-language: points)" if same.any() else ""): [
             _fmt_interval(v, lo, hi, scale=k) for v, lo, hi, k in zip(table.estimate, table.ci_low, table.ci_high, scale)],
-        "Holm p (family)": table.p_holm,
+        "Holm p (family)": _p_text(table.p_holm),
         "cells (L x T)": [f"{int(n)} ({a} x {b})" for n, a, b in zip(table.n_cells, table.n_intermediate,
                                                                       table.n_targets)],
         "same-language left out": [0 if s else int(n) for s, n in zip(same, table.n_same_language.fillna(0))],
@@ -339,7 +344,7 @@ def _primary_table(primary: pd.DataFrame) -> str:
         "question": primary.question, "test": primary.test,
         "estimate [95%] (slope: points per 0.1; gain: points)": [
             _fmt_interval(v, lo, hi, scale=k) for v, lo, hi, k in zip(primary.estimate, primary.ci_low, primary.ci_high, scale)],
-        "p (Holm within the primary family)": primary.p_holm, "collapsed runs": [
+        "p (Holm within the primary family)": _p_text(primary.p_holm), "collapsed runs": [
             f"{int(n)} {c}" if n else "none" for n, c in zip(primary.n_collapsed, primary.collapsed_runs)]}))
 
 
@@ -388,7 +393,7 @@ def _replication_section(out: Path) -> str:
                               "targets": table.languages,
                               "difference, points [95%]": [_fmt_interval(*r) for r in
                                                            zip(table.estimate, table.ci_low, table.ci_high)],
-                              "Holm p": table.p_holm, "seeds": table.n_seeds})
+                              "Holm p": _p_text(table.p_holm), "seeds": table.n_seeds})
         parts.append("<p><b>Turc et al. 2021.</b> Does an intermediate task in German or Russian beat the same task in "
                      "English (same variant and seed, the other zero-shot targets)?</p>" + _table(shown)
                      + _notes(table.note))

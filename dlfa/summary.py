@@ -115,8 +115,11 @@ def fusion_sentence(table: pd.DataFrame, intermediate_language=None, languages: 
         sentence += f" {int(collapsed)} collapsed run(s) {rows.collapsed_runs.iloc[0]}."
     sentence += _choice_sentence(choice, intermediate_language, estimable.languages.iloc[0])
     seeds = int(row.n_seeds)
-    what = (f"the seed spread from {seeds} seeds, {seeds - 1} degree{'s' if seeds != 2 else ''} of freedom"
-            if seeds > 1 else "test examples only: one seed")
+    if seeds < 2:  # the test examples' noise alone would state a power the design does not have
+        return sentence + (" The smallest detectable effect is not estimable from one seed: the seed noise that "
+                           "dominates it needs two or more (`dlfa plan` gives the design's power under the params' "
+                           "noise priors).")
+    what = f"the seed spread from {seeds} seeds, {seeds - 1} degree{'s' if seeds != 2 else ''} of freedom"
     return sentence + _detectable(row, 100, "points", what)
 
 

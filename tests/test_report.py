@@ -69,3 +69,5 @@ def test_per_run_paired_tests_are_shown_without_stars(tmp_path):
     assert "not whether the variants do" in part
     # one fused layer and one seed: nothing is chosen, and the summary says the interval is no test of fusion
     assert "no layer is chosen" in page and "no test of fusion" in page
+    # and states no power from the test examples' noise alone
+    assert "smallest detectable effect is not estimable from one seed" in page
