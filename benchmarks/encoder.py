@@ -10,7 +10,7 @@ English training rows, the 16 longest of a random 64: the widest batch of a leng
 usual kind) or, without the shared data, of token lengths drawn like them. Steps interleaved in
 rotating order; the keys are medians of per-round ratios against fp32 with the embedding trained.
 Whether bf16 leaves the results sound is not a timing: it is measured on the real study's runs
-(docs/findings.md compares them).
+(``benchmarks/real-precision-*.yaml``, compared in docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -53,3 +53,13 @@ def test_the_real_profile_runs_end_to_end_on_the_real_encoder_and_real_rows(tmp_
     report = (study / "report" / "index.html").read_text()
     assert "intermediate dev accuracy" in report and "layer 6 gain, zero-shot, no intermediate task" in report
     assert "<b>Not mBERT.</b> The encoder is multilingual-e5-small" in report
+
+    from dlfa import findings
+    page = findings.write(str(params_file), outputs=str(tmp_path / "out"), doc=str(tmp_path / "docs" / "findings.md"))
+    text = page.read_text()
+    assert "**The encoder is not mBERT.**" in text and "64 English training pairs" in text
+    assert "24 dev pairs per language" in text and "one seed" in text
+    assert (tmp_path / "docs" / "findings" / "alignment.png").stat().st_size > 10_000
+    alignment = pd.read_csv(tmp_path / "docs" / "findings" / "alignment.csv")
+    assert sorted(alignment.layer.unique()) == list(range(13)) and alignment.r_at_1.between(0, 1).all()
+    assert "| 12 |" in text and "![alignment by layer](findings/alignment.png)" in text
