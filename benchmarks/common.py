@@ -25,7 +25,7 @@ SAMPLE = ROOT.parent / "shared" / "data" / "pawsx-sample"  # the real PAWS-X sam
 TARGETS = {
     "dlfa_over_baseline_step_time": (1.03, "<="),
     "dynamic_over_fixed_throughput": (2.5, ">="),
-    # issue 20's targets for the fixed costs (2 CPU cores)
+    # targets for the fixed costs of a study (2 CPU cores)
     "smoke_study_seconds": (120.0, "<="),
     "smoke_study_over_training_time": (1.3, "<="),
     "fixed_seconds_per_run": (3.0, "<="),

@@ -1,4 +1,4 @@
-"""Before / after the kernel fixes of issue 8, measured side by side in one process.
+"""Before / after the DLFA kernel fixes, measured side by side in one process.
 
 "Before" is ``dlfa/aif.py`` and ``dlfa/model.py`` as they were at ``BEFORE`` (read with ``git show``
 into a throw-away package), "after" is the working tree. Three figures:

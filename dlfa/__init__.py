@@ -1,5 +1,5 @@
 """dlfa: does typology-guided intermediate training and DLFA layer fusion help mBERT's zero-shot
-cross-lingual transfer on PAWS-X? See DESIGN.md and the README."""
+cross-lingual transfer on PAWS-X? docs/design.md maps the package; the README is the front door."""
 
 import warnings
 

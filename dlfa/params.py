@@ -223,7 +223,8 @@ class PlantedSharing:
     english_share: float | None = None
     # Share of the intermediate task's rows whose premise is in English (the hypothesis in L): L's
     # stage then ties L's spellings to English ones, which is what the English-trained classifier
-    # reads on a target that shares those spellings. 0: every row in L (attempts 1 to 9).
+    # reads on a target that shares those spellings. 0: every row in L (then nothing ties what L's
+    # stage learns to the English classifier: docs/validation.md).
     crosslingual_share: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -305,7 +306,7 @@ def key(default: Any = MISSING, check: Callable | None = None, doc: str = "") ->
 
 @dataclass(frozen=True)
 class Params:
-    """Every key of a params file (see the README's "Parameters" for each)."""
+    """Every key of a params file (docs/running.md, "Parameters", says what each does)."""
 
     study: str = key(check=_folder_name, doc="the study's folder under outputs/")
     model: str = key(check=_model, doc="'tiny', a hub id or a local directory of a BERT checkpoint")

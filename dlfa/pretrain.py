@@ -3,8 +3,8 @@ study and before any run, as mBERT was pretrained on Wikipedia in all its langua
 (``tiny_model: {mlm_epochs: N}``; default 0: the runs start from random weights).
 
 Why: a tiny BERT trained from scratch sits on a loss plateau for hundreds of steps at the start of
-a stage and relearns from there, which wipes what an intermediate stage taught (docs/validation.md,
-attempts 6 to 8). A pretrained encoder starts every stage from representations shared by the
+a stage and relearns from there, which wipes what an intermediate stage taught (docs/validation.md
+measures it). A pretrained encoder starts every stage from representations shared by the
 languages, as the study's real question assumes.
 
 The text: ``mlm_sentences`` sentences per language, realised from propositions drawn from a stream

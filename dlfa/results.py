@@ -58,7 +58,7 @@ PUBLISHED = {
     "pawsx": Published("pawsx", tuple(XTREME_MBERT), XTREME_MBERT, sum(XTREME_MBERT.values()) / len(XTREME_MBERT),
                        DLFA_PAPER_BASELINE_AVERAGE, DLFA_PAPER_LAYER_AVERAGE),
     # XNLI: XTREME's mBERT average over the 15 languages, 65.4 (as google-research/multilingual-t5's
-    # README quotes it); the DLFA paper's Table 1 XNLI column as issue 19 quotes it (baseline 65.40,
+    # README quotes it); the DLFA paper's Table 1 XNLI column (baseline 65.40,
     # D_11 66.91; its abstract: +1.5). XTREME's per-language row (its Table 12) and the paper's other
     # layers were not in a source this project could check, so they are left out, not typed from memory.
     "xnli": Published("xnli", ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"),

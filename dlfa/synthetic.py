@@ -6,8 +6,8 @@ A small grammar (determiner, adjective, noun, transitive verb, optional time adv
 passive clauses) expresses propositions "agent VERBed patient". Each synthetic language realises
 the same propositions with its own word order and a lexicon that spells a fraction of its words as
 English does, so a model trained on English should transfer zero-shot in proportion to the shared
-lexicon, and only if the word order matches (DESIGN.md, "The synthetic corpus can be a positive
-control").
+lexicon, and only if the word order matches (docs/data.md, "The synthetic corpus"; the planted
+controls are in docs/validation.md).
 
 Realisation (English tokens in the language's order, then mapped through its lexicon):
 
