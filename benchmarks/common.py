@@ -161,3 +161,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 def python() -> str:
     return sys.executable
+
+
+def aten_ops(fn) -> int:
+    """How many ATen operators one call of ``fn`` dispatches (views and copies included): at small
+    sizes each costs microseconds of dispatch whatever its arithmetic."""
+    from torch.profiler import ProfilerActivity, profile
+    fn()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(1 for e in prof.events() if e.name.startswith("aten::"))

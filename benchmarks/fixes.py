@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from transformers import BertConfig
 
-from .common import ROOT, interleaved, log, median, paired_ratios
+from .common import ROOT, aten_ops, interleaved, log, median, paired_ratios
 from .overhead import MBERT_BASE, TINY, adamw, make_batch, train_step
 
 NAME = "fixes"
@@ -48,16 +48,6 @@ def before_package(rev: str = BEFORE):
         return importlib.import_module("dlfa_before.aif"), importlib.import_module("dlfa_before.model")
     finally:
         sys.path.remove(str(folder.parent))
-
-
-def aten_ops(fn) -> int:
-    """How many ATen operators one call of ``fn`` dispatches (views and copies included): at small
-    sizes each costs microseconds of dispatch whatever its arithmetic."""
-    from torch.profiler import ProfilerActivity, profile
-    fn()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        fn()
-    return sum(1 for e in prof.events() if e.name.startswith("aten::"))
 
 
 def eval_peak_bytes(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> int:

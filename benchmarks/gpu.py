@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from .common import GPU_RESULTS, ROOT, machine, now, versions, write_json
+from .flops import flops_per_token
 
 MESSAGE = ("benchmarks.gpu needs a CUDA GPU, and torch.cuda.is_available() is False here (torch {torch}, {cuda}). "
            "Run `make bench-gpu` on a machine with an NVIDIA GPU and torch's CUDA build (`make install` there "
@@ -57,26 +58,6 @@ def matmul_tflops(device: str, n: int = 8192, iters: int = 20, dtype=torch.bfloa
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-
-
-def _flops(non_embedding: float, layers: int, hidden: int, width: float) -> float:
-    """Training FLOPs per token: 6 N + 12 L E T (N: parameters outside the embeddings; T: padded width)."""
-    return 6 * non_embedding + 12 * layers * hidden * width
-
-
-def flops_per_token(model, config, tokens: int) -> float:
-    """``_flops`` of a model this process holds (its DLFA module and head counted)."""
-    embeddings = sum(p.numel() for p in model.bert.embeddings.parameters())
-    n = sum(p.numel() for p in model.parameters()) - embeddings
-    return _flops(n, config.num_hidden_layers, config.hidden_size, tokens)
-
-
-def flops_per_token_of(config: dict[str, Any], width: float) -> float:
-    """``_flops`` from a config's sizes (a BERT encoder with pooler; the DLFA module and the head,
-    under 1%, left out): for a run whose model this process does not hold."""
-    from dlfa.plan import embedding_count, parameter_count
-    non_embedding = parameter_count(config) - embedding_count(config)
-    return _flops(non_embedding, config["num_hidden_layers"], config["hidden_size"], width)
 
 
 def batches(lengths: np.ndarray, batch: int, k: int, vocab: int, seed: int = 0, grouped: bool = True,

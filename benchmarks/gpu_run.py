@@ -35,6 +35,7 @@ import numpy as np
 import yaml
 
 from .common import ROOT, log
+from .flops import flops_per_token_of
 
 NAME = "gpu-run"
 TRAIN_PAIRS = 49_401  # PAWS-X's English training set
@@ -128,7 +129,6 @@ def measure(work: Path, config_kwargs: dict[str, Any], pair_lengths: np.ndarray,
             precisions=("fp32", "bf16"), train_pairs: int = TRAIN_PAIRS, eval_pairs: int = EVAL_PAIRS,
             eval_steps: int = EVAL_STEPS, languages=LANGUAGES, fusion_layer: int = FUSION_LAYER) -> dict[str, Any]:
     """Prepare the study once, train the run once per precision; what each cost."""
-    from .gpu import flops_per_token_of
     started = time.perf_counter()
     model = write_model(work / "model", config_kwargs)
     data = write_corpus(work / "x-final", pair_lengths, config_kwargs["vocab_size"], train_pairs, eval_pairs,

@@ -20,7 +20,7 @@ from transformers import BertConfig
 from dlfa.fusion import DLFAConfig
 from dlfa.model import DLFAForSequenceClassification
 
-from .common import interleaved, log, median, paired_ratios
+from .common import aten_ops, interleaved, log, median, paired_ratios
 
 NAME = "overhead"
 MBERT_BASE = dict(vocab_size=119547, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -167,7 +167,6 @@ def dlfa_module_seconds(module: torch.nn.Module, batch: dict[str, torch.Tensor],
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    from .fixes import aten_ops
     settings = SETTINGS["quick" if quick else "full"]
     raw, keys = {}, {}
     internal = ("model", "optimizer", "modules", "batch")
