@@ -38,39 +38,31 @@ params_file = "params/smoke.yaml"  # the study's params (dlfa run passes its cop
 outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS)
 
 # %%
-import textwrap
+from IPython.display import Image, display
 
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import seaborn as sns
-from IPython.display import display
-
-from dlfa import analysis, ranking, replication, summary
-from dlfa.io import save_figure, write_csv, write_json
+from dlfa.layout import StudyLayout
 from dlfa.params import load
-from dlfa.paths import study_dir
-from dlfa.results import (PUBLISHED, interval_table,
-                          is_mbert, published_difference, results_table)
-from dlfa.runs import study_runs
-from dlfa.similarity import similarity_table
+from dlfa.results import interval_table
+from dlfa.stages import analysis as analysis_stage
+from dlfa.stages.analysis_figures import plain_similarity
 
 params = load(params_file)
-out = study_dir(params.study, outputs_dir)
-typology_kind, distance_metric = params.typology_kind, params.distance_metric
-metrics, failed, missing = study_runs(out, params)  # the runs of this study's grid only
-for m in failed:
+layout = StudyLayout.of(params.study, outputs_dir)
+stage = analysis_stage.run(params, layout)  # computes and writes every product below
+
+
+def show(name):
+    if name in stage.figures:
+        display(Image(filename=str(stage.figures[name])))
+
+
+for m in stage.failed:
     print(f"failed, left out: {m['run_id']}: {m['error'].splitlines()[0]}")
-if missing:
-    print(f"not run yet, left out: {', '.join(missing)}")
-if not metrics:
-    raise FileNotFoundError(f"no complete run under {out / 'runs'}: run 03_train first (dlfa run PARAMS.yaml)")
-results = results_table(metrics)
-write_csv(out / "results.csv", results)
-collapsed = analysis.collapsed_runs(results)
-print(f"{len(metrics)} runs, {len(results)} rows in results.csv")
-print(summary.collapse_sentence(collapsed, len(metrics)) or "No run collapsed.")
-results.head()
+if stage.missing:
+    print(f"not run yet, left out: {', '.join(stage.missing)}")
+print(f"{len(stage.metrics)} runs, {len(stage.results)} rows in results.csv")
+print(stage.answers["collapse"] or "No run collapsed.")
+stage.results.head()
 
 # %% [markdown]
 # ## Did every run learn?
@@ -79,11 +71,7 @@ results.head()
 # flagged `collapsed`.
 
 # %%
-learnt = pd.DataFrame([{"run": m["run_id"], "en dev accuracy": m["collapse"]["accuracy"],
-                        "majority share": m["collapse"]["majority_share"],
-                        "one-class share of predictions": m["collapse"]["predicted_one_class_share"],
-                        "collapsed": m["collapse"]["collapsed"]} for m in metrics if m.get("collapse")])
-learnt.round(3)
+stage.learnt.round(3)
 
 # %% [markdown]
 # ## Zero-shot accuracy per language
@@ -92,25 +80,8 @@ learnt.round(3)
 # examples with one seed; seeds and test examples (crossed) with several.
 
 # %%
-accuracy = analysis.accuracy_table(results, out)
-write_csv(out / "analysis" / "accuracy.csv", accuracy)
-languages = list(dict.fromkeys(accuracy.language))
-settings = list(dict.fromkeys(accuracy.setting))
-fig, ax = plt.subplots(figsize=(10, 4))
-width = 0.8 / len(settings)
-for i, setting in enumerate(settings):
-    a = accuracy[accuracy.setting == setting].set_index("language").loc[languages]
-    x = np.arange(len(languages)) + i * width
-    ax.bar(x, a.accuracy, width, label=setting, yerr=[a.accuracy - a.ci_low, a.ci_high - a.accuracy], capsize=2)
-ax.set_xticks(np.arange(len(languages)) + 0.4 - width / 2, languages)
-ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-intervals = "; ".join(sorted(set(accuracy.interval)))
-ax.set(ylabel="test accuracy", ylim=(0, 1), title=f"{params.target.title} test accuracy (en-dev selection); 95% intervals: {intervals}")
-ax.title.set_fontsize(9)
-ax.legend(fontsize=8, ncol=2)
-save_figure(fig, out / "analysis" / "figures" / "accuracy_by_language.png")
-plt.show()
-display(interval_table(accuracy, "setting", "accuracy"))
+show("accuracy_by_language")
+interval_table(stage["accuracy"], "setting", "accuracy")
 
 # %% [markdown]
 # ## Each run against the plain baseline, example by example
@@ -123,8 +94,7 @@ display(interval_table(accuracy, "setting", "accuracy"))
 # marks them; the seed-aware answers are the two questions below.
 
 # %%
-paired = analysis.paired_tests(out, results)
-write_csv(out / "analysis" / "paired_tests.csv", paired)
+paired = stage["paired_tests"]
 if len(paired):
     shown = paired.assign(run=paired.variant + " · " + paired.intermediate_language.fillna("none"))
     display(interval_table(shown, ["run", "seed"], "difference", signed=True))
@@ -141,34 +111,8 @@ if len(paired):
 # `mde_80_high`: the range that estimate implies).
 
 # %%
-fusion = analysis.fusion_effect(results, out, confirmatory_layer=params.confirmatory_layer)
-write_csv(out / "analysis" / "fusion_effect.csv", fusion)
-if fusion.estimate.notna().any():
-    scopes = list(dict.fromkeys(fusion.languages))
-    fig, axes = plt.subplots(1, len(scopes), figsize=(5.5 * len(scopes), 3.8), sharey=True, squeeze=False)
-    for ax, scope in zip(axes[0], scopes):
-        rows = fusion[(fusion.languages == scope) & fusion.estimate.notna()]
-        settings = list(dict.fromkeys(rows.intermediate_language.fillna("none")))
-        for i, setting in enumerate(settings):
-            g = rows[rows.intermediate_language.fillna("none") == setting]
-            x = g.fusion_layer.astype(float) + 0.12 * (i - (len(settings) - 1) / 2)
-            ax.errorbar(x, 100 * g.estimate, yerr=[100 * (g.estimate - g.ci_low), 100 * (g.ci_high - g.estimate)],
-                        marker="o", capsize=3, label=f"intermediate: {setting}")
-            chosen = g.chosen_on_dev.to_numpy()
-            ax.scatter(x[chosen], 100 * g.estimate[chosen], s=150, facecolors="none", edgecolors="black", zorder=5)
-        layers = sorted(rows.fusion_layer.unique())
-        ax.set_xticks(layers)
-        ax.set_xlim(min(layers) - 0.6, max(layers) + 0.6)
-        ax.axhline(0, color="grey", lw=0.8, ls=":")
-        ax.set(xlabel="fused layer", title=f"{scope} languages")
-        ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("gain over the baseline (points)")
-    fig.suptitle("DLFA gain by layer, 95% intervals over " + "; ".join(sorted(set(fusion.interval.dropna())))
-                 + " (circled: chosen on English dev)", fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, out / "analysis" / "figures" / "fusion_effect.png")
-    plt.show()
-fusion.drop(columns=["method"]).round(4)
+show("fusion_effect")
+stage["fusion_effect"].drop(columns=["method"]).round(4)
 
 # %% [markdown]
 # ### The layer a researcher would choose, estimated honestly
@@ -179,10 +123,8 @@ fusion.drop(columns=["method"]).round(4)
 # The `oracle` rows choose on the target languages' dev sets: labelled target data, not zero-shot.
 
 # %%
-choice = analysis.fusion_choice(results, out)
-write_csv(out / "analysis" / "fusion_choice.csv", choice)
-print(summary.fusion_sentence(fusion, choice=choice, confirmatory_layer=params.confirmatory_layer))
-choice.round(4)
+print(stage.answers["fusion"])
+stage["fusion_choice"].round(4)
 
 # %% [markdown]
 # ## Layer sweep
@@ -192,35 +134,8 @@ choice.round(4)
 # layer; XNLI: baseline 65.40 and D_11 66.91, the layers a checked source gives).
 
 # %%
-test = results[(results.split == "test") & (results.selection == "en-dev") & ~results.collapsed]
-sweep = test[test.intermediate_language.isna()].copy()
-sweep["layer"] = sweep["fusion_layer"].map(lambda k: "baseline" if pd.isna(k) else f"{int(k)}")
-order = ["baseline"] + [f"{k}" for k in sorted(sweep.fusion_layer.dropna().unique())]
-table = sweep.pivot_table(index="layer", columns="language", values="accuracy", aggfunc="mean").reindex(order)
-table = table[[c for c in params.languages if c in table]]
-table["avg"] = table.mean(axis=1)
-write_csv(out / "analysis" / "layer_sweep.csv", table.reset_index())
-reference = is_mbert(params.model)  # the published numbers are mBERT-base's
-published_numbers = PUBLISHED[params.target_task]
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.45 * len(table) + 2), width_ratios=[3, 2])
-sns.heatmap(table * 100, annot=True, fmt=".1f", cmap="viridis", cbar=False, ax=ax1)
-ax1.set(xlabel="language", ylabel="fused layer", title="test accuracy (%), en-dev selection")
-x = np.arange(len(table))
-ax2.plot(x, table["avg"] * 100, marker="o", label="this study")
-if reference:
-    ax2.plot(x, [published_numbers.dlfa_baseline if k == "baseline" else published_numbers.dlfa_layers.get(int(k), np.nan)
-                 for k in table.index], marker="s", ls="--", label="DLFA paper")
-    ax2.axhline(published_numbers.xtreme_average, color="grey", ls=":", label="XTREME mBERT")
-ax2.set_xticks(x, table.index)
-ax2.set(xlabel="fused layer", ylabel="average accuracy over languages (%)", title="average by layer")
-ax2.legend(fontsize=8)
-fig.tight_layout()
-save_figure(fig, out / "analysis" / "figures" / "layer_sweep.png")
-plt.show()
-if reference:  # this study minus the published numbers, in points (a published average needs all its languages)
-    published = published_difference(table, params.target_task)
-    write_csv(out / "analysis" / "published_difference.csv", published)
-    display(published.round(2))
+show("layer_sweep")
+stage.tables.get("published_difference", stage["layer_sweep"]).round(3)
 
 # %% [markdown]
 # ## Cross-lingual similarity by layer
@@ -231,21 +146,10 @@ if reference:  # this study minus the published numbers, in points (a published 
 # DLFA paper's premise is that lower layers are more language-neutral than the last one.
 
 # %%
-similarity = similarity_table(metrics)
-write_csv(out / "analysis" / "layer_similarity.csv", similarity)
-if len(similarity):
-    plain = similarity[(similarity.variant == "baseline") & similarity.intermediate_language.isna()]
-    plain = plain if len(plain) else similarity
-    fig, ax = plt.subplots(figsize=(7.5, 4))
-    sns.lineplot(data=plain, x="layer", y="similarity", hue="language", style="model", markers=True,
-                 errorbar=None, ax=ax)
-    ax.set_xticks(sorted(plain.layer.unique()))
-    ax.set(xlabel="layer (0: embeddings)", ylabel="cosine similarity to English (centred)",
-           title="How language-neutral is each layer? (parallel dev pairs)")
-    ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
-    save_figure(fig, out / "analysis" / "figures" / "layer_similarity.png")
-    plt.show()
-    display(plain.pivot_table(index=["model", "language"], columns="layer", values="similarity").round(3))
+show("layer_similarity")
+if len(stage["layer_similarity"]):
+    plain_similarity(stage["layer_similarity"]).pivot_table(index=["model", "language"], columns="layer",
+                                                            values="similarity").round(3)
 
 # %% [markdown]
 # ## Question 1 · Typology: is the intermediate task's gain larger for closer languages?
@@ -266,16 +170,8 @@ if len(similarity):
 # "not estimable" and what it needs.
 
 # %%
-distances = pd.read_csv(out / "typology" / "distances.csv")
-gains, _ = analysis.seed_gains(results)
-cells = analysis.cell_gains(gains).merge(distances, left_on=["intermediate_language", "language"],
-                                         right_on=["lang_a", "lang_b"]).drop(columns=["lang_a", "lang_b"])
-cells["same_language"] = cells.intermediate_language == cells.language
-write_csv(out / "analysis" / "typology_cells.csv", cells)
-typology_table = analysis.typology_effect(results, distances, out, primary=(typology_kind, distance_metric))
-write_csv(out / "analysis" / "typology_effect.csv", typology_table)
-print(summary.typology_sentence(typology_table, typology_kind, distance_metric))
-typology_table.drop(columns=["method"]).round(4)
+print(stage.answers["typology"])
+stage["typology_effect"].drop(columns=["method"]).round(4)
 
 # %% [markdown]
 # For the study's kind, same-language cells left out as in the fit: left, each cell's gain against
@@ -284,39 +180,7 @@ typology_table.drop(columns=["method"]).round(4)
 # fitted slope), or why it cannot be drawn.
 
 # %%
-own = cells[(cells.variant != analysis.ALL) & (cells.kind == typology_kind) & (cells.metric == distance_metric)
-            & ~cells.same_language].copy()  # the slope's cells
-if len(own):
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    sns.scatterplot(data=own, x="distance", y="gain", hue="language", style="intermediate_language", ax=axes[0], s=40)
-    axes[0].axhline(0, color="grey", lw=0.8, ls=":")
-    axes[0].set(title=f"cell gain vs {typology_kind} distance (raw)", xlabel=f"{typology_kind} {distance_metric} distance",
-                ylabel="gain (accuracy)")
-    axes[0].legend(fontsize=7, ncol=2)
-    rows = typology_table[(typology_table.kind == typology_kind) & (typology_table.metric == distance_metric)
-                          & (typology_table.variant != analysis.ALL)]
-    if rows.estimate.notna().any():
-        for column in ("gain", "distance"):
-            own[f"{column}_centred"] = (own[column]
-                                        - own.groupby(["variant", "intermediate_language"])[column].transform("mean")
-                                        - own.groupby(["variant", "language"])[column].transform("mean")
-                                        + own.groupby("variant")[column].transform("mean"))
-        sns.scatterplot(data=own, x="distance_centred", y="gain_centred", hue="variant", ax=axes[1], s=40)
-        for row in rows.dropna(subset=["estimate"]).itertuples():
-            g = own[own.variant == row.variant]
-            xs = np.linspace(g.distance_centred.min(), g.distance_centred.max(), 2)
-            axes[1].plot(xs, row.estimate * xs, lw=1, label=f"{row.variant}: slope {row.estimate:+.3f}")
-        axes[1].axhline(0, color="grey", lw=0.8, ls=":")
-        axes[1].set(title="the same, the languages' own effects removed",
-                    xlabel=f"{typology_kind} distance (double-centred)", ylabel="gain (double-centred)")
-        axes[1].legend(fontsize=7)
-    else:
-        axes[1].axis("off")
-        axes[1].text(0.02, 0.5, "\n".join(textwrap.wrap(rows.note.iloc[0], 60)), fontsize=10,
-                     va="center", transform=axes[1].transAxes)
-    fig.tight_layout()
-    save_figure(fig, out / "analysis" / "figures" / "typology_gain.png")
-    plt.show()
+show("typology_gain")
 
 # %% [markdown]
 # ## How good is typology at choosing?
@@ -327,10 +191,9 @@ if len(own):
 # describes this study's gains, noise included: no test.
 
 # %%
-ndcg = ranking.selection_ndcg(cells[~cells.same_language])  # typology never chooses a target's own language
-write_csv(out / "analysis" / "selection_ndcg.csv", ndcg)
-mine = ndcg[(ndcg.kind == typology_kind) & (ndcg.metric == distance_metric)]
-display(mine.drop(columns=["kind", "metric"]).round(3))
+ndcg = stage["selection_ndcg"]
+display(ndcg[(ndcg.kind == params.typology_kind) & (ndcg.metric == params.distance_metric)]
+        .drop(columns=["kind", "metric"]).round(3))
 ndcg[ndcg.target == "mean"].pivot_table(index="kind", columns="variant", values=["ndcg", "random_ndcg"]).round(3)
 
 # %% [markdown]
@@ -343,12 +206,8 @@ ndcg[ndcg.target == "mean"].pivot_table(index="kind", columns="variant", values=
 # one of them.
 
 # %%
-lauscher = replication.distance_to_source(results, distances)
-turc = replication.source_language(results, out)
-write_csv(out / "analysis" / "replication_distance.csv", lauscher)
-write_csv(out / "analysis" / "replication_source.csv", turc)
-display(lauscher.round(3))
-turc.drop(columns=["method"]).round(4)
+display(stage["replication_distance"].round(3))
+stage["replication_source"].drop(columns=["method"]).round(4)
 
 # %% [markdown]
 # ## Failures are an outcome
@@ -358,38 +217,17 @@ turc.drop(columns=["method"]).round(4)
 # again with them counted at their measured accuracy.
 
 # %%
-rates = analysis.collapse_rates(results)
-write_csv(out / "analysis" / "collapse_rates.csv", rates)
-display(rates.round(3))
-primary = analysis.primary_rows(typology_table, fusion)
-typology_counted = fusion_counted = None
-if collapsed:  # the sensitivity analysis: every effect again, collapsed runs at their measured accuracy
-    typology_counted = analysis.typology_effect(results, distances, out, primary=(typology_kind, distance_metric),
-                                                collapsed="include")
-    fusion_counted = analysis.fusion_effect(results, out, confirmatory_layer=params.confirmatory_layer,
-                                            collapsed="include")
-    write_csv(out / "analysis" / "typology_effect_counted.csv", typology_counted)
-    write_csv(out / "analysis" / "fusion_effect_counted.csv", fusion_counted)
-    primary = pd.concat([primary, analysis.primary_rows(typology_counted, fusion_counted)], ignore_index=True)
-write_csv(out / "analysis" / "primary.csv", primary)
-primary.round(4)
+display(stage["collapse_rates"].round(3))
+stage["primary"].round(4)
 
 # %% [markdown]
 # ## The answers, in one sentence each
 # What the report puts on top (`analysis/summary.json`).
 
 # %%
-answers = {"typology": summary.typology_sentence(typology_table, typology_kind, distance_metric),
-           "fusion": summary.fusion_sentence(fusion, choice=choice, confirmatory_layer=params.confirmatory_layer),
-           "collapse": summary.collapse_sentence(collapsed, len(metrics)), "collapsed_runs": collapsed,
-           "runs": len(metrics)}
-if collapsed:  # the same answers with the collapsed runs counted (a collapsed reference leaves no gain otherwise)
-    answers["typology_counted"] = summary.typology_sentence(typology_counted, typology_kind, distance_metric)
-    answers["fusion_counted"] = summary.fusion_sentence(fusion_counted, confirmatory_layer=params.confirmatory_layer)
-write_json(out / "analysis" / "summary.json", answers)
 for key in ("typology", "fusion", "collapse", "typology_counted", "fusion_counted"):
-    if answers.get(key):
-        print(answers[key], end="\n\n")
+    if stage.answers.get(key):
+        print(stage.answers[key], end="\n\n")
 
 # %% [markdown]
 # ## Model selection: en-dev against oracle
@@ -397,12 +235,4 @@ for key in ("typology", "fusion", "collapse", "typology_counted", "fusion_counte
 # gap says how much the English-dev choice leaves on the table (Keung et al. 2020).
 
 # %%
-protocols = results[results.split == "test"].pivot_table(index=["run_id", "language"], columns="selection",
-                                                         values="accuracy").reset_index()
-fig, ax = plt.subplots(figsize=(4.5, 4.5))
-sns.scatterplot(data=protocols, x="en-dev", y="oracle", hue="language", ax=ax)
-lims = [min(protocols["en-dev"].min(), protocols["oracle"].min()) - 0.02, 1.0]
-ax.plot(lims, lims, color="grey", lw=0.8, ls=":")
-ax.set(xlim=lims, ylim=lims, title="test accuracy: en-dev vs oracle selection")
-save_figure(fig, out / "analysis" / "figures" / "selection_protocols.png")
-plt.show()
+show("selection_protocols")
