@@ -42,3 +42,12 @@ def write_csv(path: str | os.PathLike, frame) -> None:
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+
+
+def write_figure(fig, path: str | os.PathLike) -> Path:
+    """``save_figure``, then close it: a stage writes its figures and a notebook shows the files (an
+    open figure would be drawn a second time by the notebook's inline backend)."""
+    import matplotlib.pyplot as plt
+    save_figure(fig, path)
+    plt.close(fig)
+    return Path(path)

@@ -30,23 +30,18 @@ params_file = "params/smoke.yaml"  # the study's params (dlfa run passes its cop
 outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS)
 
 # %%
-import time
-from dataclasses import asdict
+from IPython.display import Image, display
 
-import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
-from tqdm import tqdm  # text bar: tqdm.auto warns without ipywidgets
-
-from dlfa import data, tasks, tiny
-from dlfa.io import save_figure, write_csv
-from dlfa.params import load, study_corpora
-from dlfa.paths import study_dir
-from dlfa.pretrain import pretraining_text
+from dlfa.data import tokenizer_fingerprint
+from dlfa.layout import StudyLayout
+from dlfa.params import load
+from dlfa.stages import data as data_stage
 
 params = load(params_file)
-out = study_dir(params.study, outputs_dir)
-print("study folder:", out)
+layout = StudyLayout.of(params.study, outputs_dir)
+print("study folder:", layout.root)
+stage = data_stage.run(params, layout)  # reads, tokenizes and caches every corpus; writes the products below
+target = params.target_task
 
 # %% [markdown]
 # ## Corpora
@@ -56,35 +51,15 @@ print("study folder:", out)
 # (null: every row).
 
 # %%
-reads = study_corpora(params)
-planted = {c.task.name: c.planted for c in reads}  # synthetic: a planted typology effect
-corpora = [(c.task, c.source, c.language, c.split, c.size) for c in reads]
-
-raw, counts = {}, {}
-for task, source, lang, split, size in corpora:
-    raw[(task.name, lang, split)], counts[(task.name, lang, split)] = data.load_corpus(
-        task, source, lang, split, size=size, seed=params.data_seed, drop_placeholders=params.drop_placeholders,
-        planted=planted[task.name])
-sources = pd.DataFrame([{"corpus": t.title, "language": lang, "split": split,
-                         "from": (s if s in ("hub", "synthetic") else f"files in {s}")
-                         + (" (planted sharing)" if planted[t.name] else ""),
-                         "hub id": t.hub_id if s == "hub" else "", "rows used": len(raw[(t.name, lang, split)]),
-                         **counts[(t.name, lang, split)]} for t, s, lang, split, _ in corpora])
-sources
+stage.sources()
 
 # %% [markdown]
 # A few English training pairs, and the placeholder rows among the evaluation data (if any): with
 # the default policy they stay, labelled 0, as in the published numbers.
 
 # %%
-target = params.target_task
-pd.DataFrame(raw[(target, "en", "train")][:5])
-
-# %%
-placeholders = pd.concat([raw[key].to_pandas().assign(language=key[1], split=key[2])
-                          for key in raw if key[0] == target])
-placeholders = placeholders[[data.is_placeholder(a, b) for a, b in
-                             zip(placeholders["sentence1"], placeholders["sentence2"])]]
+display(stage.raw[(target, "en", "train")].to_pandas().head(5))
+placeholders = stage.placeholders(target)
 print(f"{len(placeholders)} placeholder rows in the {params.target.title} data used"
       + (" (dropped: drop_placeholders is true)" if params.drop_placeholders else ""))
 placeholders.groupby(["language", "split"]).size().rename("placeholder rows").to_frame() if len(placeholders) else None
@@ -95,22 +70,9 @@ placeholders.groupby(["language", "split"]).size().rename("placeholder rows").to
 # vocabulary was learnt from all its languages; a pretrained model brings its own tokenizer.
 
 # %%
-if params.model == "tiny":
-    texts = (t for ds in raw.values() for col in ("sentence1", "sentence2") for t in data.column(ds, col))
-    mlm_text = None
-    if params.tiny_model.mlm_epochs:  # masked-LM pretraining on synthetic text in every language (dlfa.pretrain)
-        languages = list(dict.fromkeys([*params.languages, *params.candidate_languages]))
-        mlm_text = pretraining_text([data.synthetic_profile(lang, params.planted_spec) for lang in languages],
-                                    params.tiny_model.mlm_sentences, params.data_seed)
-        print(f"pretraining text: {params.tiny_model.mlm_sentences} sentences in each of {len(languages)} languages")
-    tokenizer = tiny.prepare(out / "model", texts, asdict(params.tiny_model), params.max_length, mlm_text,
-                             params.data_seed)
-else:
-    tokenizer = data.load_tokenizer(params.model, out)
-fingerprint = data.tokenizer_fingerprint(tokenizer)
-example = raw[(target, "en", "train")][0]
-print(f"vocabulary: {len(tokenizer)} entries, fingerprint {fingerprint}")
-print(tokenizer.tokenize(example["sentence1"]))
+example = stage.raw[(target, "en", "train")][0]
+print(f"vocabulary: {len(stage.tokenizer)} entries, fingerprint {tokenizer_fingerprint(stage.tokenizer)}")
+print(stage.tokenizer.tokenize(example["sentence1"]))
 
 # %% [markdown]
 # ## Tokenize once, cache
@@ -120,19 +82,8 @@ print(tokenizer.tokenize(example["sentence1"]))
 # `max_length`: a second run loads the cache; changing any of these re-tokenizes that corpus only.
 
 # %%
-started, tokenized, reused = time.perf_counter(), {}, []
-with data.quiet_datasets():  # one bar over the corpora instead of two per corpus
-    for task, source, lang, split, size in tqdm(corpora, desc="tokenize or load from cache"):
-        ds = raw[(task.name, lang, split)]
-        key = data.cache_key(ds, task=task.name, source=source, language=lang, split=split, size=size,
-                             seed=params.data_seed, drop_placeholders=params.drop_placeholders, tokenizer=fingerprint,
-                             max_length=params.max_length)
-        tokenized[(task.name, lang, split)], hit = data.cached_tokenized(
-            data.tokenized_path(out, task.name, lang, split), key,
-            lambda ds=ds: data.tokenize(ds, tokenizer, params.max_length))
-        reused.append(hit)
-print(f"{sum(reused)} of {len(reused)} corpora loaded from the cache, {len(reused) - sum(reused)} tokenized; "
-      f"{time.perf_counter() - started:.1f} s")
+print(f"{stage.reused} of {len(stage.corpora)} corpora loaded from the cache, "
+      f"{len(stage.corpora) - stage.reused} tokenized; {stage.seconds:.1f} s")
 
 # %% [markdown]
 # ## What the study uses
@@ -141,11 +92,7 @@ print(f"{sum(reused)} of {len(reused)} corpora loaded from the cache, {len(reuse
 # truncation) and the share of pairs cut at `max_length`.
 
 # %%
-stats = data.stats_table([data.describe(raw[key], tokenized[key], counts[key], *key,
-                                    num_labels=tasks.by_name(key[0]).num_labels)
-                      for key in raw])
-write_csv(out / "data" / "stats.csv", stats)
-stats
+stage.stats
 
 # %% [markdown]
 # ## Lengths and labels
@@ -153,42 +100,5 @@ stats
 # The real PAWS-X has about 57/43 (label 0 / label 1) in every language; XNLI's labels are thirds.
 
 # %%
-lengths = pd.concat([pd.DataFrame({"corpus": tasks.by_name(task_name).title,
-                                   "language": lang, "split": split,
-                                   "tokens": data.token_lengths(ds)})
-                     for (task_name, lang, split), ds in tokenized.items()])
-panels = list(lengths["corpus"].unique())
-fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), sharex=True, squeeze=False)
-for ax, corpus in zip(axes[0], panels):
-    part = lengths[lengths["corpus"] == corpus]
-    sns.boxplot(data=part, y="language", x="tokens", hue="split", ax=ax, fliersize=1, orient="h",
-                hue_order=[s for s in ("train", "validation", "test") if s in set(part["split"])])
-    ax.axvline(params.max_length, color="0.3", ls="--", lw=1)
-    ax.set_title(f"{corpus}: pair length in tokens")
-    ax.set_xlabel(f"tokens ([CLS] a [SEP] b [SEP]); max_length {params.max_length}")
-fig.tight_layout()
-save_figure(fig, out / "data" / "figures" / "lengths.png")
-plt.show()
-
-# %%
-corpora_in_stats = list(stats["corpus"].unique())
-bars = [int((stats["corpus"] == name).sum()) for name in corpora_in_stats]
-fig, axes = plt.subplots(len(bars), 1, figsize=(8, 0.3 * sum(bars) + 1.0 * len(bars)), height_ratios=bars,
-                         squeeze=False)
-for ax, name in zip(axes[:, 0], corpora_in_stats):
-    task = tasks.by_name(name)
-    part = stats[stats["corpus"] == name].set_index(["language", "split"])
-    shares = part[[f"label_{i}_share" for i in range(task.num_labels)]]
-    shares.columns = [f"{i} {label}" for i, label in enumerate(task.label_names)]
-    shares.index = [f"{lang} {split}" for lang, split in shares.index]
-    shares.plot.barh(stacked=True, ax=ax, width=0.75, color=sns.color_palette("colorblind", task.num_labels))
-    for y, share in enumerate(shares.iloc[:, 0]):
-        ax.text(share / 2, y, f"{share:.2f}", ha="center", va="center", fontsize=8, color="white")
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_title(f"{task.title}: label balance")
-    ax.legend(title="label", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-axes[-1, 0].set_xlabel("share of rows")
-fig.tight_layout()
-save_figure(fig, out / "data" / "figures" / "labels.png")
-plt.show()
+display(Image(filename=str(stage.figures["lengths"])))
+display(Image(filename=str(stage.figures["labels"])))

@@ -31,21 +31,22 @@ params_file = "params/smoke.yaml"  # the study's params (dlfa run passes its cop
 outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS)
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-import seaborn as sns
-from IPython.display import display
+from IPython.display import Image, display
 
-from dlfa import typology
-from dlfa.io import save_figure, write_csv
+from dlfa.layout import StudyLayout
 from dlfa.params import load
-from dlfa.paths import study_dir
+from dlfa.stages import typology as typology_stage
 
 params = load(params_file)
-out = study_dir(params.study, outputs_dir)
-languages = params.languages
-candidates = list(params.candidate_languages) if params.intermediate_task else []
+layout = StudyLayout.of(params.study, outputs_dir)
+stage = typology_stage.run(params, layout)  # computes and writes every product below
+
+
+def show(name):
+    if name in stage.figures:
+        display(Image(filename=str(stage.figures[name])))
+
 
 # %% [markdown]
 # ## Distances
@@ -54,15 +55,11 @@ candidates = list(params.candidate_languages) if params.intermediate_task else [
 # value, and its confidence beside each distance). Below, each language's mean distance to the others.
 
 # %%
-source = params.typology_source
-kinds = typology.source_kinds(source)
-rows_langs = list(dict.fromkeys(languages + candidates))
-distances = typology.distance_table(rows_langs, rows_langs, kinds=kinds, metric=params.distance_metric, source=source)
-missing = distances[distances.distance.isna()].groupby("kind").size()
+missing = stage.distances[stage.distances.distance.isna()].groupby("kind").size()
 if len(missing):
-    print(f"{source} has no distance for some pairs (no shared feature with a value):", missing.to_dict())
-write_csv(out / "typology" / "distances.csv", distances)
-distances.pivot_table(index=["lang_a"], columns="kind", values="distance", aggfunc="mean").round(3)
+    print(f"{params.typology_source} has no distance for some pairs (no shared feature with a value):",
+          missing.to_dict())
+stage.distances.pivot_table(index=["lang_a"], columns="kind", values="distance", aggfunc="mean").round(3)
 
 # %% [markdown]
 # Candidates (rows) against the study's languages (columns), one panel per kind. Colour is scaled per
@@ -70,22 +67,7 @@ distances.pivot_table(index=["lang_a"], columns="kind", values="distance", aggfu
 # cosine distances stay below about 0.2), and the selection only uses the order within a kind.
 
 # %%
-if candidates:
-    fig, axes = plt.subplots(2, len(kinds) // 2, figsize=(4.4 * len(kinds) // 2, 7), sharex=True, sharey=True)
-    for ax, kind in zip(axes.flat, kinds):
-        matrix = typology.distance_matrix(kind, candidates, metric=params.distance_metric, columns=languages,
-                                          source=source)
-        top = float(np.nanmax(matrix.to_numpy(), initial=0.0))
-        sns.heatmap(matrix, ax=ax, vmin=0, vmax=max(top, 1e-9), cmap="viridis", annot=True,
-                    fmt=".2f", cbar=False, annot_kws={"size": 7})
-        ax.set_title(f"{kind} (max {top:.2f})" if matrix.notna().any(axis=None) else f"{kind}: no data")
-        ax.set_xlabel(f"{params.target.title} language")
-        ax.set_ylabel(f"{params.intermediate_task} candidate")
-    fig.suptitle(f"URIEL ({source}) {params.distance_metric} distance, candidates x {params.target.title} languages "
-                 "(colour scaled per kind)")
-    fig.tight_layout()
-    save_figure(fig, out / "typology" / "figures" / "distances.png")
-    plt.show()
+show("distances")
 
 # %% [markdown]
 # Where many candidates sit at exactly the same distance from a target, "nearest" and "farthest"
@@ -94,12 +76,7 @@ if candidates:
 # many candidates share their distance with another.
 
 # %%
-if candidates:
-    tied = pd.DataFrame({kind: {t: int(typology.distance_matrix(kind, candidates, metric=params.distance_metric,
-                                                                 columns=[t], source=source)[t]
-                                       .drop(t, errors="ignore").dropna().round(12).duplicated(keep=False).sum())
-                                for t in params.targets} for kind in kinds})
-    display(tied.T.rename_axis("kind").rename_axis("target", axis=1))
+stage.ties.rename_axis("target", axis=1) if stage.ties is not None else None
 
 # %% [markdown]
 # ## How much do the kinds agree?
@@ -107,15 +84,7 @@ if candidates:
 # the choice of kind matters little for the selection below.
 
 # %%
-if candidates:
-    pairs = distances[distances.lang_a.isin(candidates) & distances.lang_b.isin(languages)
-                      & (distances.lang_a != distances.lang_b)]
-    wide = pairs.pivot_table(index=["lang_a", "lang_b"], columns="kind", values="distance")
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    sns.heatmap(wide.corr(method="spearman"), vmin=-1, vmax=1, cmap="coolwarm", annot=True, fmt=".2f", ax=ax)
-    ax.set_title("Agreement between distance kinds (Spearman)")
-    save_figure(fig, out / "typology" / "figures" / "kind_agreement.png")
-    plt.show()
+show("kind_agreement")
 
 # %% [markdown]
 # ## Selection of intermediate-task languages
@@ -127,48 +96,19 @@ if candidates:
 # `typology/selection.csv`.
 
 # %%
-if candidates:
-    selection = typology.select_languages(params.targets, candidates, kind=params.typology_kind,
-                                          strategy=params.selection_strategy, budget=params.selection_budget,
-                                          metric=params.distance_metric, source=source)
-    if params.intermediate_languages != "typology":  # chosen by hand in the params
-        chosen = set(params.intermediate_languages)
-        selection["selected"] = selection["candidate"].isin(chosen)
-        selection["reason"] = selection["selected"].map({True: "given in params", False: ""})
-    write_csv(out / "typology" / "selection.csv", selection)
-    chosen = sorted(selection.loc[selection.selected, "candidate"].unique())
+if stage.selection is not None:
     print(f"intermediate languages ({params.typology_kind}, {params.selection_strategy}, "
-          f"budget {params.selection_budget}):", chosen)
+          f"budget {params.selection_budget}):", stage.chosen)
     with pd.option_context("display.max_colwidth", None):
-        display(selection[selection.selected].groupby("candidate")["reason"].agg("; ".join).to_frame("chosen because"))
+        display(stage.selection[stage.selection.selected].groupby("candidate")["reason"].agg("; ".join)
+                .to_frame("chosen because"))
 
 # %% [markdown]
 # Each target's candidates along the chosen kind's distance; the chosen ones are filled and named
 # in bold. Good coverage means chosen languages both near and far for each target.
 
 # %%
-if candidates:
-    column = f"distance_{params.typology_kind}"
-    eligible = selection[selection["rank"].notna()]
-    fig, ax = plt.subplots(figsize=(11, 0.7 * len(params.targets) + 1.2))
-    for y, target in enumerate(params.targets):
-        rows = eligible[eligible.target == target]
-        for chosen_here, style in ((False, {"facecolors": "none", "edgecolors": "0.5"}),
-                                   (True, {"color": "tab:red"})):
-            part = rows[rows.selected == chosen_here]
-            ax.scatter(part[column], [y] * len(part), s=40, zorder=3, **style)
-        for _, row in rows.iterrows():
-            ax.annotate(row.candidate, (row[column], y), xytext=(0, 7 if row["rank"] % 2 else -12),
-                        textcoords="offset points", ha="center", fontsize=7,
-                        fontweight="bold" if row.selected else "normal", color="tab:red" if row.selected else "0.35")
-    ax.set_yticks(range(len(params.targets)), params.targets)
-    ax.set_ylim(len(params.targets) - 0.4, -0.6)
-    ax.set_xlabel(f"{params.typology_kind} {params.distance_metric} distance to the target")
-    ax.set_ylabel("target")
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_title(f"Chosen intermediate languages ({params.selection_strategy}, budget {params.selection_budget or 'none'})")
-    save_figure(fig, out / "typology" / "figures" / "selection.png")
-    plt.show()
+show("selection")
 
 # %% [markdown]
 # ## lang2vec against URIEL+
@@ -181,6 +121,4 @@ if candidates:
 # only their order.
 
 # %%
-agreement = typology.source_agreement(metric=params.distance_metric)
-write_csv(out / "typology" / "source_agreement.csv", agreement)
-agreement.set_index("kind").round(3)
+stage.agreement.set_index("kind").round(3)

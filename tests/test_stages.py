@@ -109,3 +109,44 @@ def test_the_analysis_stage_refuses_a_study_without_finished_runs(tmp_path):
                                                                                         index=False)
     with pytest.raises(FileNotFoundError, match="no complete run"):
         analysis_stage.run(params, layout)
+
+
+def test_the_typology_stage_chooses_what_the_plan_chooses_and_writes_its_products(tmp_path):
+    from dlfa.plan import intermediate_languages
+    from dlfa.runs import chosen_languages
+    from dlfa.stages import typology as typology_stage
+    params = tiny_params(candidate_languages=["bg", "el", "hi", "ru", "tr", "ur", "vi"])
+    layout = StudyLayout(tmp_path / "study")
+    stage = typology_stage.run(params, layout)
+    for path in (layout.distances_csv, layout.selection_csv, layout.source_agreement_csv):
+        assert path.is_file()
+    assert set(stage.figures) == {"distances", "kind_agreement", "selection"}
+    # the nearest and the farthest candidate of each target, as the plan and the run grid read them
+    expected = set()
+    for target in params.targets:
+        rows = stage.distances[(stage.distances.kind == "syntactic") & (stage.distances.lang_b == target)
+                               & stage.distances.lang_a.isin(stage.candidates)].sort_values("distance")
+        expected |= {rows.lang_a.iloc[0], rows.lang_a.iloc[-1]}
+    assert set(stage.chosen) == expected
+    assert stage.chosen == sorted(intermediate_languages(params)) == chosen_languages(layout.root, params)
+    assert stage.ties.index.name == "kind" and list(stage.ties.columns) == list(params.targets)
+
+
+def test_the_data_stage_writes_stats_and_figures_and_a_second_run_reads_the_cache(tmp_path):
+    from dlfa.stages import data as data_stage
+    params = tiny_params(train_size=200, eval_size=40, intermediate_train_size=100,
+                         candidate_languages=["tr"], intermediate_languages=["tr"])
+    layout = StudyLayout(tmp_path / "study")
+    first = data_stage.run(params, layout)
+    assert first.reused == 0 and len(first.corpora) == len(first.tokenized)
+    stats = pd.read_csv(layout.data_stats)
+    assert len(stats) == len(first.corpora)
+    train = stats[(stats.corpus == "pawsx") & (stats.split == "train")].iloc[0]
+    assert train.language == "en" and train.rows == 200
+    assert set(stats[stats.split != "train"].rows) == {40}
+    assert (layout.tiny_model / "tokenizer.json").is_file() or any(layout.tiny_model.iterdir())
+    for path in first.figures.values():
+        assert path.read_bytes()[:4] == b"\x89PNG"
+    second = data_stage.run(params, layout)
+    assert second.reused == len(second.corpora)
+    assert pd.read_csv(layout.data_stats).equals(stats)

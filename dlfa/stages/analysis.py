@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from .. import analysis, ranking, replication, summary
-from ..io import write_csv, write_json
+from ..io import write_csv, write_figure, write_json
 from ..layout import StudyLayout
 from ..params import Params
 from ..results import is_mbert, published_difference, results_table
@@ -94,7 +94,7 @@ def run(params: Params, layout: StudyLayout) -> AnalysisStage:
         return table
 
     def draw(name: str, fig) -> None:
-        stage.figures[name] = figures.save(fig, layout.figure(name))
+        stage.figures[name] = write_figure(fig, layout.figure(name))
 
     accuracy = keep("accuracy", analysis.accuracy_table(results, out))
     draw("accuracy_by_language", figures.accuracy_by_language(accuracy, params.target.title))

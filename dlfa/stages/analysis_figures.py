@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,15 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from .. import analysis
-from ..io import save_figure
 from ..results import PUBLISHED
-
-
-def save(fig, path: Path) -> Path:
-    """Write the figure and close it (a notebook shows the file, not a second copy)."""
-    save_figure(fig, path)
-    plt.close(fig)
-    return path
 
 
 def accuracy_by_language(accuracy: pd.DataFrame, task_title: str):

@@ -1,0 +1,85 @@
+"""Stage 02, typology: URIEL distances between the study's and the candidate languages, the choice
+of intermediate languages per target, and how far lang2vec and URIEL+ agree.
+
+``run(params, layout)`` writes ``typology/distances.csv``, ``selection.csv``,
+``source_agreement.csv`` and the figures, and returns ``TypologyStage``; notebook 02 shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .. import typology
+from ..io import write_csv, write_figure
+from ..layout import StudyLayout
+from ..params import Params
+from . import typology_figures as figures
+
+
+@dataclass
+class TypologyStage:
+    """What the typology stage computed and wrote."""
+
+    kinds: list[str]
+    candidates: list[str]
+    distances: pd.DataFrame
+    selection: pd.DataFrame | None
+    agreement: pd.DataFrame
+    ties: pd.DataFrame | None = None
+    figures: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def chosen(self) -> list[str]:
+        """The intermediate languages the study trains."""
+        if self.selection is None:
+            return []
+        return sorted(self.selection.loc[self.selection.selected, "candidate"].unique())
+
+
+def tied_candidates(params: Params, candidates: list[str], kinds: list[str]) -> pd.DataFrame:
+    """Per kind (rows) and target (columns): how many candidates share their distance to the target
+    with another candidate, so that candidate order, not typology, ranks them."""
+    return pd.DataFrame({kind: {t: int(typology.distance_matrix(kind, candidates, metric=params.distance_metric,
+                                                                 columns=[t], source=params.typology_source)[t]
+                                       .drop(t, errors="ignore").dropna().round(12).duplicated(keep=False).sum())
+                                for t in params.targets} for kind in kinds}).T.rename_axis("kind")
+
+
+def choose(params: Params, candidates: list[str]) -> pd.DataFrame:
+    """Every (candidate, target) pair with its distances, rank, ties and, for the chosen ones, the
+    reason; languages given in the params are taken as given."""
+    selection = typology.select_languages(params.targets, candidates, kind=params.typology_kind,
+                                          strategy=params.selection_strategy, budget=params.selection_budget,
+                                          metric=params.distance_metric, source=params.typology_source)
+    if params.intermediate_languages != "typology":  # chosen by hand in the params
+        selection["selected"] = selection["candidate"].isin(set(params.intermediate_languages))
+        selection["reason"] = selection["selected"].map({True: "given in params", False: ""})
+    return selection
+
+
+def run(params: Params, layout: StudyLayout) -> TypologyStage:
+    """Distances, the choice of intermediate languages and the sources' agreement, written."""
+    source = params.typology_source
+    kinds = typology.source_kinds(source)
+    candidates = list(params.candidate_languages) if params.intermediate_task else []
+    languages = list(dict.fromkeys(list(params.languages) + candidates))
+    distances = typology.distance_table(languages, languages, kinds=kinds, metric=params.distance_metric,
+                                        source=source)
+    write_csv(layout.distances_csv, distances)
+    stage = TypologyStage(kinds, candidates, distances, None, pd.DataFrame())
+    if candidates:
+        stage.figures["distances"] = write_figure(figures.distances(params, candidates, kinds),
+                                                  layout.typology_figures / "distances.png")
+        stage.ties = tied_candidates(params, candidates, kinds)
+        stage.figures["kind_agreement"] = write_figure(figures.kind_agreement(distances, candidates, params.languages),
+                                                       layout.typology_figures / "kind_agreement.png")
+        stage.selection = choose(params, candidates)
+        write_csv(layout.selection_csv, stage.selection)
+        stage.figures["selection"] = write_figure(figures.selection(params, stage.selection),
+                                                  layout.typology_figures / "selection.png")
+    stage.agreement = typology.source_agreement(metric=params.distance_metric)
+    write_csv(layout.source_agreement_csv, stage.agreement)
+    return stage
