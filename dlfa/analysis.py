@@ -47,6 +47,7 @@ import statsmodels.formula.api as smf
 from scipy import stats as scipy_stats
 
 from . import stats
+from .layout import StudyLayout
 from .power import mde_range, two_part_mde
 from .runs import load_predictions
 
@@ -172,7 +173,7 @@ def _cell_scores(study_dir: Path, gains: pd.DataFrame, selection: str, split: st
 
     def correct(run_id: str, language: str) -> pd.Series:
         if (run_id, language) not in cache:
-            frame = load_predictions(study_dir / "runs" / run_id, selection, language, split)
+            frame = load_predictions(StudyLayout(study_dir).run(run_id).folder, selection, language, split)
             cache[run_id, language] = frame.set_index("id")["correct"].astype(float)
         return cache[run_id, language]
 
@@ -343,8 +344,8 @@ def _example_scores(study_dir: Path, pairs: pd.DataFrame, languages: list[str], 
         contribution: dict[int, float] = {}
         for language in languages:
             try:
-                a = load_predictions(study_dir / "runs" / pair.run_id_a, selection, language, split)
-                b = load_predictions(study_dir / "runs" / pair.run_id_b, selection, language, split)
+                a = load_predictions(StudyLayout(study_dir).run(pair.run_id_a).folder, selection, language, split)
+                b = load_predictions(StudyLayout(study_dir).run(pair.run_id_b).folder, selection, language, split)
             except (FileNotFoundError, KeyError):
                 return None
             both = a.merge(b, on="id", suffixes=("_a", "_b"), validate="one_to_one")
@@ -637,7 +638,7 @@ def accuracy_table(results: pd.DataFrame, study_dir: str | Path | None = None, s
 
 def _correct_table(study_dir: Path, group: pd.DataFrame, selection: str, language: str, split: str) -> np.ndarray | None:
     try:
-        frames = [load_predictions(study_dir / "runs" / r, selection, language, split).set_index("id").correct
+        frames = [load_predictions(StudyLayout(study_dir).run(r).folder, selection, language, split).set_index("id").correct
                   for r in group.run_id]
     except (FileNotFoundError, KeyError):
         return None

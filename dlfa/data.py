@@ -36,6 +36,7 @@ from transformers import AutoTokenizer
 
 from .io import write_json
 from .checkpoints import local_model
+from .layout import StudyLayout
 from .paths import resolve
 from .tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
 
@@ -473,7 +474,7 @@ def stats_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def tokenized_path(study_dir: str | os.PathLike, task: str, language: str, split: str) -> Path:
     """Where 01_data caches a tokenized corpus of the study."""
-    return Path(study_dir) / "data" / "tokenized" / task / language / split
+    return StudyLayout(Path(study_dir)).tokenized(task, language, split)
 
 
 def load_tokenized(study_dir: str | os.PathLike, task: str, language: str, split: str) -> datasets.Dataset:
@@ -490,7 +491,7 @@ def model_source(model: str, study_dir: str | os.PathLike) -> str:
     directory (relative paths from the project root), a packaged checkpoint (``package:<module>``)
     or a hub id."""
     if model == "tiny":
-        return str(Path(study_dir) / "model")
+        return str(StudyLayout(Path(study_dir)).tiny_model)
     local = local_model(model)
     return str(local) if local is not None else model
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .layout import StudyLayout
 from .params import Params, load
 from .plan import intermediate_languages, power_section
 from .paths import resolve, study_dir
@@ -31,7 +32,7 @@ FIGURES = ["accuracy_by_language.png", "typology_gain.png", "fusion_effect.png"]
 
 def majority_shares(out: Path) -> pd.Series:
     """Each test set's majority-class share (``data/stats.csv``): what always answering it scores."""
-    stats = pd.read_csv(out / "data" / "stats.csv")
+    stats = pd.read_csv(StudyLayout(out).data_stats)
     test = stats[(stats.split == "test") & (stats.corpus == "pawsx")].set_index("language")
     shares = test[[c for c in test if c.startswith("label_") and c.endswith("_share")]]
     return shares.max(axis=1)
@@ -55,7 +56,7 @@ def alignment(params: Params, out: Path) -> pd.DataFrame:
 
 
 def _rows(out: Path, corpus: str, split: str, language: str | None = "en", column: str = "rows") -> int:
-    stats = pd.read_csv(out / "data" / "stats.csv")
+    stats = pd.read_csv(StudyLayout(out).data_stats)
     rows = stats[(stats.corpus == corpus) & (stats.split == split)]
     if language is not None:
         rows = rows[rows.language == language]
@@ -64,7 +65,7 @@ def _rows(out: Path, corpus: str, split: str, language: str | None = "en", colum
 
 def _data_sentence(params: Params, out: Path) -> str:
     """Where the rows came from and how many each split kept, read from ``data/stats.csv``."""
-    stats = pd.read_csv(out / "data" / "stats.csv")
+    stats = pd.read_csv(StudyLayout(out).data_stats)
     test = stats[(stats.corpus == "pawsx") & (stats.split == "test")]
     inter = stats[(stats.corpus == params.intermediate_task) & (stats.split == "train")]
     text = (f"PAWS-X from `{params.data_source or 'the Hugging Face hub'}`: {_rows(out, 'pawsx', 'train'):,} English "
@@ -89,7 +90,7 @@ def _points(v: float) -> str:
 
 
 def _accuracy_table(out: Path, majority: pd.Series) -> list[str]:
-    accuracy = pd.read_csv(out / "analysis" / "accuracy.csv")
+    accuracy = pd.read_csv(StudyLayout(out).table("accuracy"))
     wide = accuracy.pivot_table(index="setting", columns="language", values="accuracy", sort=False)
     languages = list(wide.columns)
     lines = ["| setting | " + " | ".join(languages) + " |", "|---|" + "---|" * len(languages)]
@@ -102,16 +103,16 @@ def _accuracy_table(out: Path, majority: pd.Series) -> list[str]:
 
 
 def page(params: Params, out: Path, align: pd.DataFrame, minutes: float | None) -> str:
-    answers = json.loads((out / "analysis" / "summary.json").read_text())
-    primary = pd.read_csv(out / "analysis" / "primary.csv")
-    rates = pd.read_csv(out / "analysis" / "collapse_rates.csv")
-    typology = pd.read_csv(out / "analysis" / "typology_effect.csv")
-    choice = pd.read_csv(out / "analysis" / "fusion_choice.csv", dtype={"note": str, "fold_layers": str})
+    answers = json.loads((StudyLayout(out).summary_json).read_text())
+    primary = pd.read_csv(StudyLayout(out).table("primary"))
+    rates = pd.read_csv(StudyLayout(out).table("collapse_rates"))
+    typology = pd.read_csv(StudyLayout(out).table("typology_effect"))
+    choice = pd.read_csv(StudyLayout(out).table("fusion_choice"), dtype={"note": str, "fold_layers": str})
     majority = majority_shares(out)
     complete, failed, missing = study_runs(out, params)
     learnt = [m for m in complete if not (m.get("collapse") or {}).get("collapsed")]
     seeds = "one seed" if len(params.seeds) == 1 else f"{len(params.seeds)} seeds"
-    counted_csv = out / "analysis" / "typology_effect_counted.csv"
+    counted_csv = StudyLayout(out).table("typology_effect_counted")
     tables = [typology, *([pd.read_csv(counted_csv)] if counted_csv.is_file() else [])]
     cells = max(_primary_cells(t) for t in tables)
     lines = ["# Findings: the study on a real multilingual encoder", "",
@@ -180,7 +181,7 @@ def page(params: Params, out: Path, align: pd.DataFrame, minutes: float | None) 
                      + ("–" if pd.isna(r.mde_80) else f"{10 * r.mde_80:.2f}") + " |")
     if len(same):
         lines += ["", f"Same-language cells: none in this grid's slope ({int(same.iloc[0].n_same_language)} left out)."]
-    fusion = pd.read_csv(out / "analysis" / "fusion_effect.csv")
+    fusion = pd.read_csv(StudyLayout(out).table("fusion_effect"))
     after = fusion[fusion.intermediate_language.notna() & (fusion.languages == "zero-shot")]
     if len(after):
         lines += ["", f"DLFA on layer {params.confirmatory_layer} after each intermediate task (exploratory: zero-shot "
@@ -236,7 +237,7 @@ def page(params: Params, out: Path, align: pd.DataFrame, minutes: float | None) 
               (f"question 1's grid of {int(cells)} cells detects only large slopes (the power above); "
                if cells else "question 1 was not estimable; ") +
               "the paper profile (`params/paper.yaml`) is the design that can answer both for mBERT on a GPU.",
-              "", *[f"![{name}](findings/{name})" for name in FIGURES if (out / "analysis" / "figures" / name).is_file()]]
+              "", *[f"![{name}](findings/{name})" for name in FIGURES if (StudyLayout(out).analysis_figures / name).is_file()]]
     return "\n".join(lines) + "\n"
 
 
@@ -250,14 +251,14 @@ def write(params_file: str = "params/real.yaml", outputs: str | None = None, doc
     from .io import save_figure, write_text
     params = load(params_file)
     out = study_dir(params.study, outputs)
-    if not (out / "analysis" / "summary.json").is_file():
+    if not (StudyLayout(out).summary_json).is_file():
         raise FileNotFoundError(f"{out} has no analysis: run the study first (dlfa run {params_file})")
     folder = resolve(doc).parent / "findings"
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(out / "results.csv", folder / "results.csv")
+    shutil.copyfile(StudyLayout(out).results_csv, StudyLayout(folder).results_csv)
     for name in FIGURES:
-        if (out / "analysis" / "figures" / name).is_file():
-            shutil.copyfile(out / "analysis" / "figures" / name, folder / name)
+        if (StudyLayout(out).analysis_figures / name).is_file():
+            shutil.copyfile(StudyLayout(out).analysis_figures / name, folder / name)
     align = alignment(params, out)
     align.to_csv(folder / "alignment.csv", index=False)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))

@@ -105,6 +105,10 @@ class StudyLayout:
     def run(self, run_id: str) -> RunLayout:
         return RunLayout(self.runs / run_id)
 
+    def recorded_runs(self) -> list[RunLayout]:
+        """Every run folder with a ``metrics.json``, by run id."""
+        return [RunLayout(path.parent) for path in sorted(self.runs.glob(f"*/{RunLayout(Path()).metrics.name}"))]
+
     @property
     def similarity(self) -> Path:
         return self.root / "similarity"

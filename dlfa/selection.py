@@ -16,6 +16,7 @@ import pandas as pd
 
 from .data import column, tokenized_path
 from .io import atomic_path
+from .layout import RunLayout
 
 PROTOCOLS = ("en-dev", "oracle")
 EVAL_SPLITS = {"dev": "validation", "test": "test"}
@@ -68,5 +69,5 @@ def save_selected_predictions(run_dir: Path, study_dir: Path, selected: dict, la
             for protocol, per_language in selected.items():
                 with np.load(run_dir / "trainer" / "predictions" / f"step-{per_language[lang]['step']}.npz") as z:
                     arrays[f"{protocol}__{lang}__{name}"] = z[f"{lang}_{name}"]
-    with atomic_path(run_dir / "predictions.npz") as tmp:
+    with atomic_path(RunLayout(run_dir).predictions) as tmp:
         np.savez_compressed(tmp, **arrays)

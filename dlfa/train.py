@@ -30,6 +30,7 @@ from transformers import BertConfig, DataCollatorWithPadding, set_seed
 from .data import load_tokenized, load_tokenizer, model_source, tokenized_path
 from .fusion import DLFAConfig
 from .io import atomic_path, write_json
+from .layout import RunLayout, StudyLayout
 from .model import DLFAForSequenceClassification
 from .params import TINY_MODEL, Params, Run, dump
 from .runs import (is_main_process, job_info, last_checkpoint, load_predictions, remove_checkpoints, run_config,
@@ -167,7 +168,7 @@ def base_similarity(model, study_dir: Path, languages: list[str], collator, task
     for name, tensor in model.backbone.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    path = study_dir / "similarity" / f"base-{digest.hexdigest()[:20]}.json"
+    path = StudyLayout(study_dir).similarity / f"base-{digest.hexdigest()[:20]}.json"
     if path.is_file():
         return json.loads(path.read_text())
     tokenized = lambda task, lang, split: tokenized_path(study_dir, task, lang, split)  # noqa: E731
@@ -293,7 +294,7 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
         "job": job_info(),  # the Slurm / submitit job that trained it, if any
     }
     if trainer.is_world_process_zero():
-        write_json(folder / "metrics.json", metrics)
+        write_json(RunLayout(folder).metrics, metrics)
         if not params.keep_checkpoints:  # an mBERT checkpoint with its optimizer is about 2 GB
             remove_checkpoints(folder)
     return metrics
@@ -316,4 +317,4 @@ def launch_run(params: Params, run: Run, study_dir: str | Path, processes: int) 
                "-m", "dlfa", "train", str(params_file), run.run_id, "--outputs", str(study_dir.parent)]
     print("launching:", " ".join(command), flush=True)
     subprocess.run(command, check=True)
-    return json.loads((folder / "metrics.json").read_text())
+    return json.loads(RunLayout(folder).metrics.read_text())

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .layout import StudyLayout
 from .params import load
 from .paths import ROOT, resolve
 
@@ -55,13 +56,14 @@ def run_control(name: str, outputs: Path, log=print) -> dict:
     params_file = CONTROLS[name]
     params = load(params_file)
     study = outputs / params.study
-    before = {p.parent.name for p in (study / "runs").glob("*/predictions.npz")}
+    layout = StudyLayout(study)
+    before = {r.folder.name for r in layout.recorded_runs() if r.predictions.is_file()}
     started = time.time()
     run_study(params_file, outputs, log=log)
     wall = time.time() - started
-    runs = sorted((study / "runs").glob("*/metrics.json"))
-    reused = sum(p.parent.name in before for p in runs)
-    table = pd.read_csv(study / "analysis" / "typology_effect.csv")
+    runs = layout.recorded_runs()
+    reused = sum(r.folder.name in before for r in runs)
+    table = pd.read_csv(layout.table("typology_effect"))
     row = table[table.family == "primary"].iloc[0]  # baseline variant, the study's kind and metric
     return {"name": name, "params": params_file, "study": study, "wall_s": wall, "row": row, "table": table,
             "dose": planted_dose_response(params_file), "runs": len(runs), "reused": reused}
@@ -90,7 +92,7 @@ def write_page(results: list[dict], doc: str = "docs/validation.md", seconds: di
     for r in results:
         row, ok = r["row"], verdict(r["name"], r["row"])
         figure = f"figures/validation-{r['name']}.png"
-        source = r["study"] / "analysis" / "figures" / "typology_gain.png"
+        source = StudyLayout(r["study"]).figure("typology_gain")
         if source.is_file():
             shutil.copyfile(source, path.parent / figure)
         dose = r["dose"]
