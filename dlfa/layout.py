@@ -134,9 +134,10 @@ class StudyLayout:
     def analysis_figures(self) -> Path:
         return self.analysis / "figures"
 
-    def figure(self, name: str) -> Path:
-        """``analysis/figures/<name>.png``."""
-        return self.analysis_figures / f"{name}.png"
+    def figure(self, name: str, stage: str = "analysis") -> Path:
+        """``<stage>/figures/<name>.png`` (stage: data, typology or analysis)."""
+        folders = {"data": self.data_figures, "typology": self.typology_figures, "analysis": self.analysis_figures}
+        return folders[stage] / f"{name}.png"
 
     # the report and the executed notebooks
     @property

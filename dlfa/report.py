@@ -21,7 +21,7 @@ from .params import Params
 from .results import PUBLISHED, interval_table
 from .runs import study_runs
 
-FIGURES = [  # (analysis figure, caption)
+FIGURES = [  # (figure, caption): analysis figures by name, the others as (stage, name)
     ("fusion_effect",
      "Question 2: gain of each fused layer over the baseline of the same seed and intermediate setting, averaged "
      "over all languages and over the zero-shot targets, with 95% intervals (their sources in the title); circled: "
@@ -41,13 +41,13 @@ FIGURES = [  # (analysis figure, caption)
      "fine-tuning (mean-pooled, centred per language): how language-neutral each layer is."),
     ("selection_protocols",
      "Test accuracy under the two checkpoint-selection protocols: English dev vs the target's own dev (oracle)."),
-    ("typology/figures/distances.png", "URIEL distances between candidate intermediate languages and {task} languages."),
-    ("typology/figures/kind_agreement.png", "How much the six distance kinds agree (Spearman over language pairs)."),
-    ("typology/figures/selection.png",
+    (("typology", "distances"), "URIEL distances between candidate intermediate languages and {task} languages."),
+    (("typology", "kind_agreement"), "How much the six distance kinds agree (Spearman over language pairs)."),
+    (("typology", "selection"),
      "The chosen intermediate languages (filled) among each target's candidates, along the selection's distance."),
-    ("data/figures/lengths.png", "Pair lengths in tokens (after truncation; dashed: max_length), per corpus, "
+    (("data", "lengths"), "Pair lengths in tokens (after truncation; dashed: max_length), per corpus, "
      "language and split."),
-    ("data/figures/labels.png", "Label shares per corpus, language and split."),
+    (("data", "labels"), "Label shares per corpus, language and split."),
 ]
 
 CSS = """
@@ -504,9 +504,10 @@ def build(out: str | Path, params: Params) -> Path:
                      "identical to that matrix.</p>")
 
     parts.append("<h2>Figures</h2>")
-    for name, caption in FIGURES:
-        if StudyLayout(out).figure(name).is_file():
-            parts.append(_figure(StudyLayout(out).figure(name), caption.replace("{task}", task)))
+    for figure, caption in FIGURES:
+        stage, name = figure if isinstance(figure, tuple) else ("analysis", figure)
+        if StudyLayout(out).figure(name, stage).is_file():
+            parts.append(_figure(StudyLayout(out).figure(name, stage), caption.replace("{task}", task)))
 
     parts.append("<h2>Runs</h2>" + _runs_section(runs))
 

@@ -264,7 +264,7 @@ KILL_POINTS = [
     ("data stage: tokenizer, tokenization, cache", "line", "01_data", 6.0),
     ("training, after a checkpoint", "file", "runs/*/trainer/checkpoint-*/trainer_state.json", 0.5),
     ("evaluation and checkpointing", "file", "runs/*/trainer/predictions/step-*.npz", 0.0),
-    ("analysis notebook", "line", "04_analysis", 5.0),
+    ("analysis stage", "file", "analysis/accuracy.csv", 0.3),
     ("report", "line", "] report", 0.3),
 ]
 

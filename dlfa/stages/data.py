@@ -118,6 +118,6 @@ def run(params: Params, layout: StudyLayout) -> DataStage:
                                                   num_labels=tasks.by_name(key[0]).num_labels) for key in raw])
     write_csv(layout.data_stats, stage.stats)
     stage.figures["lengths"] = write_figure(figures.lengths(stage.tokenized, params.max_length),
-                                            layout.data_figures / "lengths.png")
-    stage.figures["labels"] = write_figure(figures.labels(stage.stats), layout.data_figures / "labels.png")
+                                            layout.figure("lengths", "data"))
+    stage.figures["labels"] = write_figure(figures.labels(stage.stats), layout.figure("labels", "data"))
     return stage

@@ -72,14 +72,14 @@ def run(params: Params, layout: StudyLayout) -> TypologyStage:
     stage = TypologyStage(kinds, candidates, distances, None, pd.DataFrame())
     if candidates:
         stage.figures["distances"] = write_figure(figures.distances(params, candidates, kinds),
-                                                  layout.typology_figures / "distances.png")
+                                                  layout.figure("distances", "typology"))
         stage.ties = tied_candidates(params, candidates, kinds)
         stage.figures["kind_agreement"] = write_figure(figures.kind_agreement(distances, candidates, params.languages),
-                                                       layout.typology_figures / "kind_agreement.png")
+                                                       layout.figure("kind_agreement", "typology"))
         stage.selection = choose(params, candidates)
         write_csv(layout.selection_csv, stage.selection)
         stage.figures["selection"] = write_figure(figures.selection(params, stage.selection),
-                                                  layout.typology_figures / "selection.png")
+                                                  layout.figure("selection", "typology"))
     stage.agreement = typology.source_agreement(metric=params.distance_metric)
     write_csv(layout.source_agreement_csv, stage.agreement)
     return stage
