@@ -545,6 +545,14 @@ def validate(raw: Any, source: str = "params") -> Params:
     problems += [f"'{name}' is required: {Params.__dataclass_fields__[name].metadata['doc']}"
                  for name in REQUIRED_KEYS if name not in raw]
     p = {**defaults(), **{k: v for k, v in raw.items() if k in PARAMS_KEYS}}
+    # defaults that follow another key: the target task gives the targets and the intermediate
+    # task (XNLI's from PAWS-X translate-train), the intermediate task its candidate languages
+    if "targets" not in raw and p["target_task"] in TARGET:
+        p["targets"] = [lang for lang in TARGET[p["target_task"]].languages if lang != "en"]
+    if "intermediate_task" not in raw and p["target_task"] == "xnli":
+        p["intermediate_task"] = "pawsx_tt"
+    if "candidate_languages" not in raw and p["intermediate_task"] in INTERMEDIATE_TASKS:
+        p["candidate_languages"] = list(INTERMEDIATE_TASKS[p["intermediate_task"]])
     if isinstance(p["tiny_model"], TinyModel):
         p["tiny_model"] = p["tiny_model"].as_dict()
     if isinstance(p["planted_sharing"], PlantedSharing):

@@ -19,7 +19,9 @@ from scipy import stats as scipy_stats
 from . import stats
 
 
-def _two_sided_power(ncp: float, df: float, alpha: float) -> float:
+def two_sided_power(ncp: float, df: float, alpha: float) -> float:
+    """Power of a two-sided t test at level ``alpha`` with ``df`` degrees of freedom when the true
+    effect is ``ncp`` standard errors (the normal limit above 1,000 df)."""
     if df > 1000:  # the normal limit (scipy's nct loses precision there)
         crit = scipy_stats.norm.ppf(1 - alpha / 2)
         return float(scipy_stats.norm.sf(crit - ncp) + scipy_stats.norm.cdf(-crit - ncp))
@@ -43,14 +45,14 @@ def slope_power(slope: float, ss_distance: float, residual_sd: float, df: float,
     """Power of the OLS slope test at a true ``slope`` (gain per unit distance)."""
     if not (ss_distance > 0 and residual_sd > 0 and df >= 1):
         return float("nan")
-    return _two_sided_power(abs(slope) * np.sqrt(ss_distance) / residual_sd, df, alpha)
+    return two_sided_power(abs(slope) * np.sqrt(ss_distance) / residual_sd, df, alpha)
 
 
 def slope_mde(ss_distance: float, residual_sd: float, df: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest |slope| (gain per unit distance) the OLS typology test detects with ``power``."""
     if not (ss_distance > 0 and residual_sd > 0 and df >= 1):
         return float("nan")
-    units = _invert(lambda ncp: _two_sided_power(ncp, df, alpha), power)
+    units = _invert(lambda ncp: two_sided_power(ncp, df, alpha), power)
     return units * residual_sd / np.sqrt(ss_distance)
 
 

@@ -19,7 +19,7 @@ from .io import write_text
 from .layout import StudyLayout
 from .params import Params
 from .results import PUBLISHED, interval_table
-from .runs import study_runs
+from .runs import intermediate_stage, intermediate_unlearnt, study_runs
 
 FIGURES = [  # (figure, caption): analysis figures by name, the others as (stage, name)
     ("fusion_effect",
@@ -152,11 +152,11 @@ def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
              "status": "collapsed" if (m.get("collapse") or {}).get("collapsed") else "complete",
              "en dev accuracy": (m.get("collapse") or {}).get("accuracy"),
              "majority share": (m.get("collapse") or {}).get("majority_share"),
-             "intermediate dev accuracy": _intermediate(m).get("dev_accuracy"),
-             "its majority share": _intermediate(m).get("dev_majority_share"),
+             "intermediate dev accuracy": intermediate_stage(m).get("dev_accuracy"),
+             "its majority share": intermediate_stage(m).get("dev_majority_share"),
              "wall time (s)": m.get("wall_time_s"), "train examples/s": m.get("train_examples_per_second"),
              "device": m.get("device"),
-             "error": "; ".join(x for x in ((m.get("collapse") or {}).get("reason", ""), _intermediate_unlearnt(m)) if x)}
+             "error": "; ".join(x for x in ((m.get("collapse") or {}).get("reason", ""), intermediate_unlearnt(m)) if x)}
             for m in complete]
     rows += [{"run": m["run_id"], "fusion options": _fusion_options(m.get("config", {})), "status": "failed",
               "error": m.get("error", "")} for m in failed]
@@ -169,17 +169,6 @@ def _runs_section(runs: tuple[list[dict], list[dict], list[str]] | None) -> str:
         if column in frame:
             frame[column] = frame[column].map(lambda v, d=digits: "–" if pd.isna(v) else f"{v:.{d}f}")
     return _table(frame)
-
-
-def _intermediate_unlearnt(metrics: dict) -> str:
-    """Why the intermediate stage learnt nothing of its own task (``stats.collapse`` on its dev
-    predictions, recorded by ``train.intermediate_dev``), or ""."""
-    return (_intermediate(metrics).get("dev_collapse") or {}).get("reason", "")
-
-
-def _intermediate(metrics: dict) -> dict:
-    """The run's intermediate stage record (its own dev accuracy), or {} for a run without one."""
-    return next((s for s in metrics.get("stages", []) if s.get("stage") == "intermediate"), {})
 
 
 def _read_json(path: Path) -> dict:

@@ -171,3 +171,14 @@ def study_runs(study_dir: str | Path, params: Params) -> tuple[list[dict], list[
         else:
             missing.append(run.run_id)
     return complete, failed, missing
+
+
+def intermediate_stage(metrics: dict) -> dict:
+    """The run's intermediate stage record (its own dev accuracy), or {} for a run without one."""
+    return next((s for s in metrics.get("stages", []) if s.get("stage") == "intermediate"), {})
+
+
+def intermediate_unlearnt(metrics: dict) -> str:
+    """Why the run's intermediate stage learnt nothing of its own task (``stats.collapse`` on its
+    dev predictions, recorded by ``train.intermediate_dev``), or ""."""
+    return (intermediate_stage(metrics).get("dev_collapse") or {}).get("reason", "")

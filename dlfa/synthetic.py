@@ -257,7 +257,7 @@ def cognate_spellings(languages: list[str], distances, rate: float, seed: int = 
     and, on each branch of length l, is replaced by a new pseudo-word with probability
     ``1 - exp(-rate * l)``. Two languages then spell a word alike iff no replacement happened on
     the path between them: with probability ``exp(-rate * c)``, independently for every concept
-    (a word and its synonym change together: ``_CONCEPT_FORMS``).
+    (a word and its synonym change together: ``CONCEPT_FORMS``).
     Returns language -> English word -> its spelling there.
     """
     import numpy as np
@@ -270,7 +270,7 @@ def cognate_spellings(languages: list[str], distances, rate: float, seed: int = 
         raise ValueError(f"distances must be a symmetric {len(languages)} x {len(languages)} matrix")
     root = to_tree(linkage(squareform(matrix, checks=False), method="average"))
     out: dict[str, dict[str, str]] = {lang: {} for lang in languages}
-    for concept, forms in _CONCEPT_FORMS.items():
+    for concept, forms in CONCEPT_FORMS.items():
         rng = random.Random(f"dlfa.synthetic.cognate|{seed}|{concept}")
         stack = [(root, _fresh_spellings(rng, len(forms)), root.dist / 2)]  # node, its spellings, its height
         while stack:
@@ -298,7 +298,7 @@ def _concept_forms() -> dict[str, tuple[str, ...]]:
 # A concept's spellings (a word form and its synonym) change on the same branches, so a language that
 # shares one with another shares both: knowing a target's synonym pair then takes one shared concept,
 # not two independent words. Function words are concepts of their own.
-_CONCEPT_FORMS = _concept_forms()
+CONCEPT_FORMS = _concept_forms()
 
 
 def _fresh_spellings(rng: random.Random, n: int) -> tuple[str, ...]:

@@ -133,7 +133,7 @@ class StudyTrainer(Trainer):
         if eval_dataset is not None or not isinstance(self.eval_dataset, dict):
             return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
         if self.recalibrate_batchnorm:
-            self._recalibrate_batchnorm()
+            self.recalibrate_batchnorm_for_evaluation()
         tests = [name for name in self.eval_dataset if name.endswith("_test")]
         metrics: dict[str, float] = {}
 
@@ -151,7 +151,7 @@ class StudyTrainer(Trainer):
         self._pending = None
         return metrics
 
-    def _recalibrate_batchnorm(self) -> int:
+    def recalibrate_batchnorm_for_evaluation(self) -> int:
         """BatchNorm statistics over training batches drawn at random from (seed, step) alone, so a
         resumed run evaluates as an uninterrupted one."""
         generator = torch.Generator().manual_seed(self.args.seed * 1_000_003 + self.state.global_step)

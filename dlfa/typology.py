@@ -102,7 +102,7 @@ def _letter_codes() -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=None)
-def _feature_set(name: str) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+def feature_vectors(name: str) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
     """(feature names, code -> vector) for every language of one lang2vec feature set."""
     file, source, prefix = _SETS[name]
     with np.load(_data_dir() / file) as z:
@@ -116,7 +116,7 @@ def _feature_set(name: str) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
 
 @functools.lru_cache(maxsize=None)
 def _kind_vectors(kind: str) -> dict[str, np.ndarray]:
-    sets = [_feature_set(s)[1] for s in _KIND_SETS[kind]]
+    sets = [feature_vectors(s)[1] for s in _KIND_SETS[kind]]
     if len(sets) == 1:
         return sets[0]
     return {c: np.concatenate([s[c] for s in sets]) for c in sets[0]}
@@ -138,7 +138,7 @@ def iso3(code: str) -> str:
     if not isinstance(code, str):
         raise ValueError(f"language code must be a string, got {code!r}")
     c = code.strip().lower()
-    letters, langs = _letter_codes(), _feature_set("syntax_knn")[1]
+    letters, langs = _letter_codes(), feature_vectors("syntax_knn")[1]
     if c in letters:
         return letters[c]
     if c in langs:
@@ -455,7 +455,7 @@ def syntax_profile(code: str) -> dict:
     (``syntax_average``, the mean over WALS, SSWL, Ethnologue), then to the first listed.
     """
     c = iso3(code)
-    (names, knn), (avg_names, avg) = _feature_set("syntax_knn"), _feature_set("syntax_average")
+    (names, knn), (avg_names, avg) = feature_vectors("syntax_knn"), feature_vectors("syntax_average")
 
     def pick(options: list[str]) -> int:
         keys = [(knn[c][names.index(f)], avg[c][avg_names.index(f)]) for f in options]

@@ -484,18 +484,3 @@ def test_an_xnli_study_is_compared_with_the_published_xnli_averages_and_never_wi
     partial = sweep.drop(columns=["sw"])  # an average over 14 languages is not the published one over 15
     assert published_difference(partial, "xnli")["avg"].isna().all()
     assert len(published_difference(sweep.loc[["baseline", "11"]].rename(index={"11": "6"}), "xnli")) == 2  # no D_6
-
-
-def test_the_runs_table_says_when_an_intermediate_stage_learnt_nothing():
-    from dlfa.report import _intermediate_unlearnt
-    from dlfa.stats import collapse
-    gold = np.array([0] * 66 + [1] * 34)
-    unlearnt = collapse(np.zeros(100, int), gold, what="intermediate stage: hi dev")  # the rule of a run's collapse
-    assert unlearnt["reason"] == ("100.0% of intermediate stage: hi dev predictions are one class; intermediate "
-                                  "stage: hi dev accuracy 0.660 is within 1% of the majority share 0.660")
-    run = lambda record: {"stages": [{"stage": "intermediate", "dev_collapse": record},  # noqa: E731
-                                     {"stage": "pawsx-en"}]}
-    assert _intermediate_unlearnt(run(unlearnt)) == unlearnt["reason"]
-    assert _intermediate_unlearnt(run(collapse(gold, gold))) == ""  # it learnt
-    assert _intermediate_unlearnt({"stages": [{"stage": "pawsx-en"}]}) == ""  # no intermediate stage
-    assert _intermediate_unlearnt(run(None)) == ""  # a source without a validation split

@@ -109,12 +109,21 @@ def test_fusion_keeps_only_the_fused_layer_unless_hidden_states_are_asked_for(co
     model.bert.forward = lambda *a, **kw: asked.append(kw["output_hidden_states"]) or encoder_forward(*a, **kw)
     batch = _batch([6, 2], T=6)
     full = model(**batch, output_hidden_states=True)
-    hooks = dict(model.bert.encoder.layer[0]._forward_hooks)  # transformers' own output recorders
+    layer, registered = model.bert.encoder.layer[0], []
+    register = layer.register_forward_hook
+
+    def spy(*args, **kwargs):  # every hook put on the fused layer, and whether it was removed
+        handle = register(*args, **kwargs)
+        remove, entry = handle.remove, {"removed": False}
+        handle.remove = lambda: entry.update(removed=True) or remove()
+        registered.append(entry)
+        return handle
+    layer.register_forward_hook = spy
     lean = model(**batch)
     assert asked == [True, False]
     assert lean.hidden_states is None and len(full.hidden_states) == 4
     assert torch.equal(lean.logits, full.logits)
-    assert model.bert.encoder.layer[0]._forward_hooks == hooks  # ours is removed after each forward
+    assert registered == [{"removed": True}]  # one hook on layer k, removed after the forward
 
 
 def test_save_and_reload_round_trip_exactly(config, tmp_path):

@@ -273,3 +273,15 @@ def test_an_xnli_target_reads_xnli_for_the_target_and_paws_x_translate_train_for
     with pytest.raises(ParamsError, match="'planted_sharing' is built for XNLI intermediate languages before a PAWS-X target"):
         tiny_params(target_task="xnli", targets=["de"], intermediate_task="pawsx_tt", candidate_languages=["de"],
                     planted_sharing={"rate": 3.5})
+
+
+def test_defaults_that_depend_on_the_target_task_follow_it():
+    from dlfa.tasks import XNLI
+    xnli = tiny_params(target_task="xnli")  # no targets, no intermediate task, no candidates given
+    assert xnli.targets == tuple(lang for lang in XNLI.languages if lang != "en")
+    assert xnli.intermediate_task == "pawsx_tt" and xnli.candidate_languages == ("de", "es", "fr", "ja", "ko", "zh")
+    assert load(PARAMS / "paper-xnli.yaml").targets == xnli.targets  # the profile states the same
+    given = tiny_params(target_task="xnli", targets=["de", "sw"], candidate_languages=["ja"])
+    assert given.targets == ("de", "sw") and given.candidate_languages == ("ja",)
+    pawsx = tiny_params()
+    assert pawsx.targets == ("de", "es", "fr", "ja", "ko", "zh") and pawsx.intermediate_task == "xnli"

@@ -158,11 +158,11 @@ def test_the_mde_has_80_percent_power_and_its_range_brackets_it():
 
 
 def test_slope_power_is_finite_and_rising_at_small_df_and_holm_alphas():
-    from dlfa.power import _two_sided_power, slope_mde
+    from dlfa.power import two_sided_power, slope_mde
     # 2 intermediate languages x 6 targets leave df 4; at alpha 0.05 / 6 scipy's nct.cdf gave NaN at ncp 8
     for df in (2, 4, 8, 100):
         for alpha in (0.05, 0.05 / 6, 0.001):
-            values = [_two_sided_power(x, df, alpha) for x in np.linspace(0, 40, 81)]
+            values = [two_sided_power(x, df, alpha) for x in np.linspace(0, 40, 81)]
             assert np.isfinite(values).all() and np.all(np.diff(values) >= -1e-12), (df, alpha)
             assert values[0] == pytest.approx(alpha, rel=1e-6)
     assert np.isfinite(slope_mde(0.05, 0.04, 4, 0.05 / 6))

@@ -61,15 +61,3 @@ def test_selection_table_per_target_with_a_mean_and_not_estimable_where_one_lang
     assert math.isnan(table.loc["ja", "ndcg"]) and table.loc["ja", "note"].startswith("not estimable: 1 intermediate")
     assert table.loc["mean", "ndcg"] == pytest.approx(1.0) and table.loc["mean", "note"] == "over 1 target(s)"
     assert table.loc["mean", "random_ndcg"] == pytest.approx(ranking.random_ndcg([0.05, 0.02, -0.01]))
-
-
-def test_the_report_says_once_why_no_ranking_can_be_scored(tmp_path):
-    from conftest import tiny_params
-    from dlfa.report import _ranking_section
-    cells = pd.DataFrame({"variant": "baseline", "kind": "syntactic", "metric": "cosine", "intermediate_language": "tr",
-                          "language": ["de", "ja"], "gain": [0.01, 0.02], "distance": [0.4, 0.3]})
-    (tmp_path / "analysis").mkdir()
-    ranking.selection_ndcg(cells).to_csv(tmp_path / "analysis" / "selection_ndcg.csv", index=False)
-    text = _ranking_section(tmp_path, tiny_params())
-    assert text.count("Not estimable") == 1
-    assert "at most 1 intermediate language(s) with a syntactic distance were evaluated on each" in text

@@ -71,3 +71,35 @@ def test_per_run_paired_tests_are_shown_without_stars(tmp_path):
     assert "no layer is chosen" in page and "no test of fusion" in page
     # and states no power from the test examples' noise alone
     assert "smallest detectable effect is not estimable from one seed" in page
+
+
+def test_the_report_says_once_why_no_ranking_can_be_scored(tmp_path):
+    from dlfa.ranking import selection_ndcg
+    cells = pd.DataFrame({"variant": "baseline", "kind": "syntactic", "metric": "cosine", "intermediate_language": "tr",
+                          "language": ["de", "ja"], "gain": [0.01, 0.02], "distance": [0.4, 0.3]})
+    (tmp_path / "analysis").mkdir()
+    selection_ndcg(cells).to_csv(tmp_path / "analysis" / "selection_ndcg.csv", index=False)
+    page = report.build(tmp_path, tiny_params()).read_text()
+    text = page[page.index("<h3>How good is typology at choosing?</h3>"):]
+    text = text[:text.index("<h", 5)]
+    assert text.count("Not estimable") == 1
+    assert "at most 1 intermediate language(s) with a syntactic distance were evaluated on each" in text
+
+
+def test_a_control_reports_what_it_plants_not_the_smoke_corpus(tmp_path):
+    from dlfa.params import load
+    from dlfa.paths import ROOT
+    from dlfa.validation import CONTROLS
+
+    def note(params):  # the report's note on what the numbers are evidence of
+        page = report.build(tmp_path / params.study, params).read_text()
+        start = page.index('<div class="note">')
+        return page[start:page.index("</div>", start) + 6]
+    positive, null = (load(ROOT / f) for f in CONTROLS.values())
+    text = note(positive)
+    assert text.startswith('<div class="note"><b>Planted control.</b>') and "Smoke profile" not in text
+    assert "keeps English word order and spells 10% of its words as English does" in text
+    assert "exp(-3.5 d) of their syntactic cosine distance d (a positive control)" in text
+    assert "In 50% of the intermediate task's rows the premise is in English." in text
+    assert "<b>Null control.</b>" in note(null) and "random permutation" in note(null)
+    assert "<b>Smoke profile.</b>" in note(load(ROOT / "params/smoke.yaml"))

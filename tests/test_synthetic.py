@@ -480,17 +480,17 @@ def test_lexical_errors(kwargs, needle):
 # --- planted sharing: a typology effect by construction (the controls of `make validate`) -----------
 
 def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree_distance():
-    from dlfa.synthetic import _CONCEPT_FORMS, SYNONYMS, WORDS, cognate_spellings
+    from dlfa.synthetic import CONCEPT_FORMS, SYNONYMS, WORDS, cognate_spellings
     languages = ["a", "b", "c", "d"]
     d = np.array([[0, .1, .6, .6], [.1, 0, .6, .6], [.6, .6, 0, .2], [.6, .6, .2, 0]])  # ultrametric
     spellings = [cognate_spellings(languages, d, rate=2.0, seed=s) for s in range(6)]
     # The unit is the concept (a word and its synonyms change together), so count concepts, not words.
-    share = lambda x, y: np.mean([sp[x][c] == sp[y][c] for sp in spellings for c in _CONCEPT_FORMS])  # noqa: E731
-    n = 6 * len(_CONCEPT_FORMS)
+    share = lambda x, y: np.mean([sp[x][c] == sp[y][c] for sp in spellings for c in CONCEPT_FORMS])  # noqa: E731
+    n = 6 * len(CONCEPT_FORMS)
     for sp in spellings:
         for word, synonym in SYNONYMS.items():
             assert (sp["a"][word] == sp["c"][word]) == (sp["a"][synonym] == sp["c"][synonym])
-    assert {w for forms in _CONCEPT_FORMS.values() for w in forms} == set(WORDS)
+    assert {w for forms in CONCEPT_FORMS.values() for w in forms} == set(WORDS)
     for (x, y), dist in {("a", "b"): .1, ("c", "d"): .2, ("a", "c"): .6, ("b", "d"): .6}.items():
         expected = np.exp(-2.0 * dist)
         assert abs(share(x, y) - expected) < 4 * np.sqrt(expected * (1 - expected) / n), (x, y, share(x, y))

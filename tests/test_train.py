@@ -505,7 +505,7 @@ def test_length_grouped_training_evaluates_dlfa_with_statistics_from_a_shuffled_
             m.running_mean.fill_(fill)
         trainer = trainer_mod.StudyTrainer(model=model, args=args, train_dataset=ds, data_collator=_pad)
         trainer.state.global_step = step
-        assert trainer._recalibrate_batchnorm() == trainer_mod.BATCHNORM_SAMPLE_BATCHES  # of 24 batches
+        assert trainer.recalibrate_batchnorm_for_evaluation() == trainer_mod.BATCHNORM_SAMPLE_BATCHES  # of 24 batches
         return [m.running_mean.clone() for m in _norms(model)]
 
     assert _norms(_tiny_model())  # DLFA has BatchNorm

@@ -69,15 +69,3 @@ def test_the_page_keeps_its_hand_written_part_and_replaces_the_generated_one(tmp
     text = doc.read_text()
     assert text.startswith("# Validation\n\nHand-written.\n") and text.count(validation.MARKERS[0]) == 1
     assert "| -3.00 | [-4.20, -1.70] |" in text and "recovered" in text and "12.0 min" in text
-
-
-def test_a_control_reports_what_it_plants_not_the_smoke_corpus():
-    from dlfa.report import _profile_note
-    positive, null = (load(ROOT / f) for f in validation.CONTROLS.values())
-    note = _profile_note(positive)
-    assert note.startswith('<div class="note"><b>Planted control.</b>') and "Smoke profile" not in note
-    assert "keeps English word order and spells 10% of its words as English does" in note
-    assert "exp(-3.5 d) of their syntactic cosine distance d (a positive control)" in note
-    assert "In 50% of the intermediate task's rows the premise is in English." in note
-    assert "<b>Null control.</b>" in _profile_note(null) and "random permutation" in _profile_note(null)
-    assert "<b>Smoke profile.</b>" in _profile_note(load(ROOT / "params/smoke.yaml"))
