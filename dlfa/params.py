@@ -35,18 +35,8 @@ TYPOLOGY_KINDS = ("syntactic", "phonological", "inventory", "featural", "genetic
 URIELPLUS_ONLY_KINDS = ("morphological", "script")
 TYPOLOGY_SOURCES = ("lang2vec", "urielplus")
 STRATEGIES = ("extremes", "quantiles", "all")
-RESULT_KEYS = ("model", "tiny_model", "data_source", "drop_placeholders", "targets", "data_seed", "train_size",
-               "eval_size", "intermediate_train_size", "max_length", "learning_rate", "train_batch_size",
-               "effective_batch_size", "num_train_epochs", "warmup_ratio", "weight_decay", "adam_beta2",
-               "evals_per_epoch")  # the keys that determine every run's result
 TRAIN_ORDERS = ("random", "length")
 PRECISIONS = ("fp32", "bf16")
-# Keys added after runs were recorded: part of a run's configuration only where they differ from what
-# those runs did (length-grouped order, evaluations per epoch, fp32 on CPU), so those runs are kept.
-LATER_RESULT_KEYS = {"eval_steps": None, "train_order": "length", "precision": "fp32", "head_warmup_epochs": 0.0,
-                     "freeze_word_embeddings": False,
-                     "head_warmup_learning_rate": 1e-3, "target_task": "pawsx"}
-INTERMEDIATE_RESULT_KEYS = ("intermediate_epochs", "intermediate_learning_rate")  # ... and an intermediate run's
 
 
 class ParamsError(ValueError):
@@ -187,15 +177,6 @@ class TinyModel:
     mlm_epochs: int = 0
     mlm_sentences: int = 2000
 
-    def as_dict(self) -> dict[str, int]:
-        """The shape as a params file holds it; the pretraining keys only when pretraining happens,
-        so that studies without it keep their runs' configuration."""
-        values = asdict(self)
-        if not self.mlm_epochs:
-            values.pop("mlm_epochs"), values.pop("mlm_sentences")
-        return values
-
-
 def _tiny_model(key, v):
     names = [f.name for f in fields(TinyModel)]
     if not (isinstance(v, dict) and not set(v) - set(names)
@@ -226,15 +207,6 @@ class PlantedSharing:
     # reads on a target that shares those spellings. 0: every row in L (then nothing ties what L's
     # stage learns to the English classifier: docs/validation.md).
     crosslingual_share: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """As a params file holds it; ``crosslingual_share`` only when set, so that earlier controls
-        keep their runs' configuration."""
-        values = asdict(self)
-        if not self.crosslingual_share:
-            values.pop("crosslingual_share")
-        return values
-
 
 def _planted_sharing(key, v):
     if v is None:
@@ -424,25 +396,11 @@ class Params:
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML/JSON types, as a params file holds them (``fusion`` without its layer)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values["tiny_model"] = self.tiny_model.as_dict()
-        values["planted_sharing"] = None if self.planted_sharing is None else self.planted_sharing.as_dict()
+        values["tiny_model"] = asdict(self.tiny_model)
+        values["planted_sharing"] = None if self.planted_sharing is None else asdict(self.planted_sharing)
         values["noise_priors"] = asdict(self.noise_priors)
         values["fusion"] = [f.options for f in self.fusion]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
-
-    def result_config(self, intermediate: bool) -> dict[str, Any]:
-        """The values that determine a run's result (JSON types)."""
-        values = self.to_dict()
-        config = {k: values[k] for k in RESULT_KEYS + (INTERMEDIATE_RESULT_KEYS if intermediate else ())}
-        config.update({k: values[k] for k, before in LATER_RESULT_KEYS.items() if values[k] != before})
-        if not self.head_warmup_epochs:  # no warm-up: its learning rate changes nothing
-            config.pop("head_warmup_learning_rate", None)
-        if self.planted_sharing is not None:  # only when set, so that other studies keep their runs' configuration
-            config["planted_sharing"] = {**values["planted_sharing"], "kind": self.typology_kind,
-                                         "metric": self.distance_metric}
-        if intermediate:
-            config["intermediate_source"] = self.intermediate_from
-        return config
 
     def run(self, run_id: str, intermediate_languages: list[str]) -> "Run":
         """The run of this study's grid called ``run_id``; ParamsError if the grid has none."""
@@ -554,9 +512,9 @@ def validate(raw: Any, source: str = "params") -> Params:
     if "candidate_languages" not in raw and p["intermediate_task"] in INTERMEDIATE_TASKS:
         p["candidate_languages"] = list(INTERMEDIATE_TASKS[p["intermediate_task"]])
     if isinstance(p["tiny_model"], TinyModel):
-        p["tiny_model"] = p["tiny_model"].as_dict()
+        p["tiny_model"] = asdict(p["tiny_model"])
     if isinstance(p["planted_sharing"], PlantedSharing):
-        p["planted_sharing"] = p["planted_sharing"].as_dict()
+        p["planted_sharing"] = asdict(p["planted_sharing"])
     if isinstance(p["noise_priors"], NoisePriors):
         p["noise_priors"] = asdict(p["noise_priors"])
     if isinstance(p["fusion"], tuple):

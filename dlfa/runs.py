@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .identity import resolved_config, same_run
 from .io import write_json
 from .layout import RunLayout, StudyLayout
 from .params import Params, Run, grid
@@ -27,15 +28,9 @@ def run_dir(study_dir: str | Path, run: Run | str) -> Path:
 
 
 def run_config(params: Params, run: Run) -> dict[str, Any]:
-    """Everything that determines a run's result (JSON types): equal configs may reuse a metrics.json.
-    Fusion options appear only when they differ from the defaults, so default runs keep their config."""
-    config = params.result_config(intermediate=bool(run.intermediate_language))
-    config.update(run_id=run.run_id, variant=run.variant, fusion_layer=run.fusion_layer,
-                  intermediate_task=run.intermediate_task, intermediate_language=run.intermediate_language,
-                  seed=run.seed)
-    if run.fusion_layer is not None and run.fusion.non_default_options:
-        config["fusion"] = run.fusion.non_default_options
-    return json.loads(json.dumps(config))
+    """Everything that determines the run's result (``identity.resolved_config``): a recorded run
+    with the same identity is reused."""
+    return resolved_config(params, run)
 
 
 def write_failure(folder: Path, params: Params, run: Run, error: str) -> None:
@@ -61,7 +56,7 @@ def existing_metrics(study_dir: str | Path, params: Params, run: Run) -> dict[st
     if not path.is_file() or not files.predictions.is_file():
         return None
     metrics = json.loads(path.read_text())
-    same = run_config(params, run) == metrics.get("config")
+    same = same_run(metrics.get("config"), run_config(params, run))
     return metrics if metrics.get("status") == "complete" and same else None
 
 
@@ -86,7 +81,7 @@ def start_afresh_if_reconfigured(params: Params, run: Run, folder: Path) -> None
     config = run_config(params, run)
     stamp = RunLayout(folder).config
     if is_main_process():
-        if stamp.is_file() and json.loads(stamp.read_text() or "null") != config:
+        if stamp.is_file() and not same_run(json.loads(stamp.read_text() or "null"), config):
             print(f"{run.run_id}: its configuration changed since the last attempt; starting it afresh", flush=True)
             remove_checkpoints(folder)
             RunLayout(folder).predictions.unlink(missing_ok=True)
@@ -166,7 +161,7 @@ def study_runs(study_dir: str | Path, params: Params) -> tuple[list[dict], list[
             continue
         path = RunLayout(run_dir(study_dir, run)).metrics
         recorded = json.loads(path.read_text()) if path.is_file() else {}
-        if recorded.get("status") == "failed" and recorded.get("config") == run_config(params, run):
+        if recorded.get("status") == "failed" and same_run(recorded.get("config"), run_config(params, run)):
             failed.append(recorded)
         else:
             missing.append(run.run_id)

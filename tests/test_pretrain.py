@@ -7,7 +7,7 @@ import torch
 from conftest import tiny_params
 
 from dlfa import data, pretrain, synthetic, tiny
-from dlfa.params import ParamsError, validate
+from dlfa.params import ParamsError, grid, validate
 
 
 def test_pretraining_text_is_each_languages_usual_spellings_drawn_reproducibly():
@@ -43,12 +43,15 @@ def test_pretraining_learns_the_masked_words_and_the_runs_start_from_its_encoder
 
 
 def test_pretraining_is_part_of_a_runs_configuration_only_when_it_happens_and_needs_the_synthetic_corpus():
+    from dlfa.identity import identity
+    from dlfa.runs import run_config
     plain = tiny_params()
-    assert "mlm_epochs" not in plain.result_config(False)["tiny_model"]  # recorded runs keep their configuration
     shape = {**plain.to_dict()["tiny_model"], "mlm_epochs": 3}
     pretrained = tiny_params(tiny_model=shape)
-    assert pretrained.result_config(False)["tiny_model"]["mlm_epochs"] == 3
-    assert pretrained.result_config(False)["tiny_model"]["mlm_sentences"] == 2000
+    run = grid(plain, [])[0]
+    assert run_config(pretrained, run)["tiny_model"]["mlm_epochs"] == 3
+    assert run_config(pretrained, run)["tiny_model"]["mlm_sentences"] == 2000
+    assert identity(run_config(pretrained, run)) != identity(run_config(plain, run))
     with pytest.raises(ParamsError, match="needs 'model: tiny' and 'data_source: synthetic'"):
         validate({**plain.to_dict(), "tiny_model": shape, "data_source": "hub"})
 
