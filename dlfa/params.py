@@ -540,16 +540,35 @@ def validate(raw: Any, source: str = "params") -> Params:
     return Params(**values)
 
 
-def load(path: str | Path) -> Params:
-    """Read and validate a params file; ParamsError names the file and every problem."""
+BASE_KEY = "base"  # a profile may state only what differs from another: base: paper.yaml
+
+
+def read_profile(path: str | Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A params file's keys, over those of the file its ``base`` names (relative to it, and so on),
+    without ``base``; ParamsError names the file and what is wrong."""
     path = resolve(path)
     if not path.is_file():
-        raise ParamsError(str(path), ["no such file; the shipped ones are in params/ (e.g. params/smoke.yaml)"])
+        named = f" (the '{BASE_KEY}' of {seen[-1].name})" if seen else ""
+        raise ParamsError(str(path), [f"no such file{named}; the shipped ones are in params/ (e.g. params/smoke.yaml)"])
+    if path in seen:
+        raise ParamsError(str(path), [f"'{BASE_KEY}' goes round in a circle: "
+                                      + " -> ".join(p.name for p in (*seen, path))])
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ParamsError(str(path), [f"not valid YAML: {err}"]) from None
-    return validate(raw, str(path))
+    if not isinstance(raw, dict) or BASE_KEY not in raw:
+        return raw
+    base = raw.pop(BASE_KEY)
+    if not isinstance(base, str):
+        raise ParamsError(str(path), [f"'{BASE_KEY}' must name another params file; got {base!r}"])
+    return {**read_profile(path.parent / base, (*seen, path)), **raw}
+
+
+def load(path: str | Path) -> Params:
+    """Read and validate a params file (over its ``base``, if it names one); ParamsError names the
+    file and every problem."""
+    return validate(read_profile(path), str(resolve(path)))
 
 
 def dump(params: Params) -> str:

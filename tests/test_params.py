@@ -273,3 +273,22 @@ def test_defaults_that_depend_on_the_target_task_follow_it():
     assert given.targets == ("de", "sw") and given.candidate_languages == ("ja",)
     pawsx = tiny_params()
     assert pawsx.targets == ("de", "es", "fr", "ja", "ko", "zh") and pawsx.intermediate_task == "xnli"
+
+
+def test_a_profile_states_only_what_differs_from_its_base(tmp_path):
+    base = load(PARAMS / "paper.yaml")
+    xlmr = load(PARAMS / "paper-xlmr.yaml")  # base: paper.yaml
+    assert (xlmr.study, xlmr.model) == ("paper-xlmr", "xlm-roberta-base")
+    assert dataclasses.replace(xlmr, study=base.study, model=base.model, description=base.description) == base
+    null = load(PARAMS / "control-null.yaml")
+    assert null.planted_sharing.permuted and dataclasses.replace(
+        null, study="control", description=load(PARAMS / "control.yaml").description,
+        planted_sharing=dataclasses.replace(null.planted_sharing, permuted=False)) == load(PARAMS / "control.yaml")
+    (tmp_path / "a.yaml").write_text("base: b.yaml\nstudy: a\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\nstudy: b\n")
+    with pytest.raises(ParamsError, match="'base' goes round in a circle: a.yaml -> b.yaml -> a.yaml"):
+        load(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("base: missing.yaml\nstudy: c\n")
+    with pytest.raises(ParamsError, match="missing.yaml: invalid parameters:\n  no such file \\(the 'base' of c.yaml\\)"):
+        load(tmp_path / "c.yaml")
+    assert "\nbase:" not in "\n" + dump(xlmr)  # the study's own copy is whole
