@@ -138,6 +138,12 @@ class ReusedKernel:
             self.manager = None
 
 
+# A kernel that dies before it answers has run nothing of the notebook: start another. (Seen when
+# the jobs of an array start their kernels at the same moment on a loaded machine.)
+KERNEL_DIED = "Kernel died before replying to kernel_info"
+KERNEL_START_RETRIES = 2
+
+
 def execute(name: str, out_path: Path, parameters: dict[str, Any], log_path: Path | None = None,
             kernel: ReusedKernel | None = None) -> None:
     """Execute notebooks/<name>.py into ``out_path`` with the parameters it declares; the kernel's
@@ -154,8 +160,15 @@ def execute(name: str, out_path: Path, parameters: dict[str, Any], log_path: Pat
     with atomic_path(out_path) as tmp, log or contextlib.nullcontext():  # the notebook appears whole, failed or not
         try:
             reused = {"km": kernel.ready()} if kernel is not None else {}
-            pm.execute_notebook(nb, str(tmp), parameters=parameters, progress_bar=False, cwd=str(NOTEBOOKS),
-                                stdout_file=log, stderr_file=log, extra_arguments=KERNEL_ARGUMENTS, **reused)
+            for attempt in range(1 + KERNEL_START_RETRIES * (kernel is None)):
+                try:
+                    pm.execute_notebook(nb, str(tmp), parameters=parameters, progress_bar=False,
+                                        cwd=str(NOTEBOOKS), stdout_file=log, stderr_file=log,
+                                        extra_arguments=KERNEL_ARGUMENTS, **reused)
+                    break
+                except RuntimeError as err:  # before any cell ran: a kernel that lost a port race
+                    if KERNEL_DIED not in str(err) or attempt == KERNEL_START_RETRIES * (kernel is None):
+                        raise
         except pm.PapermillExecutionError as err:
             os.replace(tmp, out_path)
             where = ""
