@@ -1,7 +1,7 @@
 """Data: the first tokenization of a PAWS-X-sized corpus against loading it from the cache.
 
 Exactly what 01_data does per corpus: the cache key (which hashes the rows), then
-``dlfa.data.cached_tokenized``, which either tokenizes (``longest_first`` at 128, batched
+``dlfa.tokenization.cached_tokenized``, which either tokenizes (``longest_first`` at 128, batched
 ``datasets.map``), saves and reloads the result, or loads the saved copy. The corpus is the
 built-in synthetic English PAWS-X with 49,401 pairs (English train's size); the tokenizer is
 learnt from the corpus' own text as the smoke study learns its own (``dlfa.tiny.train_tokenizer``,
@@ -26,23 +26,23 @@ SETTINGS = {"full": dict(repeats=5), "quick": dict(repeats=3)}
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    from dlfa import data, tasks, tiny
+    from dlfa import data, tasks, tiny, tokenization
     s = SETTINGS["quick" if quick else "full"]
     started = time.perf_counter()
     raw, _ = data.load_corpus(tasks.PAWSX, "synthetic", "en", "train", size=CORPUS, seed=0)
     tokenizer = tiny.train_tokenizer((t for col in ("sentence1", "sentence2") for t in raw[col]), 1000)
     log(NAME, f"{len(raw)} synthetic pairs and a {len(tokenizer)}-entry tokenizer in "
               f"{time.perf_counter() - started:.1f} s (not timed)")
-    fingerprint = data.tokenizer_fingerprint(tokenizer)
+    fingerprint = tokenization.tokenizer_fingerprint(tokenizer)
     root = Path(tempfile.mkdtemp(prefix="dlfa-bench-cache-"))
     reused, key_seconds = {}, []
 
     def load(path: Path, label: str) -> float:
         t0 = time.perf_counter()
-        key = data.cache_key(raw, task="pawsx", source="synthetic", language="en", split="train", size=CORPUS, seed=0,
+        key = tokenization.cache_key(raw, task="pawsx", source="synthetic", language="en", split="train", size=CORPUS, seed=0,
                              drop_placeholders=False, tokenizer=fingerprint, max_length=MAX_LENGTH)
         key_seconds.append(time.perf_counter() - t0)
-        ds, hit = data.cached_tokenized(path, key, lambda: data.tokenize(raw, tokenizer, MAX_LENGTH))
+        ds, hit = tokenization.cached_tokenized(path, key, lambda: tokenization.tokenize(raw, tokenizer, MAX_LENGTH))
         seconds = time.perf_counter() - t0
         assert len(ds) == CORPUS
         reused.setdefault(label, []).append(hit)
@@ -57,7 +57,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         return seconds
 
     try:
-        with data.quiet_datasets():
+        with tokenization.quiet_datasets():
             load(root / "cached", "setup")  # the copy the cached loads read
             times = interleaved({"first": first, "cached": lambda: load(root / "cached", "cached")},
                                 s["repeats"], warmup=1, name=NAME)

@@ -195,7 +195,7 @@ def _padding(s: dict) -> list[str]:
 def _cache(s: dict) -> list[str]:
     raw, st = s["raw"], s["settings"]
     return [f"Timed: what 01_data does for one corpus, the cache key (a hash of the rows) and "
-            f"`dlfa.data.cached_tokenized`, on {st['corpus']} with {st['corpus_pairs']:,} pairs, "
+            f"`dlfa.tokenization.cached_tokenized`, on {st['corpus']} with {st['corpus_pairs']:,} pairs, "
             f"tokenizer {st['tokenizer']}, `max_length` {st['max_length']}. First: tokenize (batched `datasets.map`), "
             f"save, reload, into a fresh folder. Cached: load the saved copy. {st['repeats']} interleaved rounds after a "
             f"warm-up of each. Medians: first {raw['median_s']['first']:.2f} s, cached {raw['median_s']['cached']:.3f} s "

@@ -43,7 +43,7 @@ def alignment(params: Params, out: Path) -> pd.DataFrame:
     import torch
     from transformers import DataCollatorWithPadding
 
-    from .data import load_tokenizer, tokenized_path
+    from .tokenization import load_tokenizer, tokenized_path
     from .model import DLFAForSequenceClassification
     from .checkpoints import local_model
     from .similarity import layer_alignment

@@ -4,7 +4,7 @@
 task (a head of its own) and carries the encoder over, fine-tunes on the target task in English
 (PAWS-X or XNLI) while every
 language's dev split is evaluated at each evaluation step, selects checkpoints from the dev curves
-(``dlfa.selection``), keeps the predictions at the selected steps, and writes ``metrics.json``. The
+(``dlfa.checkpoint_selection``), keeps the predictions at the selected steps, and writes ``metrics.json``. The
 Trainer and its callbacks are in ``dlfa.trainer``; the run folder's records in ``dlfa.runs``.
 """
 
@@ -27,7 +27,7 @@ import transformers
 from safetensors.torch import load_file, save_file
 from transformers import BertConfig, DataCollatorWithPadding, set_seed
 
-from .data import load_tokenized, load_tokenizer, model_source, tokenized_path
+from .tokenization import load_tokenized, load_tokenizer, model_source, tokenized_path
 from .fusion import DLFAConfig
 from .io import atomic_path, write_json
 from .layout import RunLayout, StudyLayout
@@ -35,7 +35,7 @@ from .model import DLFAForSequenceClassification
 from .params import TINY_MODEL, Params, Run, dump
 from .runs import (is_main_process, job_info, last_checkpoint, load_predictions, remove_checkpoints, run_config,
                    run_dir, start_afresh_if_reconfigured, world_size, write_failure)
-from .selection import EVAL_SPLITS, evaluation_table, save_selected_predictions, select_checkpoints
+from .checkpoint_selection import EVAL_SPLITS, evaluation_table, save_selected_predictions, select_checkpoints
 from .similarity import layer_similarity
 from .tasks import intermediate_task
 from .trainer import (EvaluateAtEnd, LogLines, StopOnNonFiniteLoss, StudyTrainer, TrainingDiverged, accuracy,

@@ -32,7 +32,7 @@ outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS
 # %%
 from IPython.display import Image, display
 
-from dlfa.data import tokenizer_fingerprint
+from dlfa.tokenization import tokenizer_fingerprint
 from dlfa.layout import StudyLayout
 from dlfa.params import load
 from dlfa.stages import data as data_stage

@@ -9,7 +9,7 @@ import torch
 from conftest import PAWSX_MINI, tiny_params
 from safetensors.torch import load_file
 
-from dlfa import data
+from dlfa import data, tokenization
 from dlfa.fusion import DLFAConfig
 from dlfa.model import DLFAForSequenceClassification
 from dlfa.params import ParamsError
@@ -52,7 +52,7 @@ def test_the_studys_tokenizer_is_the_checkpoints_on_real_rows(checkpoint, real_r
     from tokenizers import Tokenizer
     reference = Tokenizer.from_file(str(checkpoint / "tokenizer.json"))  # truncates at 128, as the study's max_length
     reference.no_padding()  # it pads to 128; the study pads each batch
-    tokenizer = data.load_tokenizer(PACKAGED, tmp_path)
+    tokenizer = tokenization.load_tokenizer(PACKAGED, tmp_path)
     first, second, _ = real_rows
     ours = tokenizer(first, second, truncation=True, max_length=128)["input_ids"]
     theirs = [e.ids for e in reference.encode_batch(list(zip(first, second)))]
@@ -63,7 +63,7 @@ def test_the_studys_tokenizer_is_the_checkpoints_on_real_rows(checkpoint, real_r
 
 def test_dlfa_on_a_pretrained_layer_trains(checkpoint, real_rows):
     first, second, labels = real_rows
-    tokenizer = data.load_tokenizer(PACKAGED, ".")
+    tokenizer = tokenization.load_tokenizer(PACKAGED, ".")
     batch = tokenizer(first, second, padding=True, truncation=True, max_length=128, return_tensors="pt")
     batch["labels"] = torch.tensor(labels)
     torch.manual_seed(0)
@@ -87,7 +87,7 @@ def test_dlfa_on_a_pretrained_layer_trains(checkpoint, real_rows):
 def test_a_params_file_names_the_packaged_checkpoint_without_a_machine_path(checkpoint):
     params = tiny_params(model=PACKAGED, fusion_layers=[None, 3])
     assert params.encoder_shape() == (384, 6)
-    assert data.model_source(PACKAGED, ".") == str(checkpoint)
+    assert tokenization.model_source(PACKAGED, ".") == str(checkpoint)
     with pytest.raises(ParamsError, match="fusion"):
         tiny_params(model=PACKAGED, fusion_layers=[7])  # deeper than its 6 layers
     with pytest.raises(ParamsError, match="no installed package 'no_such_checkpoint'"):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlfa import data, tasks
+from dlfa import data, tasks, tokenization
 from dlfa.params import ParamsError, study_corpora
 from dlfa.paths import ROOT
 from dlfa.tiny import train_tokenizer
@@ -231,7 +231,7 @@ def test_hub_rows_are_standardised_and_unlabelled_rows_dropped(monkeypatch):
 
 
 def _offline_message(code: str, **env) -> str:
-    script = f"from dlfa import data\ntry:\n    {code}\nexcept RuntimeError as e:\n    print(e)\n"
+    script = f"from dlfa import data, tokenization\ntry:\n    {code}\nexcept RuntimeError as e:\n    print(e)\n"
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env,
                           timeout=300).stdout
@@ -244,7 +244,7 @@ def test_hub_offline_error_names_the_dataset_and_the_local_alternative(tmp_path)
     assert "HF_HUB_OFFLINE=1" in out and "de/test_2k.tsv" in out and "'synthetic'" in out
     out = _offline_message("data.load_intermediate('xnli', 'hub', 'sw')", **env)
     assert "'facebook/xnli', config 'sw'" in out and "intermediate_source" in out
-    out = _offline_message("data.load_tokenizer('bert-base-multilingual-cased', '.')", **env)
+    out = _offline_message("tokenization.load_tokenizer('bert-base-multilingual-cased', '.')", **env)
     assert "tokenizer of 'bert-base-multilingual-cased'" in out and "local directory" in out
 
 
@@ -296,7 +296,7 @@ def tokenizer():
 
 def test_tokenize_truncates_pairs_without_padding_and_flags_what_it_cut(tokenizer):
     ds = data.load_pawsx("synthetic", "es", "test", size=60)
-    tok = data.tokenize(ds, tokenizer, max_length=60)
+    tok = tokenization.tokenize(ds, tokenizer, max_length=60)
     assert tok.column_names == ["id", "input_ids", "token_type_ids", "attention_mask", "labels", "truncated"]
     lengths = [len(x) for x in tok["input_ids"]]
     full = [len(x) for x in tokenizer(list(ds["sentence1"]), list(ds["sentence2"]))["input_ids"]]
@@ -310,8 +310,8 @@ def test_tokenize_truncates_pairs_without_padding_and_flags_what_it_cut(tokenize
 
 def key_for(ds, tok, **change):
     args = dict(task="pawsx", source="synthetic", language="en", split="test", size=20, seed=0,
-                drop_placeholders=False, tokenizer=data.tokenizer_fingerprint(tok), max_length=12)
-    return data.cache_key(ds, **{**args, **change})
+                drop_placeholders=False, tokenizer=tokenization.tokenizer_fingerprint(tok), max_length=12)
+    return tokenization.cache_key(ds, **{**args, **change})
 
 
 def test_cache_is_reused_for_the_same_key_and_rebuilt_when_any_part_changes(tmp_path, tokenizer):
@@ -321,17 +321,17 @@ def test_cache_is_reused_for_the_same_key_and_rebuilt_when_any_part_changes(tmp_
 
     def build(max_length=12):
         builds.append(max_length)
-        return data.tokenize(ds, tokenizer, max_length)
+        return tokenization.tokenize(ds, tokenizer, max_length)
 
     path = tmp_path / "cache"
-    first, hit = data.cached_tokenized(path, key_for(ds, tokenizer), build)
+    first, hit = tokenization.cached_tokenized(path, key_for(ds, tokenizer), build)
     assert not hit
-    again, hit = data.cached_tokenized(path, key_for(ds, tokenizer), build)
+    again, hit = tokenization.cached_tokenized(path, key_for(ds, tokenizer), build)
     assert hit and builds == [12] and list(first["input_ids"]) == list(again["input_ids"])
     changes = [{"max_length": 16}, {"seed": 1}, {"size": 10}, {"drop_placeholders": True}, {"source": str(tmp_path)},
-               {"tokenizer": data.tokenizer_fingerprint(other_tokenizer)}]
+               {"tokenizer": tokenization.tokenizer_fingerprint(other_tokenizer)}]
     for change in changes:
-        _, hit = data.cached_tokenized(path, key_for(ds, tokenizer, **change), build)
+        _, hit = tokenization.cached_tokenized(path, key_for(ds, tokenizer, **change), build)
         assert not hit, change
     edited = ds.map(lambda row: {"sentence1": row["sentence1"] + "!"} if row["id"] == 3 else row)
     assert key_for(edited, tokenizer)["rows"] != key_for(ds, tokenizer)["rows"]
@@ -339,36 +339,36 @@ def test_cache_is_reused_for_the_same_key_and_rebuilt_when_any_part_changes(tmp_
 
 
 def test_tokenizer_fingerprint_ignores_per_call_truncation(tokenizer):
-    before = data.tokenizer_fingerprint(tokenizer)
+    before = tokenization.tokenizer_fingerprint(tokenizer)
     tokenizer("a b c", "d e", truncation="longest_first", max_length=4)
-    assert data.tokenizer_fingerprint(tokenizer) == before
+    assert tokenization.tokenizer_fingerprint(tokenizer) == before
 
 
 def test_a_damaged_cache_is_rebuilt_with_a_warning(tmp_path, tokenizer):
     ds = data.load_pawsx("synthetic", "en", "test", size=20)
     path, key = tmp_path / "cache", key_for(ds, tokenizer)
-    data.cached_tokenized(path, key, lambda: data.tokenize(ds, tokenizer, 12))
+    tokenization.cached_tokenized(path, key, lambda: tokenization.tokenize(ds, tokenizer, 12))
     for arrow in path.glob("*.arrow"):
         arrow.write_bytes(b"not arrow")
     with pytest.warns(UserWarning, match="does not load"):
-        rebuilt, hit = data.cached_tokenized(path, key, lambda: data.tokenize(ds, tokenizer, 12))
+        rebuilt, hit = tokenization.cached_tokenized(path, key, lambda: tokenization.tokenize(ds, tokenizer, 12))
     assert not hit and len(rebuilt) == 20
     (path / "dlfa_key.json").write_text("{not json")
-    _, hit = data.cached_tokenized(path, key, lambda: data.tokenize(ds, tokenizer, 12))
+    _, hit = tokenization.cached_tokenized(path, key, lambda: tokenization.tokenize(ds, tokenizer, 12))
     assert not hit and json.loads((path / "dlfa_key.json").read_text())["rows"] == key["rows"]
 
 
 def test_describe_counts_placeholders_identical_pairs_lengths_and_truncation(official, tokenizer):
     raw, counts = data.load_corpus(tasks.PAWSX, str(official), "en", "train")
-    tok = data.tokenize(raw, tokenizer, 8)
-    row = data.describe(raw, tok, counts, "pawsx", "en", "train", num_labels=2)
+    tok = tokenization.tokenize(raw, tokenizer, 8)
+    row = tokenization.describe(raw, tok, counts, "pawsx", "en", "train", num_labels=2)
     assert row["rows"] == 6 and row["source_rows"] == 6 and row["placeholder_rows"] == 3
     assert row["identical_pairs"] == 2  # NS/NS and "Same sentence."
     assert row["label_0_share"] == pytest.approx(4 / 6, abs=1e-4) and row["label_1_share"] == pytest.approx(2 / 6, abs=1e-4)
     lengths = sorted(len(x) for x in tok["input_ids"])
     assert row["tokens_max"] == lengths[-1] <= 8 and row["tokens_p50"] == pytest.approx((lengths[2] + lengths[3]) / 2)
     assert row["truncated_share"] == pytest.approx(sum(tok["truncated"]) / 6, abs=1e-4)
-    table = data.stats_table([row, {**row, "label_2_share": 0.0, "corpus": "xnli"}])
+    table = tokenization.stats_table([row, {**row, "label_2_share": 0.0, "corpus": "xnli"}])
     first = list(table.columns).index("label_0_share")
     assert list(table.columns[first:first + 4]) == ["label_0_share", "label_1_share", "label_2_share", "tokens_mean"]
 
@@ -424,5 +424,5 @@ def test_data_notebook_on_the_real_sample_caches_and_describes(tmp_path, pawsx_s
 
 def test_token_lengths_are_each_rows_count_of_input_ids_through_a_selection():
     ds = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [4], [5, 6], []]})
-    assert data.token_lengths(ds).tolist() == [3, 1, 2, 0]
-    assert data.token_lengths(ds.select([2, 0])).tolist() == [2, 3]  # the indices mapping, not the table's order
+    assert tokenization.token_lengths(ds).tolist() == [3, 1, 2, 0]
+    assert tokenization.token_lengths(ds.select([2, 0])).tolist() == [2, 3]  # the indices mapping, not the table's order

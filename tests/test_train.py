@@ -21,7 +21,7 @@ from dlfa.params import Run
 from dlfa.paths import ROOT
 from dlfa.results import RESULT_COLUMNS, results_table
 from dlfa.runs import existing_metrics, last_checkpoint, run_config
-from dlfa.selection import evaluation_table, select_checkpoints
+from dlfa.checkpoint_selection import evaluation_table, select_checkpoints
 
 
 def _history():
@@ -517,7 +517,7 @@ def test_length_grouped_training_evaluates_dlfa_with_statistics_from_a_shuffled_
 
 def test_the_encoders_similarity_before_fine_tuning_is_computed_once_per_encoder_and_dev_sets(tmp_path, monkeypatch):
     from dlfa import train
-    from dlfa.data import tokenized_path
+    from dlfa.tokenization import tokenized_path
     for lang in ("en", "de"):
         path = tokenized_path(tmp_path, "pawsx", lang, "validation")
         path.mkdir(parents=True)

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm  # text bar: tqdm.auto warns without ipywidgets
 
-from .. import data, tasks, tiny
+from .. import data, tasks, tiny, tokenization
 from ..io import write_csv, write_figure
 from ..layout import StudyLayout
 from ..params import Corpus, Params, study_corpora
@@ -75,7 +75,7 @@ def prepare_tokenizer(params: Params, layout: StudyLayout, raw: dict[Key, Any]):
     """The study's tokenizer: for the tiny model a WordPiece vocabulary learnt from all the text
     read (and its masked-LM pretraining, if asked for), written to ``model/``; else the model's."""
     if params.model != "tiny":
-        return data.load_tokenizer(params.model, layout.root)
+        return tokenization.load_tokenizer(params.model, layout.root)
     texts = (t for ds in raw.values() for col in ("sentence1", "sentence2") for t in data.column(ds, col))
     mlm_text = None
     if params.tiny_model.mlm_epochs:  # masked-LM pretraining on synthetic text in every language (dlfa.pretrain)
@@ -92,17 +92,17 @@ def tokenize_corpora(params: Params, layout: StudyLayout, corpora: list[Corpus],
     """Each corpus tokenized (truncation ``longest_first`` at ``max_length``, no padding) or loaded
     from its cache, keyed by source, subset, tokenizer and ``max_length``; and how many came from
     the cache."""
-    fingerprint = data.tokenizer_fingerprint(tokenizer)
+    fingerprint = tokenization.tokenizer_fingerprint(tokenizer)
     tokenized, reused = {}, 0
-    with data.quiet_datasets():  # one bar over the corpora instead of two per corpus
+    with tokenization.quiet_datasets():  # one bar over the corpora instead of two per corpus
         for c in tqdm(corpora, desc="tokenize or load from cache"):
             ds = raw[_key(c)]
-            key = data.cache_key(ds, task=c.task.name, source=c.source, language=c.language, split=c.split,
+            key = tokenization.cache_key(ds, task=c.task.name, source=c.source, language=c.language, split=c.split,
                                  size=c.size, seed=params.data_seed, drop_placeholders=params.drop_placeholders,
                                  tokenizer=fingerprint, max_length=params.max_length)
-            tokenized[_key(c)], hit = data.cached_tokenized(
+            tokenized[_key(c)], hit = tokenization.cached_tokenized(
                 layout.tokenized(c.task.name, c.language, c.split), key,
-                lambda ds=ds: data.tokenize(ds, tokenizer, params.max_length))
+                lambda ds=ds: tokenization.tokenize(ds, tokenizer, params.max_length))
             reused += hit
     return tokenized, reused
 
@@ -114,7 +114,7 @@ def run(params: Params, layout: StudyLayout) -> DataStage:
     started = time.perf_counter()
     stage.tokenized, stage.reused = tokenize_corpora(params, layout, corpora, raw, stage.tokenizer)
     stage.seconds = time.perf_counter() - started
-    stage.stats = data.stats_table([data.describe(raw[key], stage.tokenized[key], counts[key], *key,
+    stage.stats = tokenization.stats_table([tokenization.describe(raw[key], stage.tokenized[key], counts[key], *key,
                                                   num_labels=tasks.by_name(key[0]).num_labels) for key in raw])
     write_csv(layout.data_stats, stage.stats)
     stage.figures["lengths"] = write_figure(figures.lengths(stage.tokenized, params.max_length),

@@ -6,13 +6,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .. import data, tasks
+from .. import tasks, tokenization
 
 
 def lengths(tokenized: dict, max_length: int):
     """Token lengths per corpus, language and split; dashed: ``max_length``."""
     table = pd.concat([pd.DataFrame({"corpus": tasks.by_name(task_name).title, "language": lang, "split": split,
-                                     "tokens": data.token_lengths(ds)})
+                                     "tokens": tokenization.token_lengths(ds)})
                        for (task_name, lang, split), ds in tokenized.items()])
     panels = list(table["corpus"].unique())
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), sharex=True, squeeze=False)

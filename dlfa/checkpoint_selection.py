@@ -14,7 +14,8 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from .data import column, tokenized_path
+from .data import column
+from .tokenization import tokenized_path
 from .io import atomic_path
 from .layout import RunLayout
 
