@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .language_choice import choice_table, chosen
 from .params import KNOWN_SHAPES, TINY_MODEL, Params, grid, study_corpora
 from .results import PUBLISHED
 from .checkpoints import local_model
@@ -35,16 +36,13 @@ KNOWN_CONFIGS = {name: {**_MBERT, **(_XLMR if "xlm-roberta" in name else {}),
 
 
 def intermediate_languages(params: Params) -> list[str]:
-    """The grid's intermediate languages: those given, or the typology stage's choice (computed here)."""
+    """The grid's intermediate languages: those given, or the typology stage's choice (computed here
+    as the stage computes it)."""
     if not params.intermediate_task:
         return []
     if params.intermediate_languages != "typology":
         return list(params.intermediate_languages)
-    from . import typology
-    selection = typology.select_languages(params.targets, params.candidate_languages, kind=params.typology_kind,
-                                          strategy=params.selection_strategy, budget=params.selection_budget,
-                                          metric=params.distance_metric, source=params.typology_source)
-    return sorted(selection.loc[selection["selected"].astype(bool), "candidate"].unique())
+    return chosen(choice_table(params))
 
 
 def corpus_size(task: str, source: str, language: str, split: str, size: int | None) -> int:

@@ -46,7 +46,6 @@ URIELPLUS_KINDS = KINDS + ("morphological", "script")
 SOURCES = ("lang2vec", "urielplus")
 LOW_COVERAGE = 0.1  # URIEL+ coverage below which a choice is flagged: under 1 in 10 source x feature values known
 METRICS = ("cosine", "angular")
-STRATEGIES = ("extremes", "quantiles", "all")
 ORDERS = ("SVO", "SOV", "VSO", "VOS", "OVS", "OSV")
 
 # (file, source, feature prefix), as in lang2vec.lang2vec.FEATURE_SETS_DICT.
@@ -78,7 +77,8 @@ _KIND_SETS = {
 _OVERRIDES = {"zh": "cmn", "chi": "cmn"}
 
 
-def _check(value, allowed, what: str) -> None:
+def check_choice(value, allowed, what: str) -> None:
+    """ValueError naming ``what`` and the allowed values unless ``value`` is one of them."""
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(map(str, allowed))}")
 
@@ -164,7 +164,7 @@ def _from_cosine(cos: float, metric: str) -> float:
 
 def source_kinds(source: str = "lang2vec") -> tuple[str, ...]:
     """The distance kinds a source has."""
-    _check(source, SOURCES, "typology source")
+    check_choice(source, SOURCES, "typology source")
     return KINDS if source == "lang2vec" else URIELPLUS_KINDS
 
 
@@ -273,7 +273,7 @@ def _urielplus_language_confidence(kind: str, code: str) -> tuple[float, float]:
 def confidence(kind: str, a: str, b: str) -> tuple[float, float]:
     """URIEL+'s confidence in the distance of `a` and `b` under `kind`: (agreement of its sources on
     the two languages' values, share of values not missing), each in [0, 1]."""
-    _check(kind, URIELPLUS_KINDS, "kind")
+    check_choice(kind, URIELPLUS_KINDS, "kind")
     x, y = _urielplus_language_confidence(kind, iso3(a)), _urielplus_language_confidence(kind, iso3(b))
     return (x[0] + y[0]) / 2, (x[1] + y[1]) / 2
 
@@ -291,8 +291,8 @@ def _urielplus_distance(kind: str, a: str, b: str, metric: str) -> float:
 
 def distance(kind: str, a: str, b: str, metric: str = "cosine", source: str = "lang2vec") -> float:
     """Distance in [0, 1] between languages `a` and `b` under `kind`; 0 exactly when a == b."""
-    _check(kind, source_kinds(source), "kind")
-    _check(metric, METRICS, "metric")
+    check_choice(kind, source_kinds(source), "kind")
+    check_choice(metric, METRICS, "metric")
     if source == "urielplus":
         return _urielplus_distance(kind, a, b, metric)
     (a3, u), (b3, v) = sorted([(iso3(a), _vector(kind, a)), (iso3(b), _vector(kind, b))], key=lambda p: p[0])
@@ -305,8 +305,8 @@ def distance(kind: str, a: str, b: str, metric: str = "cosine", source: str = "l
 def distance_matrix(kind: str, langs, metric: str = "cosine", columns=None, source: str = "lang2vec") -> pd.DataFrame:
     """Distances under `kind`, rows `langs`, columns `columns` (default `langs`), codes as given.
     URIEL+: NaN where a pair has no feature with a value for both (``distance`` refuses those)."""
-    _check(kind, source_kinds(source), "kind")
-    _check(metric, METRICS, "metric")
+    check_choice(kind, source_kinds(source), "kind")
+    check_choice(metric, METRICS, "metric")
     rows = list(langs)
     cols = rows if columns is None else list(columns)
     if source == "urielplus":
@@ -325,8 +325,8 @@ def distance_table(langs_a, langs_b, kinds=KINDS, metric: str = "cosine", source
     URIEL+ also `source_agreement` and `coverage`, its confidence in each distance (``confidence``)."""
     chosen = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     for k in chosen:
-        _check(k, source_kinds(source), "kind")
-    _check(metric, METRICS, "metric")
+        check_choice(k, source_kinds(source), "kind")
+    check_choice(metric, METRICS, "metric")
     rows = [
         (k, metric, a, b, d)
         for k in chosen
@@ -357,94 +357,6 @@ def source_agreement(langs_a=INTERMEDIATE["xnli"].languages, langs_b=PAWSX.langu
         rows.append({"kind": kind, "metric": metric, "spearman": float(rho), "pairs": int(keep.sum()),
                      "mean_lang2vec": float(a[keep].mean()), "mean_urielplus": float(b[keep].mean())})
     return pd.DataFrame(rows)
-
-
-def _roles(n: int, strategy: str) -> dict[int, list[str]]:
-    """rank -> role names among n eligible candidates (ranks 1..n, 1 = nearest)."""
-    roles: dict[int, list[str]] = {}
-    picks = {"extremes": [(1, "nearest"), (n, "farthest")],
-             "quantiles": [(1, "nearest"), ((n + 1) // 2, "median"), (n, "farthest")],
-             "all": [(r, "nearest" if r == 1 else "farthest" if r == n else f"rank {r} of {n}")
-                     for r in range(1, n + 1)]}[strategy]
-    for r, name in picks:
-        if name not in roles.setdefault(r, []):
-            roles[r].append(name)
-    return roles
-
-
-def select_languages(targets, candidates, kind: str = "syntactic", strategy: str = "extremes",
-                     budget: int | None = None, metric: str = "cosine", source: str = "lang2vec") -> pd.DataFrame:
-    """Choose intermediate languages among `candidates` for each of `targets` by distance under `kind`.
-
-    One row per (candidate, target), target-major: `candidate, target, distance_<kind>` for every
-    kind, `rank` (within the target under `kind`, 1 = nearest; ties broken by candidate order;
-    NaN when the candidate is the target itself, which is never chosen for it), `ties` (other
-    eligible candidates at exactly the same distance), `selected` (chosen for this target) and
-    `reason` (e.g. "nearest to ja under syntactic", with the ties named where candidate order
-    decided; "" when not selected). Strategies: extremes = nearest and farthest, quantiles = nearest, (lower) median
-    and farthest, all = every candidate. `budget` caps the number of distinct chosen languages:
-    those chosen for the most targets are kept, ties going to the larger sum of extremeness
-    (|2 (rank - 1) / (n - 1) - 1| per choice: 1 at either end, 0 at the middle), then to
-    candidate order; dropped languages are not replaced. One line per chosen language:
-    ``df[df.selected].groupby("candidate").reason.agg("; ".join)``. With URIEL+ (``source``) the
-    kinds are its eight, `coverage` is its confidence in the chosen kind's distance (``confidence``)
-    and a choice that rests on a coverage below ``LOW_COVERAGE`` says so in its reason.
-    """
-    _check(kind, source_kinds(source), "kind")
-    _check(strategy, STRATEGIES, "strategy")
-    _check(metric, METRICS, "metric")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-        raise ValueError(f"budget must be a positive int or None, got {budget!r}")
-    targets, candidates = list(targets), list(candidates)
-    for what, codes in (("targets", targets), ("candidates", candidates)):
-        if not codes:
-            raise ValueError(f"{what} must not be empty")
-        resolved = [iso3(c) for c in codes]
-        dup = sorted({c for c, r in zip(codes, resolved) if resolved.count(r) > 1})
-        if dup:
-            raise ValueError(f"{what} name the same language more than once: {', '.join(dup)}")
-
-    every = source_kinds(source)
-    mats = {k: distance_matrix(k, candidates, metric, columns=targets, source=source).to_numpy() for k in every}
-    df = pd.DataFrame([{"candidate": c, "target": t, **{f"distance_{k}": mats[k][i, j] for k in every}}
-                       for j, t in enumerate(targets) for i, c in enumerate(candidates)])
-    eligible = [iso3(c) != iso3(t) for c, t in zip(df.candidate, df.target)]
-    unknown = df[np.asarray(eligible) & df[f"distance_{kind}"].isna().to_numpy()]
-    if len(unknown):
-        pairs = ", ".join(f"{c}-{t}" for c, t in zip(unknown.candidate, unknown.target))
-        raise ValueError(f"URIEL+ has no {kind} distance for {pairs} (no feature with a value for both); "
-                         "choose another typology_kind, or typology_source lang2vec")
-    if source == "urielplus":
-        df["coverage"] = [confidence(kind, c, t)[1] for c, t in zip(df.candidate, df.target)]
-    df["rank"] = df[eligible].groupby("target", sort=False)[f"distance_{kind}"].rank(method="first")
-
-    column = f"distance_{kind}"
-    # Candidates at the same distance from a target (genetic: every unrelated language is at 1.0)
-    # are ranked by candidate order alone; say so wherever that decides a choice.
-    ranked = df[df["rank"].notna()]
-    df["ties"] = ranked.groupby(["target", ranked[column].round(12)])["candidate"].transform("size") - 1
-    reason = pd.Series("", index=df.index)
-    extremeness: dict[str, float] = {}
-    for t, group in df.dropna(subset=["rank"]).groupby("target", sort=False):
-        n = len(group)
-        roles = _roles(n, strategy)
-        for i, r in group["rank"].astype(int).items():
-            if r in roles:
-                reason[i] = f"{' and '.join(roles[r])} to {t} under {kind}"
-                if df.at[i, "ties"] > 0:
-                    reason[i] += (f" (tied with {int(df.at[i, 'ties'])} other candidate(s) at "
-                                  f"{df.at[i, column]:.2f}; candidate order decided)")
-                if "coverage" in df and df.at[i, "coverage"] < LOW_COVERAGE:
-                    reason[i] += f" (low URIEL+ confidence: coverage {df.at[i, 'coverage']:.2f})"
-                c = df.at[i, "candidate"]
-                extremeness[c] = extremeness.get(c, 0.0) + (abs(2 * (r - 1) / (n - 1) - 1) if n > 1 else 1.0)
-    if budget is not None:
-        counts = df[reason != ""].groupby("candidate").size()
-        order = sorted(counts.index, key=lambda c: (-counts[c], -extremeness[c], candidates.index(c)))
-        reason[~df.candidate.isin(order[:budget])] = ""
-    df["selected"] = reason != ""
-    df["reason"] = reason
-    return df[[c for c in df if c not in ("selected", "reason")] + ["selected", "reason"]]
 
 
 def syntax_profile(code: str) -> dict:

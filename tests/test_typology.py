@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dlfa import typology as ty
+from dlfa.language_choice import select_languages
 
 TARGETS = ["en", "de", "es", "fr", "ja", "ko", "zh"]
 XNLI = ["ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
@@ -103,14 +104,14 @@ def test_urielplus_tables_carry_confidence_and_leave_unmeasurable_pairs_empty():
 
 
 def test_a_urielplus_choice_on_sparse_data_says_so():
-    s = ty.select_languages(["de"], ["bg", "ur"], source="urielplus").set_index("candidate")  # both chosen
+    s = select_languages(["de"], ["bg", "ur"], source="urielplus").set_index("candidate")  # both chosen
     assert "coverage" in s and s.loc["ur", "coverage"] < ty.LOW_COVERAGE < s.loc["bg", "coverage"]
     chosen = s[s.selected]
     assert chosen.loc["ur"].reason.endswith(f"(low URIEL+ confidence: coverage {s.loc['ur', 'coverage']:.2f})")
     assert "confidence" not in " ".join(chosen.drop("ur").reason)
-    assert "coverage" not in ty.select_languages(["de"], ["bg", "ur"])  # lang2vec has no such score
+    assert "coverage" not in select_languages(["de"], ["bg", "ur"])  # lang2vec has no such score
     with pytest.raises(ValueError, match="URIEL\\+ has no morphological distance for bg-de, ur-de .*choose another"):
-        ty.select_languages(["de"], ["bg", "ur"], kind="morphological", source="urielplus")
+        select_languages(["de"], ["bg", "ur"], kind="morphological", source="urielplus")
     with pytest.raises(ValueError, match=r"unknown kind 'script'"):
         ty.distance("script", "en", "de")  # a URIEL+ kind
 
@@ -159,7 +160,7 @@ def test_distance_table_every_pair():
 
 
 def test_select_extremes():
-    s = ty.select_languages(TARGETS, XNLI)
+    s = select_languages(TARGETS, XNLI)
     assert list(s.columns) == ["candidate", "target", *[f"distance_{k}" for k in ty.KINDS],
                                "rank", "ties", "selected", "reason"]
     assert len(s) == 7 * 15
@@ -178,15 +179,15 @@ def test_select_extremes():
 
 
 def test_select_quantiles_and_all():
-    q = ty.select_languages(["ja", "de"], XNLI, kind="genetic", strategy="quantiles")
+    q = select_languages(["ja", "de"], XNLI, kind="genetic", strategy="quantiles")
     assert q.groupby("target").selected.sum().to_dict() == {"ja": 3, "de": 3}
     assert q[q.selected].reason.str.contains("median to").sum() == 2
-    a = ty.select_languages(["ja"], XNLI, strategy="all")
+    a = select_languages(["ja"], XNLI, strategy="all")
     assert a.selected.all() and a.reason.str.contains("to ja under syntactic").all()
 
 
 def test_ties_are_counted_and_named_where_candidate_order_decides():
-    s = ty.select_languages(["de", "ja"], XNLI, kind="genetic").set_index(["target", "candidate"])
+    s = select_languages(["de", "ja"], XNLI, kind="genetic").set_index(["target", "candidate"])
     assert s.loc[("de", "en"), "reason"] == "nearest to de under genetic" and s.loc[("de", "en"), "ties"] == 0
     # every XNLI language is unrelated to Japanese: all 15 at genetic distance 1.0
     assert (s.loc["ja", "ties"] == 14).all()
@@ -197,9 +198,9 @@ def test_ties_are_counted_and_named_where_candidate_order_decides():
 
 
 def test_select_budget():
-    full = ty.select_languages(TARGETS, XNLI)
+    full = select_languages(TARGETS, XNLI)
     counts = full[full.selected].groupby("candidate").target.nunique()
-    s = ty.select_languages(TARGETS, XNLI, budget=2)
+    s = select_languages(TARGETS, XNLI, budget=2)
     kept = set(s[s.selected].candidate)
     assert len(kept) == 2
     assert min(counts[list(kept)]) >= max(counts.drop(list(kept)))  # most-chosen languages kept
@@ -219,11 +220,11 @@ def test_errors():
     with pytest.raises(ValueError, match=r"'bogus'.*syntactic"):
         ty.distance_table(["en"], ["de"], kinds=("genetic", "bogus"))
     with pytest.raises(ValueError, match=r"'best'.*extremes, quantiles, all"):
-        ty.select_languages(["ja"], ["en", "de"], strategy="best")
+        select_languages(["ja"], ["en", "de"], strategy="best")
     with pytest.raises(ValueError, match="budget"):
-        ty.select_languages(["ja"], ["en", "de"], budget=0)
+        select_languages(["ja"], ["en", "de"], budget=0)
     with pytest.raises(ValueError, match=r"more than once: en, eng"):
-        ty.select_languages(["ja"], ["en", "eng"])
+        select_languages(["ja"], ["en", "eng"])
     with pytest.raises(ValueError, match=r"genetic data for 'eu' \(eus\)"):  # Basque: isolate, no fam nodes
         ty.distance("genetic", "eu", "en")
 

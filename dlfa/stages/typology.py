@@ -14,6 +14,7 @@ import pandas as pd
 
 from .. import typology
 from ..io import write_csv, write_figure
+from ..language_choice import choice_table, chosen
 from ..layout import StudyLayout
 from ..params import Params
 from . import typology_figures as figures
@@ -34,9 +35,7 @@ class TypologyStage:
     @property
     def chosen(self) -> list[str]:
         """The intermediate languages the study trains."""
-        if self.selection is None:
-            return []
-        return sorted(self.selection.loc[self.selection.selected, "candidate"].unique())
+        return [] if self.selection is None else chosen(self.selection)
 
 
 def tied_candidates(params: Params, candidates: list[str], kinds: list[str]) -> pd.DataFrame:
@@ -46,18 +45,6 @@ def tied_candidates(params: Params, candidates: list[str], kinds: list[str]) -> 
                                                                  columns=[t], source=params.typology_source)[t]
                                        .drop(t, errors="ignore").dropna().round(12).duplicated(keep=False).sum())
                                 for t in params.targets} for kind in kinds}).T.rename_axis("kind")
-
-
-def choose(params: Params, candidates: list[str]) -> pd.DataFrame:
-    """Every (candidate, target) pair with its distances, rank, ties and, for the chosen ones, the
-    reason; languages given in the params are taken as given."""
-    selection = typology.select_languages(params.targets, candidates, kind=params.typology_kind,
-                                          strategy=params.selection_strategy, budget=params.selection_budget,
-                                          metric=params.distance_metric, source=params.typology_source)
-    if params.intermediate_languages != "typology":  # chosen by hand in the params
-        selection["selected"] = selection["candidate"].isin(set(params.intermediate_languages))
-        selection["reason"] = selection["selected"].map({True: "given in params", False: ""})
-    return selection
 
 
 def run(params: Params, layout: StudyLayout) -> TypologyStage:
@@ -76,7 +63,7 @@ def run(params: Params, layout: StudyLayout) -> TypologyStage:
         stage.ties = tied_candidates(params, candidates, kinds)
         stage.figures["kind_agreement"] = write_figure(figures.kind_agreement(distances, candidates, params.languages),
                                                        layout.figure("kind_agreement", "typology"))
-        stage.selection = choose(params, candidates)
+        stage.selection = choice_table(params, candidates)
         write_csv(layout.selection_csv, stage.selection)
         stage.figures["selection"] = write_figure(figures.selection(params, stage.selection),
                                                   layout.figure("selection", "typology"))
