@@ -123,7 +123,7 @@ class StudyLayout:
         return self.root / "analysis"
 
     def table(self, name: str) -> Path:
-        """``analysis/<name>.csv``: one of the analysis stage's tables (``analysis.TABLES``)."""
+        """``analysis/<name>.csv``: one of the analysis stage's tables."""
         return self.analysis / f"{name}.csv"
 
     @property
