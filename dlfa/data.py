@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .paths import resolve
+from .synthetic import PlantedSpec
 from .tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
 
 SPLITS = ("train", "validation", "test")
@@ -173,13 +174,13 @@ def read_official_tsv(path: str | os.PathLike) -> datasets.Dataset:
 
 
 def _synthetic(task: Task, language: str, split: str, size: int | None, seed: int,
-               planted: tuple | None = None) -> datasets.Dataset:
+               planted: PlantedSpec | None = None) -> datasets.Dataset:
     from . import synthetic
     n = size or SYNTHETIC_SIZES[split]
     profile = synthetic_profile(language, planted)
     if task.name == "xnli" and planted:  # lexical NLI: PAWS-X's lexical pairs, other propositions
         rows = synthetic.pawsx_rows(profile, n, seed + PLANTED_NLI_SEED, split, **SYNTHETIC_PAWSX,
-                                    crosslingual_share=planted[6])
+                                    crosslingual_share=planted.crosslingual_share)
         rows = {"premise": rows["sentence1"], "hypothesis": rows["sentence2"], "id": rows["id"],
                 "label": [synthetic.ENTAILMENT if y == 1 else synthetic.CONTRADICTION for y in rows["label"]]}
     elif task.name == "xnli":
@@ -192,7 +193,7 @@ def _synthetic(task: Task, language: str, split: str, size: int | None, seed: in
 
 
 def read(task: Task, source: str, language: str, split: str, size: int | None = None,
-         seed: int = 0, planted: tuple | None = None) -> datasets.Dataset:
+         seed: int = 0, planted: PlantedSpec | None = None) -> datasets.Dataset:
     """Every row of one language and split of ``task``, before the row policy.
 
     ``source``: ``"hub"``, ``"synthetic"`` (``size`` rows generated from ``seed``; ``planted``: the
@@ -259,7 +260,7 @@ def subset(ds: datasets.Dataset, size: int | None, seed: int) -> datasets.Datase
 
 
 def load_corpus(task: Task, source: str, language: str, split: str, size: int | None = None, seed: int = 0,
-                drop_placeholders: bool = False, planted: tuple | None = None) -> tuple[datasets.Dataset, dict[str, int]]:
+                drop_placeholders: bool = False, planted: PlantedSpec | None = None) -> tuple[datasets.Dataset, dict[str, int]]:
     """Rows after the policy and a label-stratified subset of ``size``; with the policy's counts."""
     ds, counts = apply_policy(read(task, source, language, split, size, seed, planted), drop_placeholders)
     return subset(ds, size, seed), counts
@@ -283,7 +284,7 @@ def load_intermediate(task: str, source: str, language: str, split: str = "train
     return load_corpus(intermediate_task(task), source, language, split, size, seed, drop_placeholders)[0]
 
 
-def synthetic_profile(language: str, planted: tuple | None = None):
+def synthetic_profile(language: str, planted: PlantedSpec | None = None):
     """The synthetic stand-in for a real language: its word order from URIEL syntax features,
     its share of English words falling with URIEL genetic distance to English.
 
@@ -302,9 +303,9 @@ def synthetic_profile(language: str, planted: tuple | None = None):
     genetic = typology.distance("genetic", "en", language)
     shared = round(float(np.clip(0.9 - 0.6 * genetic, 0.1, 0.9)), 3)
     if planted:
-        kind, metric, rate, permuted, seed, english_share = planted[:6]
-        shared = shared if english_share is None else float(english_share)
-        cognates = tuple(sorted(planted_spellings(kind, metric, rate, permuted, seed)[language].items()))
+        shared = shared if planted.english_share is None else float(planted.english_share)
+        spellings = planted_spellings(planted.kind, planted.metric, planted.rate, planted.permuted, planted.seed)
+        cognates = tuple(sorted(spellings[language].items()))
         return synthetic.LanguageProfile(language, shared_fraction=shared, cognates=cognates)
     syntax = typology.syntax_profile(language)
     return synthetic.LanguageProfile(language, syntax["order"], syntax["adj_before_noun"],

@@ -24,6 +24,7 @@ import yaml
 from .fusion import DLFAConfig
 from .checkpoints import PACKAGE_PREFIX, local_model
 from .paths import resolve
+from .synthetic import PlantedSpec
 from .tasks import INTERMEDIATE, TARGET, Task, target_task
 
 INTERMEDIATE_TASKS = {name: task.languages for name, task in INTERMEDIATE.items()}  # task -> its languages
@@ -363,12 +364,11 @@ class Params:
         return "hub"
 
     @property
-    def planted_spec(self) -> tuple | None:
-        """What the synthetic corpus needs of ``planted_sharing``: (kind, metric, rate, permuted, seed,
-        english_share, crosslingual_share)."""
+    def planted_spec(self) -> PlantedSpec | None:
+        """What the synthetic corpus needs of ``planted_sharing``, with the distance it follows."""
         p = self.planted_sharing
-        return None if p is None else (self.typology_kind, self.distance_metric, p.rate, p.permuted, p.seed,
-                                       p.english_share, p.crosslingual_share)
+        return None if p is None else PlantedSpec(self.typology_kind, self.distance_metric, p.rate, p.permuted, p.seed,
+                                                  p.english_share, p.crosslingual_share)
 
     def encoder_shape(self) -> tuple[int | None, int | None]:
         """(hidden size, depth) where it can be known without loading the model."""
@@ -629,7 +629,7 @@ class Corpus:
     language: str
     split: str
     size: int | None
-    planted: tuple | None = None  # synthetic source with planted sharing: Params.planted_spec
+    planted: PlantedSpec | None = None  # synthetic source with planted sharing: Params.planted_spec
 
 
 def study_corpora(params: Params, intermediate_languages: list[str] | None = None) -> list[Corpus]:

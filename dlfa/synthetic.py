@@ -76,6 +76,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+
+class PlantedSpec(NamedTuple):
+    """``planted_sharing`` as the synthetic corpus reads it: the distance (kind, metric) the sharing
+    follows and the ``PlantedSharing`` values (hashable: corpora are cached by it)."""
+
+    kind: str
+    metric: str
+    rate: float
+    permuted: bool
+    seed: int
+    english_share: float | None
+    crosslingual_share: float
+
+
 ORDERS = ("SVO", "SOV", "VSO", "VOS", "OVS", "OSV")
 SPLITS = ("train", "validation", "test")
 ENTAILMENT, NEUTRAL, CONTRADICTION = 0, 1, 2

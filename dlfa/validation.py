@@ -36,7 +36,7 @@ def planted_dose_response(params_file: str) -> pd.DataFrame:
     from . import data, synthetic, typology
     params = load(params_file)
     spec = params.planted_spec
-    spellings = data.planted_spellings(*spec[:5])
+    spellings = data.planted_spellings(spec.kind, spec.metric, spec.rate, spec.permuted, spec.seed)
     rows = []
     for lang, target in itertools.product(params.intermediate_languages, params.targets):
         a = synthetic.lexicon(data.synthetic_profile(lang, spec))

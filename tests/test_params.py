@@ -170,7 +170,7 @@ def test_planted_sharing_is_for_the_synthetic_corpus_and_part_of_the_runs_config
     assert planted.planted_spec == ("syntactic", "cosine", 3.0, False, 0, None, 0.0)
     crossed = tiny_params(planted_sharing={"rate": 3.0, "crosslingual_share": 0.5})
     assert run_config(crossed, grid(crossed, [])[0])["planted_sharing"]["crosslingual_share"] == 0.5
-    assert crossed.planted_spec[-1] == 0.5
+    assert crossed.planted_spec.crosslingual_share == 0.5
     assert run_config(tiny_params(), grid(tiny_params(), [])[0])["planted_sharing"] is None
     with pytest.raises(ParamsError, match="'planted_sharing' plants an effect in the synthetic corpus"):
         tiny_params(planted_sharing={}, data_source="hub")

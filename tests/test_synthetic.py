@@ -8,7 +8,7 @@ import pytest
 
 from dlfa.synthetic import (
     ADJECTIVE_SYNONYMS, ADJECTIVES, ADVERB_SYNONYMS, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH,
-    NOUN_SYNONYMS, NOUNS, ORDERS, SYNONYMS, VERB_SYNONYMS, VERBS, WORDS,
+    NOUN_SYNONYMS, NOUNS, ORDERS, SYNONYMS, VERB_SYNONYMS, VERBS, WORDS, PlantedSpec,
     LanguageProfile, lexicon, nli_rows, pawsx_pairs, pawsx_rows,
 )
 
@@ -501,11 +501,11 @@ def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree
 
 def test_planted_languages_keep_english_word_order_and_their_english_share_unless_given_one():
     from dlfa import data, synthetic
-    planted = ("syntactic", "cosine", 3.5, False, 0, None, 0.0)
+    planted = PlantedSpec("syntactic", "cosine", 3.5, False, 0, None, 0.0)
     plain, control = data.synthetic_profile("ja"), data.synthetic_profile("ja", planted)
     assert plain.order == "SOV" and control.order == "SVO" and control.adj_before_noun
     assert control.shared_fraction == plain.shared_fraction and control.cognates is not None
-    low = data.synthetic_profile("ja", planted[:5] + (0.1, 0.0))
+    low = data.synthetic_profile("ja", planted._replace(english_share=0.1))
     assert low.shared_fraction == 0.1 and low.cognates == control.cognates
     lex_low, lex = synthetic.lexicon(low), synthetic.lexicon(control)
     english = {w for w in synthetic.WORDS if lex_low[w] == w}
@@ -533,7 +533,7 @@ def test_the_null_control_plants_the_same_sharing_unrelated_to_distance():
 
 def test_crosslingual_rows_put_the_first_sentence_in_english_and_change_nothing_else():
     from dlfa import data, synthetic
-    de = data.synthetic_profile("de", ("syntactic", "cosine", 3.5, False, 0, 0.1, 0.0))
+    de = data.synthetic_profile("de", PlantedSpec("syntactic", "cosine", 3.5, False, 0, 0.1, 0.0))
     kwargs = dict(passive_share=0.2, lexical_share=1.0, lexical_words=None)
     mono = synthetic.pawsx_rows(de, 400, 3, "train", **kwargs)
     assert synthetic.pawsx_rows(de, 400, 3, "train", **kwargs, crosslingual_share=0.0) == mono
@@ -547,10 +547,10 @@ def test_crosslingual_rows_put_the_first_sentence_in_english_and_change_nothing_
     with pytest.raises(ValueError, match="crosslingual_share must be in \\[0, 1\\]"):
         synthetic.pawsx_rows(de, 4, 3, "train", crosslingual_share=2.0)
     # Through the study's corpus: only the intermediate task's rows are crossed, never PAWS-X's.
-    planted = ("syntactic", "cosine", 3.5, False, 0, 0.1, 1.0)
+    planted = PlantedSpec("syntactic", "cosine", 3.5, False, 0, 0.1, 1.0)
     nli, _ = data.load_corpus(data.intermediate_task("xnli"), "synthetic", "bg", "train", size=40, planted=planted)
     en_words = set(synthetic.WORDS)
     assert all(set(s.split()[:-1]) <= en_words for s in nli["sentence1"])
     pawsx, _ = data.load_corpus(data.PAWSX, "synthetic", "de", "train", size=40, planted=planted)
-    flat, _ = data.load_corpus(data.PAWSX, "synthetic", "de", "train", size=40, planted=planted[:6] + (0.0,))
+    flat, _ = data.load_corpus(data.PAWSX, "synthetic", "de", "train", size=40, planted=planted._replace(crosslingual_share=0.0))
     assert pawsx["sentence1"] == flat["sentence1"]
