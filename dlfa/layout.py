@@ -107,7 +107,7 @@ class StudyLayout:
 
     def recorded_runs(self) -> list[RunLayout]:
         """Every run folder with a ``metrics.json``, by run id."""
-        return [RunLayout(path.parent) for path in sorted(self.runs.glob(f"*/{RunLayout(Path()).metrics.name}"))]
+        return [RunLayout(path.parent) for path in sorted(self.runs.glob("*/metrics.json"))]
 
     @property
     def similarity(self) -> Path:

@@ -160,14 +160,15 @@ def execute(name: str, out_path: Path, parameters: dict[str, Any], log_path: Pat
     with atomic_path(out_path) as tmp, log or contextlib.nullcontext():  # the notebook appears whole, failed or not
         try:
             reused = {"km": kernel.ready()} if kernel is not None else {}
-            for attempt in range(1 + KERNEL_START_RETRIES * (kernel is None)):
+            attempts = 1 if kernel is not None else 1 + KERNEL_START_RETRIES  # a reused kernel is not restarted
+            for attempt in range(attempts):
                 try:
                     pm.execute_notebook(nb, str(tmp), parameters=parameters, progress_bar=False,
                                         cwd=str(NOTEBOOKS), stdout_file=log, stderr_file=log,
                                         extra_arguments=KERNEL_ARGUMENTS, **reused)
                     break
                 except RuntimeError as err:  # before any cell ran: a kernel that lost a port race
-                    if KERNEL_DIED not in str(err) or attempt == KERNEL_START_RETRIES * (kernel is None):
+                    if KERNEL_DIED not in str(err) or attempt == attempts - 1:
                         raise
         except pm.PapermillExecutionError as err:
             os.replace(tmp, out_path)
