@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from dlfa.cli import main
 
 sys.exit(main())

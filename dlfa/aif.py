@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fusion import NORMS, WEIGHTS
+from dlfa.fusion import NORMS, WEIGHTS
 
 
 class MaskedBatchNorm1d(nn.BatchNorm1d):

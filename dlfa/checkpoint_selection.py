@@ -14,10 +14,10 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from .data import column
-from .tokenization import tokenized_path
-from .io import atomic_path
-from .layout import RunLayout
+from dlfa.data import column
+from dlfa.tokenization import tokenized_path
+from dlfa.io import atomic_path
+from dlfa.layout import RunLayout
 
 PROTOCOLS = ("en-dev", "oracle")
 EVAL_SPLITS = {"dev": "validation", "test": "test"}

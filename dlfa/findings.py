@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .layout import StudyLayout
-from .params import Params, load
-from .plan import intermediate_languages, power_section
-from .paths import resolve, study_dir
-from .runs import study_runs
+from dlfa.layout import StudyLayout
+from dlfa.params import Params, load
+from dlfa.plan import intermediate_languages, power_section
+from dlfa.paths import resolve, study_dir
+from dlfa.runs import study_runs
 
 FIGURES = ["accuracy_by_language.png", "typology_gain.png", "fusion_effect.png"]
 
@@ -42,10 +42,10 @@ def alignment(params: Params, out: Path) -> pd.DataFrame:
     import torch
     from transformers import DataCollatorWithPadding
 
-    from .tokenization import load_tokenizer, tokenized_path
-    from .model import DLFAForSequenceClassification
-    from .checkpoints import local_model
-    from .similarity import layer_alignment
+    from dlfa.tokenization import load_tokenizer, tokenized_path
+    from dlfa.model import DLFAForSequenceClassification
+    from dlfa.checkpoints import local_model
+    from dlfa.similarity import layer_alignment
 
     model = DLFAForSequenceClassification.from_pretrained(local_model(params.model), num_labels=2).eval()
     collator = DataCollatorWithPadding(load_tokenizer(params.model, out))
@@ -246,7 +246,7 @@ def write(params_file: str = "params/real.yaml", outputs: str | None = None, doc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import save_figure, write_text
+    from dlfa.io import save_figure, write_text
     params = load(params_file)
     out = study_dir(params.study, outputs)
     if not (StudyLayout(out).summary_json).is_file():

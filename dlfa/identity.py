@@ -15,8 +15,8 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from .fusion import DLFAConfig
-from .params import TINY_MODEL, Params, PlantedSharing, Run, TinyModel
+from dlfa.fusion import DLFAConfig
+from dlfa.params import TINY_MODEL, Params, PlantedSharing, Run, TinyModel
 
 SCHEMA = 2
 # every value of the params that determines a run's result, whatever the run

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .params import Params
-from .typology import LOW_COVERAGE, METRICS, check_choice, confidence, distance_matrix, iso3, source_kinds
+from dlfa.params import Params
+from dlfa.typology import LOW_COVERAGE, METRICS, check_choice, confidence, distance_matrix, iso3, source_kinds
 
 STRATEGIES = ("extremes", "quantiles", "all")
 

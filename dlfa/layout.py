@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import study_dir
+from dlfa.paths import study_dir
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .layout import StudyLayout
+from dlfa.layout import StudyLayout
 
 
 class Busy(RuntimeError):

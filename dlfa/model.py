@@ -27,8 +27,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.models.xlm_roberta.modeling_xlm_roberta import (XLMRobertaClassificationHead,
                                                                   XLMRobertaPreTrainedModel)
 
-from .aif import DLFA
-from .fusion import DLFAConfig
+from dlfa.aif import DLFA
+from dlfa.fusion import DLFAConfig
 
 _KEEP = object()  # "not given": keep what the loaded config says
 ROBERTA_TYPES = ("xlm-roberta", "roberta")  # model types built as DLFAForXLMRobertaSequenceClassification

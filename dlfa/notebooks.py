@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_path
-from .paths import NOTEBOOKS
+from dlfa.io import atomic_path
+from dlfa.paths import NOTEBOOKS
 
 STAGES = ("01_data", "02_typology", "03_train", "04_analysis")
 

@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 import yaml
 
-from .fusion import DLFAConfig
-from .checkpoints import PACKAGE_PREFIX, local_model
-from .paths import resolve
-from .synthetic import PlantedSpec
-from .tasks import INTERMEDIATE, TARGET, Task, target_task
+from dlfa.fusion import DLFAConfig
+from dlfa.checkpoints import PACKAGE_PREFIX, local_model
+from dlfa.paths import resolve
+from dlfa.synthetic import PlantedSpec
+from dlfa.tasks import INTERMEDIATE, TARGET, Task, target_task
 
 INTERMEDIATE_TASKS = {name: task.languages for name, task in INTERMEDIATE.items()}  # task -> its languages
 TINY_MODEL = "tiny"  # a small random BERT + a WordPiece tokenizer trained on the study's data

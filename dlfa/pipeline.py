@@ -14,15 +14,15 @@ import os
 import time
 from pathlib import Path
 
-from . import executors
-from .io import write_text
-from .layout import StudyLayout
-from .lock import remove_stale_temporaries, study_lock
-from .notebooks import NotebookFailed, ReusedKernel, execute, parameters
-from .params import Params, ParamsError, dump, load
-from .paths import study_dir
-from .report import build
-from .runs import existing_metrics, study_grid, study_runs
+from dlfa import executors
+from dlfa.io import write_text
+from dlfa.layout import StudyLayout
+from dlfa.lock import remove_stale_temporaries, study_lock
+from dlfa.notebooks import NotebookFailed, ReusedKernel, execute, parameters
+from dlfa.params import Params, ParamsError, dump, load
+from dlfa.paths import study_dir
+from dlfa.report import build
+from dlfa.runs import existing_metrics, study_grid, study_runs
 
 
 class RunsFailed(RuntimeError):

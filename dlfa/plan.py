@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
-from .language_choice import choice_table, chosen
-from .params import KNOWN_SHAPES, TINY_MODEL, Params, grid, study_corpora
-from .results import PUBLISHED
-from .checkpoints import local_model
-from .paths import ROOT, resolve
-from .tasks import by_name
+from dlfa.language_choice import choice_table, chosen
+from dlfa.params import KNOWN_SHAPES, TINY_MODEL, Params, grid, study_corpora
+from dlfa.results import PUBLISHED
+from dlfa.checkpoints import local_model
+from dlfa.paths import ROOT, resolve
+from dlfa.tasks import by_name
 
 GPU_RESULTS = ROOT / "benchmarks" / "results-gpu.json"
 # Full split sizes where a params file leaves a size unset (the hub's and the x-final release's).
@@ -50,7 +50,7 @@ def corpus_size(task: str, source: str, language: str, split: str, size: int | N
     if size:
         return size
     if source == "synthetic":
-        from .data import SYNTHETIC_SIZES
+        from dlfa.data import SYNTHETIC_SIZES
         return SYNTHETIC_SIZES[split]
     if source != "hub":
         for name in by_name(task).local_files(language, split) + (["en/train.tsv"] if (task, split) == ("pawsx", "train") else []):
@@ -245,7 +245,7 @@ def _seeds_text(seeds: int | None) -> str:
 def power_section(params: Params, languages: list[str], alpha: float = 0.05) -> list[str]:
     """What the grid can detect, before anything runs, from the params' ``noise_priors``: each
     question's primary test at stated effects, and the seeds each needs for 80% power."""
-    from . import power
+    from dlfa import power
     priors, seeds = params.noise_priors, len(params.seeds)
     lines = [f"power, before any run, with {seeds} seed{'s' if seeds != 1 else ''} and the noise_priors (points: "
              f"seed SD {100 * priors.seed_sd:.1f} per run, a DLFA gain's test part shared by its seeds "
@@ -275,7 +275,7 @@ def power_section(params: Params, languages: list[str], alpha: float = 0.05) -> 
     if not languages:
         lines.append("  question 1 (typology): not estimable with this grid: it has no intermediate task")
         return lines
-    from .typology import distance_matrix
+    from dlfa.typology import distance_matrix
     distance = distance_matrix(params.typology_kind, languages, metric=params.distance_metric,
                                columns=list(params.targets), source=params.typology_source)
     design = power.typology_design(distance)

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import optimize
 from scipy import stats as scipy_stats
 
-from . import stats
+from dlfa import stats
 
 
 def two_sided_power(ncp: float, df: float, alpha: float) -> float:

@@ -31,7 +31,7 @@ WARMUP_SHARE = 0.05
 
 def pretraining_text(profiles: Iterable, sentences: int, seed: int = 0) -> list[str]:
     """``sentences`` sentences in each language (``synthetic.LanguageProfile``), usual spellings only."""
-    from . import synthetic
+    from dlfa import synthetic
     if sentences < 1:
         raise ValueError(f"sentences must be >= 1; got {sentences!r}")
     text = []
@@ -53,7 +53,7 @@ def pretrain(model_dir: str | Path, tokenizer, texts: list[str], epochs: int, se
     from transformers import (BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling,
                               get_linear_schedule_with_warmup)
 
-    from .io import write_json
+    from dlfa.io import write_json
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs!r}")
     model_dir = Path(model_dir)

@@ -8,8 +8,8 @@ from dataclasses import MISSING, asdict, fields, is_dataclass
 
 import yaml
 
-from .params import Params
-from .paths import resolve
+from dlfa.params import Params
+from dlfa.paths import resolve
 
 DOC = "docs/parameters.md"
 SECTIONS = {
@@ -63,7 +63,7 @@ def markdown() -> str:
 
 
 def main() -> int:
-    from .io import write_text
+    from dlfa.io import write_text
     write_text(resolve(DOC), markdown())
     print(f"wrote {DOC}", file=sys.stderr)
     return 0

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import stats
-from .analysis import NONE, SOURCE, check_protocol, compare, protocol_rows
+from dlfa import stats
+from dlfa.analysis import NONE, SOURCE, check_protocol, compare, protocol_rows
 
 DISTANCE_COLUMNS = ["kind", "metric", "n_targets", "pearson", "spearman", "ci_low", "ci_high", "p_value", "p_holm",
                     "note"]

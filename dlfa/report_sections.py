@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .fusion import DLFAConfig
-from .identity import migrate
-from .layout import StudyLayout
-from .params import Params
-from .runs import intermediate_stage, intermediate_unlearnt, study_runs
+from dlfa.fusion import DLFAConfig
+from dlfa.identity import migrate
+from dlfa.layout import StudyLayout
+from dlfa.params import Params
+from dlfa.runs import intermediate_stage, intermediate_unlearnt, study_runs
 
 
 def html_table(frame: pd.DataFrame, digits: int = 3) -> str:

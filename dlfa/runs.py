@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .identity import resolved_config, same_run
-from .io import write_json
-from .layout import RunLayout, StudyLayout
-from .params import Params, Run, grid
+from dlfa.identity import resolved_config, same_run
+from dlfa.io import write_json
+from dlfa.layout import RunLayout, StudyLayout
+from dlfa.params import Params, Run, grid
 
 
 def run_dir(study_dir: str | Path, run: Run | str) -> Path:

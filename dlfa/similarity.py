@@ -15,7 +15,7 @@ import datasets
 import pandas as pd
 import torch
 
-from .data import column
+from dlfa.data import column
 
 INPUTS = ["input_ids", "token_type_ids", "attention_mask"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .analysis import EN_DEV, PRIMARY, SAME_LANGUAGE, ZERO_SHOT
+from dlfa.analysis import EN_DEV, PRIMARY, SAME_LANGUAGE, ZERO_SHOT
 
 
 def _points(x: float) -> str:

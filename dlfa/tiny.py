@@ -71,7 +71,7 @@ def prepare(model_dir: str | Path, texts: Iterable[str], tiny: dict, max_length:
     tokenizer.save_pretrained(str(tmp))
     config.save_pretrained(str(tmp))
     if tiny.get("mlm_epochs"):
-        from .pretrain import pretrain
+        from dlfa.pretrain import pretrain
         if not pretraining_text:
             raise ValueError("tiny_model.mlm_epochs is set but no pretraining text was given")
         pretrain(tmp, tokenizer, pretraining_text, tiny["mlm_epochs"], seed, max_length)

@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 from transformers import AutoTokenizer
 
-from .checkpoints import local_model
-from .data import COLUMNS, column, is_placeholder
-from .io import write_json
-from .layout import StudyLayout
-from .paths import resolve
+from dlfa.checkpoints import local_model
+from dlfa.data import COLUMNS, column, is_placeholder
+from dlfa.io import write_json
+from dlfa.layout import StudyLayout
+from dlfa.paths import resolve
 
 CACHE_FORMAT = 2  # bump when the tokenized layout changes: old caches are rebuilt
 MODEL_COLUMNS = ["input_ids", "token_type_ids", "attention_mask", "labels"]

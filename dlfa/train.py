@@ -27,19 +27,21 @@ import transformers
 from safetensors.torch import load_file, save_file
 from transformers import BertConfig, DataCollatorWithPadding, set_seed
 
-from .tokenization import load_tokenized, load_tokenizer, model_source, tokenized_path
-from .fusion import DLFAConfig
-from .io import atomic_path, write_json
-from .layout import RunLayout, StudyLayout
-from .model import DLFAForSequenceClassification
-from .params import TINY_MODEL, Params, Run, dump
-from .runs import (is_main_process, job_info, last_checkpoint, load_predictions, remove_checkpoints, run_config,
-                   run_dir, start_afresh_if_reconfigured, world_size, write_failure)
-from .checkpoint_selection import EVAL_SPLITS, evaluation_table, save_selected_predictions, select_checkpoints
-from .similarity import layer_similarity
-from .tasks import intermediate_task
-from .trainer import (EvaluateAtEnd, LogLines, StopOnNonFiniteLoss, StudyTrainer, TrainingDiverged, accuracy,
-                      no_checkpoint_bars, run_autocast, training_arguments, uses_bf16)
+from dlfa.tokenization import load_tokenized, load_tokenizer, model_source, tokenized_path
+from dlfa.fusion import DLFAConfig
+from dlfa.io import atomic_path, write_json
+from dlfa.layout import RunLayout, StudyLayout
+from dlfa.model import DLFAForSequenceClassification
+from dlfa.params import TINY_MODEL, Params, Run, dump
+from dlfa.runs import (
+    is_main_process, job_info, last_checkpoint, load_predictions, remove_checkpoints, run_config, run_dir,
+    start_afresh_if_reconfigured, world_size, write_failure)
+from dlfa.checkpoint_selection import EVAL_SPLITS, evaluation_table, save_selected_predictions, select_checkpoints
+from dlfa.similarity import layer_similarity
+from dlfa.tasks import intermediate_task
+from dlfa.trainer import (
+    EvaluateAtEnd, LogLines, StopOnNonFiniteLoss, StudyTrainer, TrainingDiverged, accuracy, no_checkpoint_bars,
+    run_autocast, training_arguments, uses_bf16)
 
 
 @contextlib.contextmanager
@@ -113,7 +115,7 @@ def intermediate_dev(trainer, study_dir: Path, run: Run) -> dict[str, Any]:
     if not (tokenized_path(study_dir, run.intermediate_task, run.intermediate_language, "validation")
             / "dlfa_key.json").is_file():
         return {}
-    from .stats import collapse
+    from dlfa.stats import collapse
     dev = load_tokenized(study_dir, run.intermediate_task, run.intermediate_language, "validation")
     output = trainer.predict(dev, metric_key_prefix="dev")
     labels = np.asarray(output.label_ids)
@@ -259,7 +261,7 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
         with timed(seconds, "predictions"):
             save_selected_predictions(folder, study_dir, selected, languages, task=task)
         en_dev = load_predictions(folder, "en-dev", "en", "dev")
-        from .stats import collapse as collapsed  # here: scipy and statsmodels cost every run's kernel a second
+        from dlfa.stats import collapse as collapsed  # here: scipy and statsmodels cost every run's kernel a second
         collapse = collapsed(en_dev.predicted, en_dev.label)  # did it learn anything?
         if collapse["collapsed"]:
             print(f"{run.run_id}: collapsed ({collapse['reason']}); the analysis leaves it out", flush=True)

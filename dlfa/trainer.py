@@ -21,9 +21,9 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.utils import logging as hf_logging
 
-from .io import atomic_path
-from .params import Params
-from .runs import world_size
+from dlfa.io import atomic_path
+from dlfa.params import Params
+from dlfa.runs import world_size
 
 
 class EpochSeededLengthSampler(LengthGroupedSampler):

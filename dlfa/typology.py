@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .tasks import INTERMEDIATE, PAWSX
+from dlfa.tasks import INTERMEDIATE, PAWSX
 
 KINDS = ("syntactic", "phonological", "inventory", "featural", "genetic", "geographic")  # lang2vec's
 URIELPLUS_KINDS = KINDS + ("morphological", "script")

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import stats
-from ..layout import StudyLayout
-from ..runs import load_predictions
-from .common import PRIMARY, check_protocol, with_collapsed
+from dlfa import stats
+from dlfa.layout import StudyLayout
+from dlfa.runs import load_predictions
+from dlfa.analysis.common import PRIMARY, check_protocol, with_collapsed
 
 
 # ------------------------------------------------------------------------- accuracy and paired tests

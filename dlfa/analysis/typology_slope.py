@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
-from .. import stats
-from ..layout import StudyLayout
-from ..runs import load_predictions
-from .common import (
+from dlfa import stats
+from dlfa.layout import StudyLayout
+from dlfa.runs import load_predictions
+from dlfa.analysis.common import (
     ALL, EXAMPLES_METHOD, LEFT_OUT_SAME, NONE, OLS_METHOD, PRIMARY, SAME_LANGUAGE, SOURCE, TYPOLOGY_COLUMNS,
     _collapsed_label, _holm_by_family, _mde, check_protocol, protocol_rows, with_collapsed)
 

@@ -14,14 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from .. import analysis, ranking, replication, summary
-from ..io import write_csv, write_figure, write_json
-from ..layout import StudyLayout
-from ..params import Params
-from ..results import is_mbert, published_difference, results_table
-from ..runs import study_runs
-from ..similarity import similarity_table
-from . import analysis_figures as figures
+from dlfa import analysis, ranking, replication, summary
+from dlfa.io import write_csv, write_figure, write_json
+from dlfa.layout import StudyLayout
+from dlfa.params import Params
+from dlfa.results import is_mbert, published_difference, results_table
+from dlfa.runs import study_runs
+from dlfa.similarity import similarity_table
+from dlfa.stages import analysis_figures as figures
 
 
 @dataclass

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .. import analysis
-from ..results import PUBLISHED
+from dlfa import analysis
+from dlfa.results import PUBLISHED
 
 
 def accuracy_by_language(accuracy: pd.DataFrame, task_title: str):

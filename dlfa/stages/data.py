@@ -16,12 +16,12 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm  # text bar: tqdm.auto warns without ipywidgets
 
-from .. import data, tasks, tiny, tokenization
-from ..io import write_csv, write_figure
-from ..layout import StudyLayout
-from ..params import Corpus, Params, study_corpora
-from ..pretrain import pretraining_text
-from . import data_figures as figures
+from dlfa import data, tasks, tiny, tokenization
+from dlfa.io import write_csv, write_figure
+from dlfa.layout import StudyLayout
+from dlfa.params import Corpus, Params, study_corpora
+from dlfa.pretrain import pretraining_text
+from dlfa.stages import data_figures as figures
 
 Key = tuple[str, str, str]  # (task name, language, split)
 

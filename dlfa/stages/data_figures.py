@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .. import tasks, tokenization
+from dlfa import tasks, tokenization
 
 
 def lengths(tokenized: dict, max_length: int):

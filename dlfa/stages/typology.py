@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import typology
-from ..io import write_csv, write_figure
-from ..language_choice import choice_table, chosen
-from ..layout import StudyLayout
-from ..params import Params
-from . import typology_figures as figures
+from dlfa import typology
+from dlfa.io import write_csv, write_figure
+from dlfa.language_choice import choice_table, chosen
+from dlfa.layout import StudyLayout
+from dlfa.params import Params
+from dlfa.stages import typology_figures as figures
 
 
 @dataclass
