@@ -47,7 +47,7 @@ study: $(STAMP)  ## the offline smoke study (or PARAMS=...), then where its repo
 
 real: $(STAMP)  ## the study on a real multilingual encoder and real rows (about 80 min on 2 cores) -> docs/findings.md
 	@start=$$(date +%s); $(ENV_DIR)/bin/dlfa run params/real.yaml && \
-	$(PY) -m dlfa.findings params/real.yaml --minutes $$(( ($$(date +%s) - start) / 60 ))
+	$(PY) -m dlfa.report.findings params/real.yaml --minutes $$(( ($$(date +%s) - start) / 60 ))
 
 bench: $(STAMP)  ## benchmarks -> benchmarks/results.json (QUICK=1: results-quick.json) and docs/benchmarks.md
 	$(PY) -m benchmarks $(if $(filter 1 yes true,$(QUICK)),--quick,) $(if $(ONLY),--only $(ONLY),)
@@ -56,13 +56,13 @@ bench-gpu: $(STAMP)  ## on a CUDA machine: bf16/SDPA/compile, MFU, GPU hours -> 
 	$(PY) -m benchmarks.gpu
 
 statistics: $(STAMP)  ## the calibration and power simulations -> docs/statistics.md and docs/figures/statistics.png
-	$(PY) -m dlfa.calibration
+	$(PY) -m dlfa.analysis.calibration
 
 notebooks: $(STAMP)  ## notebooks/*.ipynb from the .py sources (for plain papermill; never committed)
 	$(PY) -m jupytext --to ipynb notebooks/01_data.py notebooks/02_typology.py notebooks/03_train.py notebooks/04_analysis.py
 
 validate: $(STAMP)  ## positive and null controls of the typology question (about 24 min) -> docs/validation.md
-	$(PY) -m dlfa.validation
+	$(PY) -m dlfa.orchestration.validation
 
 lab: $(STAMP)  ## JupyterLab with the notebooks (the .py files open as notebooks through jupytext)
 	$(PY) -m pip install --quiet "jupyterlab>=4.0"

@@ -1,10 +1,10 @@
 """Data: the first tokenization of a PAWS-X-sized corpus against loading it from the cache.
 
 Exactly what 01_data does per corpus: the cache key (which hashes the rows), then
-``dlfa.tokenization.cached_tokenized``, which either tokenizes (``longest_first`` at 128, batched
+``dlfa.data.tokenization.cached_tokenized``, which either tokenizes (``longest_first`` at 128, batched
 ``datasets.map``), saves and reloads the result, or loads the saved copy. The corpus is the
 built-in synthetic English PAWS-X with 49,401 pairs (English train's size); the tokenizer is
-learnt from the corpus' own text as the smoke study learns its own (``dlfa.tiny.train_tokenizer``,
+learnt from the corpus' own text as the smoke study learns its own (``dlfa.training.tiny.train_tokenizer``,
 at most 1,000 entries). Generating the corpus and
 the tokenizer is not timed. Rounds alternate first build (into a fresh folder) and cached load.
 """
@@ -26,7 +26,9 @@ SETTINGS = {"full": dict(repeats=5), "quick": dict(repeats=3)}
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    from dlfa import data, tasks, tiny, tokenization
+    from dlfa.data import corpora as data, tokenization
+    from dlfa.config import tasks
+    from dlfa.training import tiny
     s = SETTINGS["quick" if quick else "full"]
     started = time.perf_counter()
     raw, _ = data.load_corpus(tasks.PAWSX, "synthetic", "en", "train", size=CORPUS, seed=0)
@@ -72,5 +74,5 @@ def run(quick: bool = False) -> dict[str, Any]:
             "raw": {"seconds": times, "paired_ratios": ratios, "median_s": {k: median(v) for k, v in times.items()},
                     "cache_key_seconds_median": median(key_seconds)},
             "settings": {**s, "corpus_pairs": CORPUS, "max_length": MAX_LENGTH, "corpus": "dlfa synthetic PAWS-X (en train)",
-                         "tokenizer": f"dlfa.tiny.train_tokenizer on the corpus text ({len(tokenizer)} entries)",
+                         "tokenizer": f"dlfa.training.tiny.train_tokenizer on the corpus text ({len(tokenizer)} entries)",
                          "statistic": "median over rounds of cached / first, rounds interleaved"}}

@@ -52,8 +52,8 @@ def real_batch(tokenizer, batch: int, seed: int = 0) -> dict[str, torch.Tensor]:
 
 def run(quick: bool = False) -> dict[str, Any]:
     from dlfa.checkpoints import packed_checkpoint
-    from dlfa.model import DLFAForSequenceClassification
-    from dlfa.trainer import cpu_has_bf16
+    from dlfa.training.model import DLFAForSequenceClassification
+    from dlfa.training.trainer import cpu_has_bf16
     from transformers import AutoTokenizer
 
     setting = SETTINGS["quick" if quick else "full"]

@@ -1,7 +1,7 @@
 """Evaluation: test sets only where a step can be selected, against every test set at every step.
 
 One run of the smoke study (the plain baseline, no intermediate task; QUICK: the reduced smoke
-corpora) is trained twice from the same seed through ``dlfa.train.train_run``, once with
+corpora) is trained twice from the same seed through ``dlfa.training.train.train_run``, once with
 ``_StudyTrainer.test_every_evaluation = True`` (what training did before) and once with the
 default. The figure is the ratio of the seconds spent in evaluation (Trainer's per-set
 ``eval_runtime``, summed); the two runs must select the same checkpoints with the same test
@@ -40,7 +40,7 @@ class _EvalClock(TrainerCallback):
 
 def prepare(params_file: Path, study_name: str, folder: Path) -> Path:
     """A study folder with the data stage done (01_data executed with papermill)."""
-    from dlfa import notebooks
+    from dlfa.orchestration import notebooks
     study = folder / study_name
     notebooks.execute("01_data", study / "notebooks" / "01_data.ipynb",
                       notebooks.parameters("01_data", params_file, folder))
@@ -48,9 +48,9 @@ def prepare(params_file: Path, study_name: str, folder: Path) -> Path:
 
 
 def run(quick: bool = False, study: Path | None = None) -> dict[str, Any]:
-    from dlfa.params import Run, dump, validate
-    from dlfa.train import train_run
-    from dlfa.trainer import StudyTrainer
+    from dlfa.config.params import Run, dump, validate
+    from dlfa.training.train import train_run
+    from dlfa.training.trainer import StudyTrainer
     raw_params = yaml.safe_load(PARAMS.read_text())
     if quick:
         raw_params.update(QUICK_OVERRIDES)

@@ -1,6 +1,6 @@
 """Before / after the DLFA kernel fixes, measured side by side in one process.
 
-"Before" is ``dlfa/aif.py`` and ``dlfa/model.py`` as they were at ``BEFORE`` (read with ``git show``
+"Before" is ``dlfa/training/aif.py`` and ``dlfa/training/model.py`` as they were at ``BEFORE`` (read with ``git show``
 into a throw-away package), "after" is the working tree. Three figures:
 
 - the DLFA module alone (forward + backward) on mBERT-base-shaped hidden states (32 x 56 x 768):
@@ -35,7 +35,7 @@ SETTINGS = {"full": dict(repeats=9, module_inner=3, tiny_inner=20), "quick": dic
 
 
 def before_package(rev: str = BEFORE):
-    """``dlfa/aif.py`` and ``dlfa/model.py`` at ``rev`` as the package ``dlfa_before``."""
+    """``dlfa/training/aif.py`` and ``dlfa/training/model.py`` at ``rev`` as the package ``dlfa_before``."""
     folder = Path(tempfile.mkdtemp(prefix="dlfa-before-")) / "dlfa_before"
     folder.mkdir()
     for name in ("aif.py", "model.py"):
@@ -65,9 +65,9 @@ def eval_peak_bytes(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> i
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    import dlfa.aif as aif_after
-    import dlfa.model as model_after
-    from dlfa.fusion import DLFAConfig
+    import dlfa.training.aif as aif_after
+    import dlfa.training.model as model_after
+    from dlfa.config.fusion import DLFAConfig
     s = SETTINGS["quick" if quick else "full"]
     try:
         aif_before, model_before = before_package()

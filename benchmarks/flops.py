@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlfa.plan import embedding_count, parameter_count
+from dlfa.orchestration.plan import embedding_count, parameter_count
 
 
 def training_flops(non_embedding: float, layers: int, hidden: int, width: float) -> float:

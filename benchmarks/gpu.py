@@ -89,8 +89,8 @@ def measure(variant: int | None, mode: str, config_kwargs: dict, train_batches, 
             steps: int, warmup: int) -> dict[str, Any]:
     from transformers import BertConfig
 
-    from dlfa.fusion import DLFAConfig
-    from dlfa.model import DLFAForSequenceClassification
+    from dlfa.config.fusion import DLFAConfig
+    from dlfa.training.model import DLFAForSequenceClassification
 
     from .overhead import adamw
     config = BertConfig(num_labels=2, attn_implementation="sdpa", **config_kwargs)
@@ -159,8 +159,8 @@ def measure(variant: int | None, mode: str, config_kwargs: dict, train_batches, 
 
 def paper_workload(params_path: Path = ROOT / "params" / "paper.yaml") -> dict[str, Any]:
     """Examples trained and evaluated by the paper profile's grid (the arithmetic behind the GPU hours)."""
-    from dlfa.params import load
-    from dlfa.plan import workload
+    from dlfa.config.params import load
+    from dlfa.orchestration.plan import workload
     return workload(load(params_path))
 
 
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['eval_examples_per_s']:.0f} eval examples/s", flush=True)
     best = max(modes, key=lambda m: measured[f"dlfa_l6/{m}"]["train_examples_per_s"])
     work = paper_workload()
-    from dlfa.plan import gpu_hours
+    from dlfa.orchestration.plan import gpu_hours
     hours = gpu_hours(work, {v: measured[f"{v}/{best}"] for v in ("baseline", "dlfa_l6")})
     keys = {"gpu_bf16_matmul_tflops": round(peak, 1), "gpu_best_mode": best,
             "gpu_train_examples_per_second_dlfa": round(measured[f"dlfa_l6/{best}"]["train_examples_per_s"], 1),
@@ -247,7 +247,7 @@ def end_to_end_run(tiny: bool, quick: bool, pair_lengths: np.ndarray, peak: floa
         shape = dict(config=MBERT_BASE, steps=200 if quick else 400)
     with tempfile.TemporaryDirectory(prefix="dlfa-bench-gpu-") as tmp:
         measured = gpu_run.measure(Path(tmp), shape.pop("config"), pair_lengths, peak_tflops=peak, **shape)
-    from dlfa.plan import end_to_end_projection
+    from dlfa.orchestration.plan import end_to_end_projection
     measured["projection"] = projected = end_to_end_projection(work, measured["runs"])
     keys = {}
     for precision, run in measured["runs"].items():

@@ -57,7 +57,7 @@ def write_model(folder: Path, config_kwargs: dict[str, Any], seed: int = 0) -> P
     import torch
     from transformers import BertConfig, BertModel
 
-    from dlfa.tiny import SPECIAL, wordpiece_tokenizer
+    from dlfa.training.tiny import SPECIAL, wordpiece_tokenizer
     folder.mkdir(parents=True, exist_ok=True)
     vocab = SPECIAL + pseudo_words(config_kwargs["vocab_size"] - len(SPECIAL))
     wordpiece_tokenizer(vocab, lowercase=False).save_pretrained(folder)  # cased, as mBERT-cased
@@ -72,7 +72,7 @@ def write_corpus(folder: Path, pair_lengths: np.ndarray, vocab_size: int, train_
     pair's length drawn from ``pair_lengths``, its words split between the two sentences), with
     random labels. Words are drawn from the whole vocabulary, so embedding rows are used as widely
     as in mBERT."""
-    from dlfa.tiny import SPECIAL
+    from dlfa.training.tiny import SPECIAL
     rng = np.random.default_rng(seed)
     words = np.array(pseudo_words(vocab_size - len(SPECIAL)))
     lengths = np.asarray(pair_lengths)

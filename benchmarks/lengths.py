@@ -38,7 +38,7 @@ def sample_available(root: Path = SAMPLE) -> bool:
 
 
 def _texts(root: Path) -> list[str]:
-    from dlfa.data import read_official_tsv
+    from dlfa.data.corpora import read_official_tsv
     texts = []
     for lang in LANGUAGES:
         for name in ("dev_2k.tsv", "train.tsv" if lang == "en" else "translated_train.tsv"):
@@ -76,7 +76,7 @@ def english_lengths(root: Path = SAMPLE) -> dict[str, Any]:
     """Lengths of the sample's English dev pairs under the chosen tokenizer and the two bounds, with
     the tokenizer itself (the padding benchmark pads with it)."""
     from tokenizers import normalizers, pre_tokenizers
-    from dlfa.data import read_official_tsv
+    from dlfa.data.corpora import read_official_tsv
     texts = _texts(root)
     english = read_official_tsv(Path(root) / "en" / "dev_2k.tsv")
     first, second = list(english["sentence1"]), list(english["sentence2"])

@@ -17,15 +17,15 @@ from typing import Any
 import torch
 from transformers import BertConfig
 
-from dlfa.fusion import DLFAConfig
-from dlfa.model import DLFAForSequenceClassification
+from dlfa.config.fusion import DLFAConfig
+from dlfa.training.model import DLFAForSequenceClassification
 
 from .common import aten_ops, interleaved, log, median, paired_ratios
 
 NAME = "overhead"
 MBERT_BASE = dict(vocab_size=119547, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                   intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2)
-# The smoke study's tiny model (dlfa.tiny.tiny_config with params/smoke.yaml), its fusion on layer 1.
+# The smoke study's tiny model (dlfa.training.tiny.tiny_config with params/smoke.yaml), its fusion on layer 1.
 TINY = dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
             max_position_embeddings=64, type_vocab_size=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 

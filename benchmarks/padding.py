@@ -1,6 +1,6 @@
 """Padding and order: examples per second of the training path's two orders against fixed padding to 128.
 
-The training path (dlfa.train) pads each batch to its longest row (``DataCollatorWithPadding``) and
+The training path (dlfa.training.train) pads each batch to its longest row (``DataCollatorWithPadding``) and
 draws batches either grouped by length (``train_order: length``: ``EpochSeededLengthSampler``, groups
 of the effective batch) or in random order (``train_order: random``, XTREME's ``RandomSampler``).
 The reference pads every row to 128 (``padding="max_length"``, the XTREME / run_glue default) and
@@ -45,7 +45,7 @@ def corpus_lengths(pair_lengths: np.ndarray, n: int = CORPUS, seed: int = 0) -> 
 
 def grouped_batches(lengths: np.ndarray, batch: int, seed: int = 1) -> list[list[int]]:
     """The training path's batches for one epoch: length-grouped order, cut into full batches."""
-    from dlfa.trainer import EpochSeededLengthSampler
+    from dlfa.training.trainer import EpochSeededLengthSampler
     order = list(EpochSeededLengthSampler(batch, [int(x) for x in lengths], seed))
     return [order[i:i + batch] for i in range(0, len(order) - batch + 1, batch)]
 
@@ -93,8 +93,8 @@ def predicted_ratio(coef: list[float], lengths: np.ndarray, batch: int, order: s
 def run(quick: bool = False) -> dict[str, Any]:
     from transformers import BertConfig, DataCollatorWithPadding
 
-    from dlfa.fusion import DLFAConfig
-    from dlfa.model import DLFAForSequenceClassification
+    from dlfa.config.fusion import DLFAConfig
+    from dlfa.training.model import DLFAForSequenceClassification
     s = SETTINGS["quick" if quick else "full"]
     if lengths_mod.sample_available():
         measured = lengths_mod.english_lengths()
@@ -102,7 +102,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         source = {"kind": "real sample", "detail": measured["source"]}
         alternatives = {k: measured[k] for k in ("wordpiece_16k", "pretokens")}
     else:
-        from dlfa.tiny import train_tokenizer
+        from dlfa.training.tiny import train_tokenizer
         tokenizer, pair_lengths = train_tokenizer(["a"], 100), lengths_mod.fallback_lengths()
         source = {"kind": "synthetic", "detail": "no sample at ../shared/data/pawsx-sample: lengths drawn from "
                                                   "benchmarks.lengths.FALLBACK_QUANTILES"}

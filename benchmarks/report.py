@@ -195,7 +195,7 @@ def _padding(s: dict) -> list[str]:
 def _cache(s: dict) -> list[str]:
     raw, st = s["raw"], s["settings"]
     return [f"Timed: what 01_data does for one corpus, the cache key (a hash of the rows) and "
-            f"`dlfa.tokenization.cached_tokenized`, on {st['corpus']} with {st['corpus_pairs']:,} pairs, "
+            f"`dlfa.data.tokenization.cached_tokenized`, on {st['corpus']} with {st['corpus_pairs']:,} pairs, "
             f"tokenizer {st['tokenizer']}, `max_length` {st['max_length']}. First: tokenize (batched `datasets.map`), "
             f"save, reload, into a fresh folder. Cached: load the saved copy. {st['repeats']} interleaved rounds after a "
             f"warm-up of each. Medians: first {raw['median_s']['first']:.2f} s, cached {raw['median_s']['cached']:.3f} s "
@@ -232,7 +232,7 @@ def _evaluation(s: dict) -> list[str]:
     raw, st = s["raw"], s["settings"]
     a, b = raw["every_test_every_time"], raw["tests_where_selectable"]
     return [f"Timed: the smoke run `{st['run']}`{' (reduced corpora)' if st['reduced'] else ''} trained twice "
-            f"through `dlfa.train.train_run` from the same seed, evaluating every test set at every evaluation "
+            f"through `dlfa.training.train.train_run` from the same seed, evaluating every test set at every evaluation "
             f"(as before) and only where a protocol can still select the step (now). Evaluation seconds are "
             f"Trainer's per-set `eval_runtime`, summed. Both select the same checkpoints with the same accuracy: "
             f"{raw['same_selection']}.", "",
@@ -246,7 +246,7 @@ def _evaluation(s: dict) -> list[str]:
 def _fixes(s: dict) -> list[str]:
     raw, st = s["raw"], s["settings"]
     m, t, e = raw["dlfa_module"]["median_s"], raw["tiny_step"]["median_s"], raw["eval_forward_peak_mib"]
-    return [f"Measured side by side in one process: `dlfa/aif.py` and `dlfa/model.py` at {st['before']} (before) "
+    return [f"Measured side by side in one process: `dlfa/training/aif.py` and `dlfa/training/model.py` at {st['before']} (before) "
             f"and now (after); {st['repeats']} interleaved rounds, medians.", "",
             "| what | before | after | after / before |", "|---|---|---|---|",
             f"| DLFA module, forward + backward, 32 x 56 x 768 | {m['before'] * 1e3:.1f} ms | {m['after'] * 1e3:.1f} ms | "

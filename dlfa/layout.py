@@ -1,6 +1,6 @@
 """Every path a study reads or writes, named once: ``StudyLayout(outputs/<study>)``.
 
-The stages write these products, ``dlfa.runs`` and the report read them; no product name is
+The stages write these products, ``dlfa.config.runs`` and the report read them; no product name is
 spelled anywhere else.
 """
 

@@ -32,9 +32,9 @@ outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS
 # %%
 from IPython.display import Image, display
 
-from dlfa.tokenization import tokenizer_fingerprint
+from dlfa.data.tokenization import tokenizer_fingerprint
 from dlfa.layout import StudyLayout
-from dlfa.params import load
+from dlfa.config.params import load
 from dlfa.stages import data as data_stage
 
 params = load(params_file)

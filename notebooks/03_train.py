@@ -37,10 +37,10 @@ import pandas as pd
 from IPython.display import display
 
 from dlfa.io import save_figure
-from dlfa.params import load
+from dlfa.config.params import load
 from dlfa.paths import study_dir
-from dlfa.runs import existing_metrics, study_run
-from dlfa.train import launch_run, train_run
+from dlfa.config.runs import existing_metrics, study_run
+from dlfa.training.train import launch_run, train_run
 
 params = load(params_file)
 out = study_dir(params.study, outputs_dir)

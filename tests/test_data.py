@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlfa import data, tasks, tokenization
-from dlfa.params import ParamsError, study_corpora
+from dlfa.data import corpora as data, tokenization
+from dlfa.config import tasks
+from dlfa.config.params import ParamsError, study_corpora
 from dlfa.paths import ROOT
-from dlfa.tiny import train_tokenizer
+from dlfa.training.tiny import train_tokenizer
 
 # Every quirk of the real files: literal quotes (one opening a field, which CSV quoting would
 # swallow up to the next quote), placeholders (NS in one or both sentences, a stray ns and WL, all
@@ -231,7 +232,7 @@ def test_hub_rows_are_standardised_and_unlabelled_rows_dropped(monkeypatch):
 
 
 def _offline_message(code: str, **env) -> str:
-    script = f"from dlfa import data, tokenization\ntry:\n    {code}\nexcept RuntimeError as e:\n    print(e)\n"
+    script = f"from dlfa.data import corpora as data, tokenization\ntry:\n    {code}\nexcept RuntimeError as e:\n    print(e)\n"
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env,
                           timeout=300).stdout
@@ -385,7 +386,7 @@ def test_tokenizer_training_is_deterministic_and_covers_every_character():
 
 @pytest.mark.slow
 def test_data_notebook_on_the_real_sample_caches_and_describes(tmp_path, pawsx_sample):
-    from dlfa import notebooks
+    from dlfa.orchestration import notebooks
     source = tmp_path / "x-final"  # the sample has no test files: its dev files stand in
     for lang in tasks.PAWSX_LANGUAGES:
         (source / lang).mkdir(parents=True)

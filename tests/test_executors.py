@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlfa import executors, lock, runs
-from dlfa.params import ParamsError, grid, validate
+from dlfa.orchestration import executors
+from dlfa import lock
+from dlfa.config import runs
+from dlfa.config.params import ParamsError, grid, validate
 from dlfa.paths import ROOT
-from dlfa.pipeline import RunsFailed, prepare_study, run_study
+from dlfa.orchestration.pipeline import RunsFailed, prepare_study, run_study
 
 GRID_STUDY = {  # four runs without an intermediate task: two variants x two seeds
     "study": "grid", "model": "tiny",

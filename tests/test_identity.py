@@ -6,10 +6,10 @@ import dataclasses
 import pytest
 
 from conftest import tiny_params
-from dlfa.identity import SCHEMA, identity, migrate, same_run
-from dlfa.params import grid, load
+from dlfa.config.identity import SCHEMA, identity, migrate, same_run
+from dlfa.config.params import grid, load
 from dlfa.paths import PARAMS
-from dlfa.runs import run_config
+from dlfa.config.runs import run_config
 
 # What the smoke and control profiles' runs recorded as their configuration before the schema had a
 # version (the metrics.json of `make study` and `make validate`), taken as they were written.

@@ -5,9 +5,9 @@ import torch
 from transformers import (BertConfig, BertForSequenceClassification, BertModel, GPT2Config, GPT2Model, XLMRobertaConfig,
                           XLMRobertaForSequenceClassification, XLMRobertaModel)
 
-from dlfa.fusion import DLFAConfig
-from dlfa.model import (DLFAForSequenceClassification, DLFAForXLMRobertaSequenceClassification, configure_fusion,
-                        dlfa_config)
+from dlfa.config.fusion import DLFAConfig
+from dlfa.training.model import (
+    DLFAForSequenceClassification, DLFAForXLMRobertaSequenceClassification, configure_fusion, dlfa_config)
 
 
 @pytest.fixture

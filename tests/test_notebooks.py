@@ -1,9 +1,9 @@
-"""dlfa.notebooks: the stage notebooks' parameters and their execution."""
+"""dlfa.orchestration.notebooks: the stage notebooks' parameters and their execution."""
 
 import papermill
 import pytest
 
-from dlfa import notebooks
+from dlfa.orchestration import notebooks
 
 
 def test_a_kernel_that_dies_before_answering_is_started_again_and_other_errors_are_not(tmp_path, monkeypatch):

@@ -9,9 +9,9 @@ import torch
 import yaml
 
 from conftest import STUDY_KEYS, tiny_params
-from dlfa.fusion import DLFAConfig
-from dlfa.params import (PARAMS_KEYS, REQUIRED_KEYS, Params, ParamsError, Run, defaults, dump, grid, load,
-                         study_corpora, validate)
+from dlfa.config.fusion import DLFAConfig
+from dlfa.config.params import (
+    PARAMS_KEYS, REQUIRED_KEYS, Params, ParamsError, Run, defaults, dump, grid, load, study_corpora, validate)
 from dlfa.paths import PARAMS, ROOT
 
 
@@ -162,7 +162,7 @@ def test_intermediate_source_follows_data_source_where_the_task_can_be_read_from
 
 
 def test_planted_sharing_is_for_the_synthetic_corpus_and_part_of_the_runs_configuration(tmp_path):
-    from dlfa.runs import run_config
+    from dlfa.config.runs import run_config
     planted = tiny_params(planted_sharing={"rate": 3.0})
     config = run_config(planted, grid(planted, [])[0])
     assert config["planted_sharing"] == {"rate": 3.0, "permuted": False, "seed": 0, "english_share": None,
@@ -185,7 +185,7 @@ def test_planted_sharing_is_for_the_synthetic_corpus_and_part_of_the_runs_config
 
 
 def test_the_intermediate_tasks_validation_split_is_read_where_the_source_has_one(tmp_path):
-    from dlfa.params import study_corpora
+    from dlfa.config.params import study_corpora
     intermediate = {"intermediate_task": "xnli", "candidate_languages": ["hi", "vi"], "intermediate_languages": ["hi"]}
     read = {(c.task.name, c.language, c.split) for c in study_corpora(tiny_params(intermediate), ["hi"])}
     assert {("xnli", "hi", "train"), ("xnli", "hi", "validation")} <= read  # synthetic: it has one
@@ -200,7 +200,7 @@ def test_the_intermediate_tasks_validation_split_is_read_where_the_source_has_on
 
 
 def test_xtreme_cadence_order_and_precision_reach_the_trainer(tmp_path):
-    from dlfa.trainer import cpu_has_bf16, training_arguments, uses_bf16
+    from dlfa.training.trainer import cpu_has_bf16, training_arguments, uses_bf16
     every_200 = training_arguments(tiny_params(eval_steps=200), tmp_path, 1, 1e-3, 5.0, 49401, evaluate=True)
     assert (every_200.eval_steps, every_200.save_steps, every_200.logging_steps) == (200, 200, 100)
     assert training_arguments(tiny_params(eval_steps=3), tmp_path, 1, 1e-3, 1.0, 320, evaluate=True).logging_steps == 3
@@ -264,7 +264,7 @@ def test_an_xnli_target_reads_xnli_for_the_target_and_paws_x_translate_train_for
 
 
 def test_defaults_that_depend_on_the_target_task_follow_it():
-    from dlfa.tasks import XNLI
+    from dlfa.config.tasks import XNLI
     xnli = tiny_params(target_task="xnli")  # no targets, no intermediate task, no candidates given
     assert xnli.targets == tuple(lang for lang in XNLI.languages if lang != "en")
     assert xnli.intermediate_task == "pawsx_tt" and xnli.candidate_languages == ("de", "es", "fr", "ja", "ko", "zh")
@@ -295,8 +295,8 @@ def test_a_profile_states_only_what_differs_from_its_base(tmp_path):
 
 
 def test_the_parameter_reference_is_generated_from_the_fields_and_current():
-    from dlfa import reference
+    from dlfa.config import reference
     page = reference.markdown()
     assert all(f"| `{name}` |" in page for name in PARAMS_KEYS)
     assert "| `study` | required |" in page and "| `max_length` | `128` | tokens per pair |" in page
-    assert (ROOT / reference.DOC).read_text() == page, "docs/parameters.md is stale: python -m dlfa.reference"
+    assert (ROOT / reference.DOC).read_text() == page, "docs/parameters.md is stale: python -m dlfa.config.reference"

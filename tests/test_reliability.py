@@ -13,8 +13,8 @@ import yaml
 
 from conftest import tiny_params
 from dlfa import lock
-from dlfa.cli import EXIT_BAD_INPUT, EXIT_BUSY, main
-from dlfa.params import Run, validate
+from dlfa.orchestration.cli import EXIT_BAD_INPUT, EXIT_BUSY, main
+from dlfa.config.params import Run, validate
 from dlfa.paths import PARAMS, ROOT
 
 SMOKE = yaml.safe_load((PARAMS / "smoke.yaml").read_text())
@@ -159,7 +159,7 @@ def test_temporaries_of_interrupted_writes_are_removed(tmp_path):
 
 
 def test_checkpoints_of_another_configuration_are_never_resumed(tmp_path, capsys):
-    from dlfa.runs import last_checkpoint, start_afresh_if_reconfigured
+    from dlfa.config.runs import last_checkpoint, start_afresh_if_reconfigured
     p = tiny_params(seeds=[1])
     run = Run(None, None, None, 1)
     run_dir = tmp_path / "runs" / run.run_id
@@ -177,7 +177,7 @@ def test_checkpoints_of_another_configuration_are_never_resumed(tmp_path, capsys
 
 def test_the_grid_sorts_runs_into_complete_failed_and_not_run(tmp_path):
     from dlfa.io import write_json
-    from dlfa.runs import run_config, study_runs
+    from dlfa.config.runs import run_config, study_runs
     p = tiny_params(intermediate_task=None, fusion_layers=[None, 1], seeds=[1, 2])
     runs = {r: Run(*r) for r in [(None, None, None, 1), (1, None, None, 1), (None, None, None, 2), (1, None, None, 2)]}
     ok, failed, stale, _ = runs.values()

@@ -7,7 +7,9 @@ import pandas as pd
 from conftest import tiny_params
 from test_analysis import DIST, layered, make_distances, make_results
 
-from dlfa import analysis, report, summary
+from dlfa import analysis
+from dlfa.report import page as report
+from dlfa.analysis import summary
 from dlfa.io import write_csv
 
 
@@ -74,7 +76,7 @@ def test_per_run_paired_tests_are_shown_without_stars(tmp_path):
 
 
 def test_the_report_says_once_why_no_ranking_can_be_scored(tmp_path):
-    from dlfa.ranking import selection_ndcg
+    from dlfa.analysis.ranking import selection_ndcg
     cells = pd.DataFrame({"variant": "baseline", "kind": "syntactic", "metric": "cosine", "intermediate_language": "tr",
                           "language": ["de", "ja"], "gain": [0.01, 0.02], "distance": [0.4, 0.3]})
     (tmp_path / "analysis").mkdir()
@@ -87,9 +89,9 @@ def test_the_report_says_once_why_no_ranking_can_be_scored(tmp_path):
 
 
 def test_a_control_reports_what_it_plants_not_the_smoke_corpus(tmp_path):
-    from dlfa.params import load
+    from dlfa.config.params import load
     from dlfa.paths import ROOT
-    from dlfa.validation import CONTROLS
+    from dlfa.orchestration.validation import CONTROLS
 
     def note(params):  # the report's note on what the numbers are evidence of
         page = report.build(tmp_path / params.study, params).read_text()

@@ -5,9 +5,9 @@ import pytest
 import torch
 from transformers import BertConfig, DataCollatorWithPadding, XLMRobertaConfig
 
-from dlfa.fusion import DLFAConfig
-from dlfa.model import DLFAForSequenceClassification
-from dlfa.similarity import layer_similarity, pooled_layers, similarity_table
+from dlfa.config.fusion import DLFAConfig
+from dlfa.training.model import DLFAForSequenceClassification
+from dlfa.training.similarity import layer_similarity, pooled_layers, similarity_table
 
 
 class _Pad:  # what DataCollatorWithPadding needs of a tokenizer
@@ -76,7 +76,7 @@ def test_similarity_is_one_for_identical_rows_and_lower_for_others(tmp_path, mod
 
 
 def test_the_source_is_pooled_once_per_id_set_and_every_language_reads_as_on_its_own(tmp_path, model, monkeypatch):
-    from dlfa import similarity
+    from dlfa.training import similarity
     for lang, seed in (("en", 1), ("de", 3), ("fr", 4)):
         _rows(seed).save_to_disk(tmp_path / lang)
     _rows(2, ids=list(range(10, 40))).save_to_disk(tmp_path / "ja")
@@ -92,7 +92,7 @@ def test_the_source_is_pooled_once_per_id_set_and_every_language_reads_as_on_its
 
 
 def test_alignment_retrieves_every_translation_of_identical_rows_and_counts_by_hand(tmp_path, model):
-    from dlfa.similarity import layer_alignment
+    from dlfa.training.similarity import layer_alignment
     _rows(1).save_to_disk(tmp_path / "en")
     _rows(1).save_to_disk(tmp_path / "de")  # identical: every pair retrieves its own translation
     _rows(5).save_to_disk(tmp_path / "ja")  # the same ids, other rows

@@ -9,7 +9,7 @@ import statsmodels.formula.api as smf
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
-from dlfa import stats
+from dlfa.analysis import stats
 
 
 def test_wilson_interval_by_hand():

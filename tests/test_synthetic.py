@@ -6,11 +6,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from dlfa.synthetic import (
-    ADJECTIVE_SYNONYMS, ADJECTIVES, ADVERB_SYNONYMS, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH,
-    NOUN_SYNONYMS, NOUNS, ORDERS, SYNONYMS, VERB_SYNONYMS, VERBS, WORDS, PlantedSpec,
-    LanguageProfile, lexicon, nli_rows, pawsx_pairs, pawsx_rows,
-)
+from dlfa.data.synthetic import (
+    ADJECTIVE_SYNONYMS, ADJECTIVES, ADVERB_SYNONYMS, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH, NOUN_SYNONYMS,
+    NOUNS, ORDERS, SYNONYMS, VERB_SYNONYMS, VERBS, WORDS, PlantedSpec, LanguageProfile, lexicon, nli_rows,
+    pawsx_pairs, pawsx_rows)
 
 # Verb forms (both spellings) -> lemma; other synonym spellings -> their usual word.
 PAST = {**{past: lemma for lemma, (past, _) in VERBS.items()},
@@ -480,7 +479,7 @@ def test_lexical_errors(kwargs, needle):
 # --- planted sharing: a typology effect by construction (the controls of `make validate`) -----------
 
 def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree_distance():
-    from dlfa.synthetic import CONCEPT_FORMS, SYNONYMS, WORDS, cognate_spellings
+    from dlfa.data.synthetic import CONCEPT_FORMS, SYNONYMS, WORDS, cognate_spellings
     languages = ["a", "b", "c", "d"]
     d = np.array([[0, .1, .6, .6], [.1, 0, .6, .6], [.6, .6, 0, .2], [.6, .6, .2, 0]])  # ultrametric
     spellings = [cognate_spellings(languages, d, rate=2.0, seed=s) for s in range(6)]
@@ -500,7 +499,7 @@ def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree
 
 
 def test_planted_languages_keep_english_word_order_and_their_english_share_unless_given_one():
-    from dlfa import data, synthetic
+    from dlfa.data import corpora as data, synthetic
     planted = PlantedSpec("syntactic", "cosine", 3.5, False, 0, None, 0.0)
     plain, control = data.synthetic_profile("ja"), data.synthetic_profile("ja", planted)
     assert plain.order == "SOV" and control.order == "SVO" and control.adj_before_noun
@@ -521,7 +520,7 @@ def test_planted_languages_keep_english_word_order_and_their_english_share_unles
 def test_the_null_control_plants_the_same_sharing_unrelated_to_distance():
     from scipy.stats import spearmanr
 
-    from dlfa import data
+    from dlfa.data import corpora as data
     real = data.planted_distances("syntactic", "cosine", False, 0)
     permuted = data.planted_distances("syntactic", "cosine", True, 0)
     upper = np.triu_indices(len(real), 1)
@@ -532,7 +531,7 @@ def test_the_null_control_plants_the_same_sharing_unrelated_to_distance():
 
 
 def test_crosslingual_rows_put_the_first_sentence_in_english_and_change_nothing_else():
-    from dlfa import data, synthetic
+    from dlfa.data import corpora as data, synthetic
     de = data.synthetic_profile("de", PlantedSpec("syntactic", "cosine", 3.5, False, 0, 0.1, 0.0))
     kwargs = dict(passive_share=0.2, lexical_share=1.0, lexical_words=None)
     mono = synthetic.pawsx_rows(de, 400, 3, "train", **kwargs)

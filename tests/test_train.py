@@ -14,14 +14,14 @@ import yaml
 from transformers import BertConfig, TrainingArguments
 
 from conftest import tiny_params
-from dlfa import trainer as trainer_mod
-from dlfa.fusion import DLFAConfig
-from dlfa.model import DLFAForSequenceClassification
-from dlfa.params import Run
+from dlfa.training import trainer as trainer_mod
+from dlfa.config.fusion import DLFAConfig
+from dlfa.training.model import DLFAForSequenceClassification
+from dlfa.config.params import Run
 from dlfa.paths import ROOT
-from dlfa.results import RESULT_COLUMNS, results_table
-from dlfa.runs import existing_metrics, last_checkpoint, run_config
-from dlfa.checkpoint_selection import evaluation_table, select_checkpoints
+from dlfa.analysis.results import RESULT_COLUMNS, results_table
+from dlfa.config.runs import existing_metrics, last_checkpoint, run_config
+from dlfa.training.checkpoint_selection import evaluation_table, select_checkpoints
 
 
 def _history():
@@ -131,7 +131,7 @@ def _token_rows(lengths, seed: int) -> list[dict]:
 
 
 def test_the_head_warm_up_trains_the_head_alone_and_a_second_call_reuses_it(tmp_path):
-    from dlfa.train import head_warmup
+    from dlfa.training.train import head_warmup
     params = tiny_params(head_warmup_epochs=3.0, head_warmup_learning_rate=0.05, train_batch_size=8,
                          effective_batch_size=8)
     run = Run(fusion_layer=1, intermediate_task=None, intermediate_language=None, seed=1)
@@ -203,9 +203,9 @@ KILLER = '''
 import os, signal, sys
 from pathlib import Path
 from transformers import TrainerCallback
-from dlfa import params
-from dlfa.runs import study_run
-from dlfa.train import train_run
+from dlfa.config import params
+from dlfa.config.runs import study_run
+from dlfa.training.train import train_run
 
 class KillAfterSave(TrainerCallback):  # SIGKILL right after the checkpoint at step >= N of one stage
     def __init__(self, step, stage):
@@ -224,7 +224,7 @@ train_run(p, run, out, callbacks=[KillAfterSave(step, stage)] if step else [])
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
     """A study folder with 01_data done, and an uninterrupted reference of each run."""
-    from dlfa import notebooks
+    from dlfa.orchestration import notebooks
     root = tmp_path_factory.mktemp("resume")
     (root / "params.yaml").write_text(yaml.safe_dump(TINY_RUN))
     (root / "killer.py").write_text(KILLER)
@@ -329,7 +329,7 @@ def test_train_command_refuses_a_run_outside_the_grid(tmp_path):
 
 
 def test_paired_tests_align_runs_by_example_id(tmp_path):
-    from dlfa import stats
+    from dlfa.analysis import stats
     from dlfa.analysis import PAIRED_COLUMNS, paired_tests
     params = tiny_params({"targets": ["de", "ja"], "fusion_layers": [None, 1]})
     runs = [Run(None, None, None, 1), Run(1, None, None, 1)]
@@ -464,7 +464,7 @@ def _norms(model):
 
 
 def test_batchnorm_statistics_are_recomputed_as_the_plain_mean_over_batches_whatever_came_before():
-    from dlfa.aif import MaskedBatchNorm1d
+    from dlfa.training.aif import MaskedBatchNorm1d
 
     class Norm(torch.nn.Module):
         def __init__(self):
@@ -516,8 +516,8 @@ def test_length_grouped_training_evaluates_dlfa_with_statistics_from_a_shuffled_
 
 
 def test_the_encoders_similarity_before_fine_tuning_is_computed_once_per_encoder_and_dev_sets(tmp_path, monkeypatch):
-    from dlfa import train
-    from dlfa.tokenization import tokenized_path
+    from dlfa.training import train
+    from dlfa.data.tokenization import tokenized_path
     for lang in ("en", "de"):
         path = tokenized_path(tmp_path, "pawsx", lang, "validation")
         path.mkdir(parents=True)

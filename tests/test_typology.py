@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from dlfa import typology as ty
-from dlfa.language_choice import select_languages
+from dlfa.typology import distances as ty
+from dlfa.typology.language_choice import select_languages
 
 TARGETS = ["en", "de", "es", "fr", "ja", "ko", "zh"]
 XNLI = ["ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]

@@ -1,11 +1,11 @@
-"""``make validate``'s controls (dlfa.validation): the two designs, the planted dose and the verdicts."""
+"""``make validate``'s controls (dlfa.orchestration.validation): the two designs, the planted dose and the verdicts."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from dlfa import validation
-from dlfa.params import load
+from dlfa.orchestration import validation
+from dlfa.config.params import load
 from dlfa.paths import ROOT
 
 

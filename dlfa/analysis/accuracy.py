@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dlfa import stats
+from dlfa.analysis import stats
 from dlfa.layout import StudyLayout
-from dlfa.runs import load_predictions
+from dlfa.config.runs import load_predictions
 from dlfa.analysis.common import PRIMARY, check_protocol, with_collapsed
 
 

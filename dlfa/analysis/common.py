@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dlfa import stats
-from dlfa.power import mde_range, two_part_mde
+from dlfa.analysis import stats
+from dlfa.analysis.power import mde_range, two_part_mde
 
 
 ALL, ZERO_SHOT = "all", "zero-shot"

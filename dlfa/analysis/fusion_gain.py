@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from dlfa import stats
+from dlfa.analysis import stats
 from dlfa.layout import StudyLayout
-from dlfa.runs import load_predictions
+from dlfa.config.runs import load_predictions
 from dlfa.analysis.common import (
     ALL, CHOICE_COLUMNS, EN_DEV, FUSION_COLUMNS, NONE, ORACLE, PRIMARY, SOURCE, ZERO_SHOT, _collapsed_label,
     _holm_by_family, _mde, check_protocol, protocol_rows, with_collapsed)

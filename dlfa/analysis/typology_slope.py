@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
-from dlfa import stats
+from dlfa.analysis import stats
 from dlfa.layout import StudyLayout
-from dlfa.runs import load_predictions
+from dlfa.config.runs import load_predictions
 from dlfa.analysis.common import (
     ALL, EXAMPLES_METHOD, LEFT_OUT_SAME, NONE, OLS_METHOD, PRIMARY, SAME_LANGUAGE, SOURCE, TYPOLOGY_COLUMNS,
     _collapsed_label, _holm_by_family, _mde, check_protocol, protocol_rows, with_collapsed)

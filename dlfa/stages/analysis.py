@@ -14,13 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from dlfa import analysis, ranking, replication, summary
+from dlfa import analysis
+from dlfa.analysis import ranking, replication, summary
 from dlfa.io import write_csv, write_figure, write_json
 from dlfa.layout import StudyLayout
-from dlfa.params import Params
-from dlfa.results import is_mbert, published_difference, results_table
-from dlfa.runs import study_runs
-from dlfa.similarity import similarity_table
+from dlfa.config.params import Params
+from dlfa.analysis.results import is_mbert, published_difference, results_table
+from dlfa.config.runs import study_runs
+from dlfa.training.similarity import similarity_table
 from dlfa.stages import analysis_figures as figures
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from dlfa import analysis
-from dlfa.results import PUBLISHED
+from dlfa.analysis.results import PUBLISHED
 
 
 def accuracy_by_language(accuracy: pd.DataFrame, task_title: str):

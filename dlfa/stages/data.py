@@ -16,11 +16,13 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm  # text bar: tqdm.auto warns without ipywidgets
 
-from dlfa import data, tasks, tiny, tokenization
+from dlfa.data import corpora as data, tokenization
+from dlfa.config import tasks
+from dlfa.training import tiny
 from dlfa.io import write_csv, write_figure
 from dlfa.layout import StudyLayout
-from dlfa.params import Corpus, Params, study_corpora
-from dlfa.pretrain import pretraining_text
+from dlfa.config.params import Corpus, Params, study_corpora
+from dlfa.training.pretrain import pretraining_text
 from dlfa.stages import data_figures as figures
 
 Key = tuple[str, str, str]  # (task name, language, split)
@@ -78,7 +80,7 @@ def prepare_tokenizer(params: Params, layout: StudyLayout, raw: dict[Key, Any]):
         return tokenization.load_tokenizer(params.model, layout.root)
     texts = (t for ds in raw.values() for col in ("sentence1", "sentence2") for t in data.column(ds, col))
     mlm_text = None
-    if params.tiny_model.mlm_epochs:  # masked-LM pretraining on synthetic text in every language (dlfa.pretrain)
+    if params.tiny_model.mlm_epochs:  # masked-LM pretraining on synthetic text in every language (dlfa.training.pretrain)
         languages = list(dict.fromkeys([*params.languages, *params.candidate_languages]))
         mlm_text = pretraining_text([data.synthetic_profile(lang, params.planted_spec) for lang in languages],
                                     params.tiny_model.mlm_sentences, params.data_seed)

@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from dlfa import tasks, tokenization
+from dlfa.config import tasks
+from dlfa.data import tokenization
 
 
 def lengths(tokenized: dict, max_length: int):

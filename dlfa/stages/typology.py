@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from dlfa import typology
+from dlfa.typology import distances as typology
 from dlfa.io import write_csv, write_figure
-from dlfa.language_choice import choice_table, chosen
+from dlfa.typology.language_choice import choice_table, chosen
 from dlfa.layout import StudyLayout
-from dlfa.params import Params
+from dlfa.config.params import Params
 from dlfa.stages import typology_figures as figures
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from dlfa import typology
-from dlfa.params import Params
+from dlfa.typology import distances as typology
+from dlfa.config.params import Params
 
 
 def distances(params: Params, candidates: list[str], kinds: list[str]):
