@@ -13,7 +13,8 @@ import yaml
 
 from dlfa.data import corpora as data, tokenization
 from dlfa.config import tasks
-from dlfa.config.params import ParamsError, study_corpora
+from dlfa.config.params import ParamsError
+from dlfa.config.grid import study_corpora
 from dlfa.paths import ROOT
 from dlfa.training.tiny import train_tokenizer
 

@@ -10,8 +10,8 @@ import yaml
 
 from conftest import STUDY_KEYS, tiny_params
 from dlfa.config.fusion import DLFAConfig
-from dlfa.config.params import (
-    PARAMS_KEYS, REQUIRED_KEYS, Params, ParamsError, Run, defaults, dump, grid, load, study_corpora, validate)
+from dlfa.config.params import PARAMS_KEYS, REQUIRED_KEYS, Params, ParamsError, defaults, dump, load, validate
+from dlfa.config.grid import Run, grid, study_corpora
 from dlfa.paths import PARAMS, ROOT
 
 
@@ -185,7 +185,7 @@ def test_planted_sharing_is_for_the_synthetic_corpus_and_part_of_the_runs_config
 
 
 def test_the_intermediate_tasks_validation_split_is_read_where_the_source_has_one(tmp_path):
-    from dlfa.config.params import study_corpora
+    from dlfa.config.grid import study_corpora
     intermediate = {"intermediate_task": "xnli", "candidate_languages": ["hi", "vi"], "intermediate_languages": ["hi"]}
     read = {(c.task.name, c.language, c.split) for c in study_corpora(tiny_params(intermediate), ["hi"])}
     assert {("xnli", "hi", "train"), ("xnli", "hi", "validation")} <= read  # synthetic: it has one

@@ -6,9 +6,10 @@ import pytest
 import torch
 from conftest import tiny_params
 
-from dlfa.data import corpora as data, synthetic
+from dlfa.data import corpora as data, lexicon, synthetic
 from dlfa.training import pretrain, tiny
-from dlfa.config.params import ParamsError, grid, validate
+from dlfa.config.params import ParamsError, validate
+from dlfa.config.grid import grid
 
 
 def test_pretraining_text_is_each_languages_usual_spellings_drawn_reproducibly():
@@ -17,7 +18,7 @@ def test_pretraining_text_is_each_languages_usual_spellings_drawn_reproducibly()
     assert len(text) == 100 and text == pretrain.pretraining_text(profiles, 50, seed=0)  # reproducible
     assert text != pretrain.pretraining_text(profiles, 50, seed=1)
     english = {w for sentence in text[:50] for w in sentence.split()}
-    assert english <= set(synthetic.WORDS) | {"."}
+    assert english <= set(lexicon.WORDS) | {"."}
     assert not english & set(synthetic.SYNONYMS.values())  # a synonym's spelling is never seen here
     with pytest.raises(ValueError, match="sentences must be >= 1"):
         pretrain.pretraining_text(profiles, 0)

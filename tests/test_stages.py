@@ -10,7 +10,7 @@ import pytest
 
 from conftest import tiny_params
 from dlfa.layout import StudyLayout
-from dlfa.config.params import grid
+from dlfa.config.grid import grid
 from dlfa.config.runs import run_config
 from dlfa.stages import analysis as analysis_stage
 from dlfa.typology.distances import distance_table

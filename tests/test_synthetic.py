@@ -6,10 +6,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from dlfa.data.lexicon import ADJECTIVE_SYNONYMS, ADVERB_SYNONYMS, NOUN_SYNONYMS, ORDERS, WORDS, lexicon
 from dlfa.data.synthetic import (
-    ADJECTIVE_SYNONYMS, ADJECTIVES, ADVERB_SYNONYMS, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH, NOUN_SYNONYMS,
-    NOUNS, ORDERS, SYNONYMS, VERB_SYNONYMS, VERBS, WORDS, PlantedSpec, LanguageProfile, lexicon, nli_rows,
-    pawsx_pairs, pawsx_rows)
+    ADJECTIVES, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH, NOUNS, SYNONYMS, VERB_SYNONYMS, VERBS,
+    LanguageProfile, nli_rows, pawsx_pairs, pawsx_rows)
+from dlfa.config.grid import PlantedSpec
 
 # Verb forms (both spellings) -> lemma; other synonym spellings -> their usual word.
 PAST = {**{past: lemma for lemma, (past, _) in VERBS.items()},
@@ -479,7 +480,8 @@ def test_lexical_errors(kwargs, needle):
 # --- planted sharing: a typology effect by construction (the controls of `make validate`) -----------
 
 def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree_distance():
-    from dlfa.data.synthetic import CONCEPT_FORMS, SYNONYMS, WORDS, cognate_spellings
+    from dlfa.data.lexicon import CONCEPT_FORMS, WORDS, cognate_spellings
+    from dlfa.data.synthetic import SYNONYMS
     languages = ["a", "b", "c", "d"]
     d = np.array([[0, .1, .6, .6], [.1, 0, .6, .6], [.6, .6, 0, .2], [.6, .6, .2, 0]])  # ultrametric
     spellings = [cognate_spellings(languages, d, rate=2.0, seed=s) for s in range(6)]
@@ -499,18 +501,18 @@ def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree
 
 
 def test_planted_languages_keep_english_word_order_and_their_english_share_unless_given_one():
-    from dlfa.data import corpora as data, synthetic
+    from dlfa.data import corpora as data, lexicon
     planted = PlantedSpec("syntactic", "cosine", 3.5, False, 0, None, 0.0)
     plain, control = data.synthetic_profile("ja"), data.synthetic_profile("ja", planted)
     assert plain.order == "SOV" and control.order == "SVO" and control.adj_before_noun
     assert control.shared_fraction == plain.shared_fraction and control.cognates is not None
     low = data.synthetic_profile("ja", planted._replace(english_share=0.1))
     assert low.shared_fraction == 0.1 and low.cognates == control.cognates
-    lex_low, lex = synthetic.lexicon(low), synthetic.lexicon(control)
-    english = {w for w in synthetic.WORDS if lex_low[w] == w}
-    assert english < {w for w in synthetic.WORDS if lex[w] == w}  # sharing nests: fewer English words
-    assert abs(len(english) / len(synthetic.WORDS) - 0.1) < 0.05
-    assert all(lex_low[w] == lex[w] for w in synthetic.WORDS if lex[w] != w)  # the cognates are unchanged
+    lex_low, lex = lexicon.lexicon(low), lexicon.lexicon(control)
+    english = {w for w in lexicon.WORDS if lex_low[w] == w}
+    assert english < {w for w in lexicon.WORDS if lex[w] == w}  # sharing nests: fewer English words
+    assert abs(len(english) / len(lexicon.WORDS) - 0.1) < 0.05
+    assert all(lex_low[w] == lex[w] for w in lexicon.WORDS if lex[w] != w)  # the cognates are unchanged
     nli, _ = data.load_corpus(data.intermediate_task("xnli"), "synthetic", "de", "train", size=40, planted=planted)
     assert set(nli["label"]) == {0, 2}  # lexical NLI: synonyms entail, other concepts contradict
     pawsx, _ = data.load_corpus(data.PAWSX, "synthetic", "de", "train", size=40, planted=planted)
@@ -531,7 +533,7 @@ def test_the_null_control_plants_the_same_sharing_unrelated_to_distance():
 
 
 def test_crosslingual_rows_put_the_first_sentence_in_english_and_change_nothing_else():
-    from dlfa.data import corpora as data, synthetic
+    from dlfa.data import corpora as data, lexicon, synthetic
     de = data.synthetic_profile("de", PlantedSpec("syntactic", "cosine", 3.5, False, 0, 0.1, 0.0))
     kwargs = dict(passive_share=0.2, lexical_share=1.0, lexical_words=None)
     mono = synthetic.pawsx_rows(de, 400, 3, "train", **kwargs)
@@ -548,7 +550,7 @@ def test_crosslingual_rows_put_the_first_sentence_in_english_and_change_nothing_
     # Through the study's corpus: only the intermediate task's rows are crossed, never PAWS-X's.
     planted = PlantedSpec("syntactic", "cosine", 3.5, False, 0, 0.1, 1.0)
     nli, _ = data.load_corpus(data.intermediate_task("xnli"), "synthetic", "bg", "train", size=40, planted=planted)
-    en_words = set(synthetic.WORDS)
+    en_words = set(lexicon.WORDS)
     assert all(set(s.split()[:-1]) <= en_words for s in nli["sentence1"])
     pawsx, _ = data.load_corpus(data.PAWSX, "synthetic", "de", "train", size=40, planted=planted)
     flat, _ = data.load_corpus(data.PAWSX, "synthetic", "de", "train", size=40, planted=planted._replace(crosslingual_share=0.0))

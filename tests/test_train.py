@@ -17,7 +17,7 @@ from conftest import tiny_params
 from dlfa.training import trainer as trainer_mod
 from dlfa.config.fusion import DLFAConfig
 from dlfa.training.model import DLFAForSequenceClassification
-from dlfa.config.params import Run
+from dlfa.config.grid import Run
 from dlfa.paths import ROOT
 from dlfa.analysis.results import RESULT_COLUMNS, results_table
 from dlfa.config.runs import existing_metrics, last_checkpoint, run_config

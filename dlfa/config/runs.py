@@ -20,7 +20,8 @@ import pandas as pd
 from dlfa.config.identity import resolved_config, same_run
 from dlfa.io import write_json
 from dlfa.layout import RunLayout, StudyLayout
-from dlfa.config.params import Params, Run, grid
+from dlfa.config.params import Params
+from dlfa.config.grid import Run, grid
 
 
 def run_dir(study_dir: str | Path, run: Run | str) -> Path:

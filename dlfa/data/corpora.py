@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from dlfa.paths import resolve
-from dlfa.data import synthetic
-from dlfa.data.synthetic import PlantedSpec
+from dlfa.data import lexicon, synthetic
+from dlfa.config.grid import PlantedSpec
 from dlfa.config.tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
 
 SPLITS = ("train", "validation", "test")
@@ -291,7 +291,7 @@ def synthetic_profile(language: str, planted: PlantedSpec | None = None):
     ``planted`` = (kind, metric, rate, permuted, seed, english_share, crosslingual_share): a corpus with
     a known typology effect (``english_share``, where not None, replaces the genetic share of English
     words; ``crosslingual_share`` concerns the intermediate rows only, ``_synthetic``). The
-    words a language does not share with English are spelled as in ``synthetic.cognate_spellings``
+    words a language does not share with English are spelled as in ``lexicon.cognate_spellings``
     over every PAWS-X and XNLI language, so two languages spell a word alike with probability
     ``exp(-rate * d)``, d their URIEL distance of that kind (``permuted``: the distances of a fixed
     random permutation of the languages, unrelated to theirs); and every language keeps English
@@ -329,5 +329,5 @@ def planted_distances(kind: str, metric: str, permuted: bool, seed: int) -> pd.D
 
 @functools.lru_cache(maxsize=None)
 def planted_spellings(kind: str, metric: str, rate: float, permuted: bool, seed: int) -> dict[str, dict[str, str]]:
-    return synthetic.cognate_spellings(list(PLANTED_LANGUAGES), planted_distances(kind, metric, permuted, seed).to_numpy(),
+    return lexicon.cognate_spellings(list(PLANTED_LANGUAGES), planted_distances(kind, metric, permuted, seed).to_numpy(),
                                        rate, seed)

@@ -1,11 +1,9 @@
 """Synthetic PAWS-X- and XNLI-shaped corpora in synthetic languages: a positive control.
 
-One concept, the synthetic corpus and its grammar (hence its length).
-
 A small grammar (determiner, adjective, noun, transitive verb, optional time adverb; active and
 passive clauses) expresses propositions "agent VERBed patient". Each synthetic language realises
 the same propositions with its own word order and a lexicon that spells a fraction of its words as
-English does, so a model trained on English should transfer zero-shot in proportion to the shared
+English does (``dlfa.data.lexicon``), so a model trained on English should transfer zero-shot in proportion to the shared
 lexicon, and only if the word order matches (docs/data.md, "The synthetic corpus"; the planted
 controls are in docs/validation.md).
 
@@ -68,271 +66,21 @@ language stays the same across a study's seeds and splits.
 
 from __future__ import annotations
 
-import math
 import operator
 import random
-import re
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import NamedTuple
 
-
-class PlantedSpec(NamedTuple):
-    """``planted_sharing`` as the synthetic corpus reads it: the distance (kind, metric) the sharing
-    follows and the ``PlantedSharing`` values (hashable: corpora are cached by it)."""
-
-    kind: str
-    metric: str
-    rate: float
-    permuted: bool
-    seed: int
-    english_share: float | None
-    crosslingual_share: float
+from dlfa.data.lexicon import (
+    ADJECTIVES, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH, NOUNS, SYNONYMS, VERB_LEMMAS, VERB_SYNONYMS, VERBS,
+    LanguageProfile, cached_lexicon)
 
 
-ORDERS = ("SVO", "SOV", "VSO", "VOS", "OVS", "OSV")
 SPLITS = ("train", "validation", "test")
 ENTAILMENT, NEUTRAL, CONTRADICTION = 0, 1, 2
-
-NOUNS = (
-    "dog", "cat", "bird", "horse", "fox", "wolf", "bear", "lion", "tiger", "mouse",
-    "rabbit", "goat", "sheep", "cow", "pig", "duck", "crow", "frog", "snake", "monkey",
-    "farmer", "teacher", "doctor", "student", "child", "king", "queen", "soldier", "sailor",
-    "baker", "pilot", "dancer", "writer", "singer", "hunter", "driver", "nurse", "judge",
-    "lawyer", "painter",
-)
-ADJECTIVES = (
-    "big", "small", "wise", "young", "tall", "short", "happy", "sad", "grumpy", "calm",
-    "brave", "shy", "clever", "lazy", "quick", "slow", "strong", "weak", "kind", "rude",
-    "loud", "quiet", "rich", "poor", "hungry",
-)
-VERBS = {  # lemma -> (past, participle)
-    "chase": ("chased", "chased"), "see": ("saw", "seen"), "bite": ("bit", "bitten"),
-    "know": ("knew", "known"), "wake": ("woke", "woken"), "forget": ("forgot", "forgotten"),
-    "choose": ("chose", "chosen"), "beat": ("beat", "beaten"), "draw": ("drew", "drawn"),
-    "help": ("helped", "helped"), "follow": ("followed", "followed"), "push": ("pushed", "pushed"),
-    "visit": ("visited", "visited"), "call": ("called", "called"), "meet": ("met", "met"),
-    "find": ("found", "found"), "catch": ("caught", "caught"), "teach": ("taught", "taught"),
-    "greet": ("greeted", "greeted"), "watch": ("watched", "watched"), "hear": ("heard", "heard"),
-    "admire": ("admired", "admired"), "blame": ("blamed", "blamed"),
-    "praise": ("praised", "praised"), "feed": ("fed", "fed"),
-}
-ADVERBS = ("yesterday", "today", "again", "recently", "suddenly", "twice")
-DETERMINERS = ("the", "a")  # every noun and adjective starts with a consonant, so "a" fits
-AUX, AGENT_MARKER = "was", "by"
-
-# A second English spelling of every content concept (see "Lexical paraphrases" in the module
-# docstring). Real English where natural, otherwise a plausible word; none of them can come out of
-# the pseudo-word generator, so foreign spellings of the original words are what they always were.
-NOUN_SYNONYMS = {
-    "dog": "hound", "cat": "kitty", "bird": "fowl", "horse": "steed", "fox": "vixen",
-    "wolf": "warg", "bear": "bruin", "lion": "leo", "tiger": "tigress", "mouse": "rodent",
-    "rabbit": "bunny", "goat": "billy", "sheep": "lamb", "cow": "heifer", "pig": "hog",
-    "duck": "mallard", "crow": "rook", "frog": "toad", "snake": "serpent", "monkey": "chimp",
-    "farmer": "rancher", "teacher": "mentor", "doctor": "physician", "student": "scholar",
-    "child": "kid", "king": "monarch", "queen": "czarina", "soldier": "warrior",
-    "sailor": "seaman", "baker": "breadmaker", "pilot": "flyer", "dancer": "ballerina",
-    "writer": "novelist", "singer": "vocalist", "hunter": "huntsman", "driver": "chauffeur",
-    "nurse": "carer", "judge": "magistrate", "lawyer": "barrister", "painter": "muralist",
-}
-ADJECTIVE_SYNONYMS = {
-    "big": "large", "small": "little", "wise": "sagacious", "young": "youthful", "tall": "lofty",
-    "short": "stubby", "happy": "glad", "sad": "sorrowful", "grumpy": "cranky", "calm": "tranquil",
-    "brave": "bold", "shy": "bashful", "clever": "smart", "lazy": "slothful", "quick": "fast",
-    "slow": "sluggish", "strong": "mighty", "weak": "feeble", "kind": "friendly", "rude": "cheeky",
-    "loud": "noisy", "quiet": "silent", "rich": "wealthy", "poor": "needy", "hungry": "starving",
-}
-VERB_SYNONYMS = {  # lemma -> (synonym lemma, past, participle)
-    "chase": ("pursue", "pursued", "pursued"), "see": ("spot", "spotted", "spotted"),
-    "bite": ("nip", "nipped", "nipped"), "know": ("recognise", "recognised", "recognised"),
-    "wake": ("rouse", "roused", "roused"), "forget": ("neglect", "neglected", "neglected"),
-    "choose": ("select", "selected", "selected"), "beat": ("defeat", "defeated", "defeated"),
-    "draw": ("sketch", "sketched", "sketched"), "help": ("assist", "assisted", "assisted"),
-    "follow": ("trail", "trailed", "trailed"), "push": ("shove", "shoved", "shoved"),
-    "visit": ("tour", "toured", "toured"), "call": ("phone", "phoned", "phoned"),
-    "meet": ("encounter", "encountered", "encountered"),
-    "find": ("discover", "discovered", "discovered"),
-    "catch": ("capture", "captured", "captured"), "teach": ("instruct", "instructed", "instructed"),
-    "greet": ("welcome", "welcomed", "welcomed"), "watch": ("observe", "observed", "observed"),
-    "hear": ("overhear", "overheard", "overheard"), "admire": ("esteem", "esteemed", "esteemed"),
-    "blame": ("accuse", "accused", "accused"), "praise": ("commend", "commended", "commended"),
-    "feed": ("nourish", "nourished", "nourished"),
-}
-ADVERB_SYNONYMS = {
-    "yesterday": "yestreen", "today": "thisday", "again": "anew", "recently": "lately",
-    "suddenly": "abruptly", "twice": "doubly",
-}
-# Every content word form -> the same concept's other spelling in the same grammatical form.
-SYNONYMS = {
-    **NOUN_SYNONYMS, **ADJECTIVE_SYNONYMS, **ADVERB_SYNONYMS,
-    **{form: syn for lemma, (_, *syns) in VERB_SYNONYMS.items()
-       for form, syn in zip(VERBS[lemma], syns)},
-}
-_BASE_WORDS = tuple(sorted({*NOUNS, *ADJECTIVES, *ADVERBS, *DETERMINERS, AUX, AGENT_MARKER,
-                            *(form for forms in VERBS.values() for form in forms)}))
-WORDS = tuple(sorted({*_BASE_WORDS, *SYNONYMS.values()}))
-_LEMMAS = tuple(VERBS)
-
 PAWSX_NEGATIVE_SHARE = 0.55  # PAWS-X is about 55/45 (0/1)
 ADJ_MOVE_SHARE = 0.2  # of negatives whose proposition has exactly one adjective
 SYNONYM_SPELLING_SHARE = 0.5  # with lexical_share > 0: chance that a concept is spelled as its synonym
 
-
-def _check_synonyms() -> None:
-    """The synonym tables cover every content word once, with new, distinct spellings."""
-    pseudo = re.compile(f"([{_CONSONANTS}][{_VOWELS}]){{2,3}}[{_CONSONANTS}]?")
-    content = {*NOUNS, *ADJECTIVES, *ADVERBS, *(f for forms in VERBS.values() for f in forms)}
-    assert set(SYNONYMS) == content and set(VERB_SYNONYMS) == set(VERBS)
-    assert set(NOUN_SYNONYMS) == set(NOUNS) and set(ADJECTIVE_SYNONYMS) == set(ADJECTIVES)
-    assert set(ADVERB_SYNONYMS) == set(ADVERBS)
-    syn_lemmas = [lemma for lemma, *_ in VERB_SYNONYMS.values()]
-    assert len(set(syn_lemmas)) == len(syn_lemmas) and not set(syn_lemmas) & set(VERBS)
-    singles = [*NOUN_SYNONYMS.values(), *ADJECTIVE_SYNONYMS.values(), *ADVERB_SYNONYMS.values()]
-    assert len(set(singles)) == len(singles)
-    assert not set(SYNONYMS.values()) & set(_BASE_WORDS)
-    verb_forms = {form for _, *forms in VERB_SYNONYMS.values() for form in forms}
-    assert not set(singles) & verb_forms and len(singles) + len(verb_forms) == len(WORDS) - len(_BASE_WORDS)
-    assert all(w[0] not in "aeiou" for w in [*NOUN_SYNONYMS.values(), *ADJECTIVE_SYNONYMS.values()])
-    clash = [w for w in SYNONYMS.values() if pseudo.fullmatch(w)]
-    assert not clash, f"synonyms the pseudo-word generator could draw: {clash}"
-
-
-@dataclass(frozen=True)
-class LanguageProfile:
-    """How a synthetic language realises a proposition (see the module docstring)."""
-
-    code: str
-    order: str = "SVO"
-    adj_before_noun: bool = True
-    adposition_before_noun: bool = True  # position of the agent marker in passives
-    shared_fraction: float = 1.0  # share of words spelled as in English
-    # Spellings of the words not shared with English, as (word, spelling) pairs (``cognate_spellings``);
-    # None: a pseudo-word of this language's own for each.
-    cognates: tuple[tuple[str, str], ...] | None = None
-
-    def __post_init__(self):
-        if not isinstance(self.code, str) or not self.code:
-            raise ValueError(f"code must be a non-empty string, got {self.code!r}")
-        if self.order not in ORDERS:
-            raise ValueError(f"order {self.order!r} is not one of {', '.join(ORDERS)}")
-        if not 0.0 <= self.shared_fraction <= 1.0:
-            raise ValueError(f"shared_fraction {self.shared_fraction!r} is outside [0, 1]")
-
-
-ENGLISH = LanguageProfile("en")
-
-# ---------------------------------------------------------------------------------------- lexicon
-
-_CONSONANTS = "bdfghklmnprstvwz"
-_VOWELS = "aeiou"
-_check_synonyms()
-
-
-@lru_cache(maxsize=None)
-def _pseudo_words(code: str, seed: int) -> dict[str, str]:
-    """A pseudo-word for every English word, independent of shared_fraction (so sharing nests)."""
-    rng = random.Random(f"dlfa.synthetic.pseudo|{code}|{seed}")
-    # Each language gets its own sound inventory, so languages look unlike each other.
-    cons, vowels = rng.sample(_CONSONANTS, 10), rng.sample(_VOWELS, 4)
-    used, out = set(WORDS), {}
-    # The original words first and in their old order, so adding synonyms changed none of their
-    # pseudo-words (no synonym can be drawn: _check_synonyms).
-    for word in (*_BASE_WORDS, *sorted(set(WORDS) - set(_BASE_WORDS))):
-        while True:
-            syllables = rng.choice((2, 2, 3))
-            pseudo = "".join(rng.choice(cons) + rng.choice(vowels) for _ in range(syllables))
-            pseudo += rng.choice(cons) if rng.random() < 0.3 else ""
-            if pseudo not in used:
-                break
-        used.add(pseudo)
-        out[word] = pseudo
-    return out
-
-
-@lru_cache(maxsize=None)
-def _share_draws(code: str, seed: int) -> dict[str, float]:
-    """One uniform draw per word; a word is shared iff its draw < shared_fraction (nested)."""
-    return {w: random.Random(f"dlfa.synthetic.share|{code}|{seed}|{w}").random() for w in WORDS}
-
-
-@lru_cache(maxsize=None)
-def _lexicon(profile: LanguageProfile, seed: int) -> dict[str, str]:
-    draws = _share_draws(profile.code, seed)
-    pseudo = dict(profile.cognates) if profile.cognates is not None else _pseudo_words(profile.code, seed)
-    return {w: w if draws[w] < profile.shared_fraction else pseudo[w] for w in WORDS}
-
-
-def cognate_spellings(languages: list[str], distances, rate: float, seed: int = 0) -> dict[str, dict[str, str]]:
-    """Spellings that languages share more the closer they are: cognates on a tree, by construction.
-
-    The languages are joined into a tree by average linkage (UPGMA) on ``distances`` (a square
-    matrix in their order), so that the tree distance between two languages (the cophenetic
-    distance c) follows the given one. Each word's spelling starts as one pseudo-word at the root
-    and, on each branch of length l, is replaced by a new pseudo-word with probability
-    ``1 - exp(-rate * l)``. Two languages then spell a word alike iff no replacement happened on
-    the path between them: with probability ``exp(-rate * c)``, independently for every concept
-    (a word and its synonym change together: ``CONCEPT_FORMS``).
-    Returns language -> English word -> its spelling there.
-    """
-    import numpy as np
-    from scipy.cluster.hierarchy import linkage, to_tree
-    from scipy.spatial.distance import squareform
-    if not rate > 0:
-        raise ValueError(f"rate must be > 0; got {rate!r}")
-    matrix = np.asarray(distances, dtype=float)
-    if matrix.shape != (len(languages), len(languages)) or not np.allclose(matrix, matrix.T):
-        raise ValueError(f"distances must be a symmetric {len(languages)} x {len(languages)} matrix")
-    root = to_tree(linkage(squareform(matrix, checks=False), method="average"))
-    out: dict[str, dict[str, str]] = {lang: {} for lang in languages}
-    for concept, forms in CONCEPT_FORMS.items():
-        rng = random.Random(f"dlfa.synthetic.cognate|{seed}|{concept}")
-        stack = [(root, _fresh_spellings(rng, len(forms)), root.dist / 2)]  # node, its spellings, its height
-        while stack:
-            node, spellings, height = stack.pop()
-            if node.is_leaf():
-                out[languages[node.id]].update(zip(forms, spellings))
-                continue
-            for child in (node.left, node.right):
-                child_height = child.dist / 2 if not child.is_leaf() else 0.0
-                kept = rng.random() < math.exp(-rate * (height - child_height))
-                stack.append((child, spellings if kept else _fresh_spellings(rng, len(forms)), child_height))
-    return out
-
-
-def _concept_forms() -> dict[str, tuple[str, ...]]:
-    """Word forms joined through SYNONYMS (saw, seen and spotted are one group), keyed by their first."""
-    group = {w: {w} for w in WORDS}
-    for word, synonym in SYNONYMS.items():
-        joined = group[word] | group[synonym]
-        for w in joined:
-            group[w] = joined
-    return {min(g): tuple(sorted(g)) for g in map(frozenset, group.values())}
-
-
-# A concept's spellings (a word form and its synonym) change on the same branches, so a language that
-# shares one with another shares both: knowing a target's synonym pair then takes one shared concept,
-# not two independent words. Function words are concepts of their own.
-CONCEPT_FORMS = _concept_forms()
-
-
-def _fresh_spellings(rng: random.Random, n: int) -> tuple[str, ...]:
-    return tuple(_fresh_spelling(rng) for _ in range(n))
-
-
-def _fresh_spelling(rng: random.Random) -> str:
-    """A pseudo-word no English word of the grammar uses (the alphabet and sizes of ``_pseudo_words``)."""
-    while True:
-        pseudo = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.choice((2, 3, 3))))
-        if pseudo not in WORDS:
-            return pseudo
-
-
-def lexicon(profile: LanguageProfile, seed: int = 0) -> dict[str, str]:
-    """English word -> this language's word, for every word form the grammar uses (``WORDS``)."""
-    return dict(_lexicon(profile, seed))
-
-
-# ----------------------------------------------------------------------------------- propositions
 
 NP = tuple[str, "str | None", str]  # (det, adjective or None, noun)
 
@@ -344,12 +92,12 @@ class Proposition(NamedTuple):
     adverb: str | None = None
 
 
-def _sample_proposition(rng: random.Random, adverb: bool) -> Proposition:
+def sample_proposition(rng: random.Random, adverb: bool) -> Proposition:
     agent, patient = rng.sample(NOUNS, 2)  # distinct nouns, so a swap always changes the meaning
     adj_a, adj_p = rng.sample(ADJECTIVES, 2)
     return Proposition(
         (rng.choice(DETERMINERS), adj_a if rng.random() < 0.5 else None, agent),
-        rng.choice(_LEMMAS),
+        rng.choice(VERB_LEMMAS),
         (rng.choice(DETERMINERS), adj_p if rng.random() < 0.5 else None, patient),
         rng.choice(ADVERBS) if adverb else None,
     )
@@ -405,7 +153,7 @@ def _concepts(p: Proposition) -> list[str]:
 
 
 def _category(concept: str) -> tuple[str, ...]:
-    for words in (NOUNS, ADJECTIVES, _LEMMAS, ADVERBS):
+    for words in (NOUNS, ADJECTIVES, VERB_LEMMAS, ADVERBS):
         if concept in words:
             return words
     raise KeyError(concept)
@@ -481,7 +229,7 @@ class Clause(NamedTuple):
 def realise(p: Proposition, passive: bool, adverb_first: bool, profile: LanguageProfile,
             lexicon_seed: int = 0, synonyms: frozenset = frozenset()) -> str:
     """The sentence for ``p`` in ``profile``'s language: lowercase tokens, ending with " ."."""
-    return _realise(p, passive, adverb_first, synonyms, profile, _lexicon(profile, lexicon_seed))
+    return _realise(p, passive, adverb_first, synonyms, profile, cached_lexicon(profile, lexicon_seed))
 
 
 def _realise(p, passive, adverb_first, synonyms, profile, lex) -> str:
@@ -562,7 +310,7 @@ def pawsx_pairs(n: int, seed: int, split: str, passive_share: float = 0.5, moved
         same_voice = passive1 == passive2
         first1 = rng.random() < 0.5
         first2 = (not first1) if same_voice else rng.random() < 0.5  # same voice: adverb moves
-        p1 = _sample_proposition(rng, adverb=same_voice or rng.random() < 0.5)
+        p1 = sample_proposition(rng, adverb=same_voice or rng.random() < 0.5)
         if not moved_adverbs:
             p1 = p1._replace(adverb=None)
         if rng.random() >= PAWSX_NEGATIVE_SHARE:
@@ -595,7 +343,7 @@ def nli_pairs(n: int, seed: int, split: str, passive_share: float = 0.5, lexical
     lex_rng = _rng("nli.lexical", seed, split) if lexical_share > 0 else None
     for _ in range(n):
         target = rng.randrange(3)
-        p = _sample_proposition(rng, adverb=rng.random() < 0.5)
+        p = sample_proposition(rng, adverb=rng.random() < 0.5)
         passive_p, first_p = rng.random() < passive_share, rng.random() < 0.5
         passive_h, first_h = rng.random() < passive_share, rng.random() < 0.5
         if target == ENTAILMENT:
@@ -624,7 +372,7 @@ def nli_pairs(n: int, seed: int, split: str, passive_share: float = 0.5, lexical
 def _rows(pairs, profile, lexicon_seed, names, english_first=None) -> dict[str, list]:
     """Columns for ``pairs`` in ``profile``'s language; where ``english_first[i]``, row i's first
     sentence is in English instead (a cross-lingual pair)."""
-    lex, english = _lexicon(profile, lexicon_seed), _lexicon(ENGLISH, lexicon_seed)
+    lex, english = cached_lexicon(profile, lexicon_seed), cached_lexicon(ENGLISH, lexicon_seed)
     cols = {name: [] for name in ("id", *names, "label")}
     for i, (label, first, second) in enumerate(pairs):
         cols["id"].append(i)

@@ -15,7 +15,8 @@ from typing import Any
 from dlfa.orchestration.executors import EXECUTORS, SlurmOptions, work
 from dlfa.lock import Busy, run_lock, study_lock
 from dlfa.orchestration.notebooks import NotebookFailed
-from dlfa.config.params import ParamsError, grid, load
+from dlfa.config.params import ParamsError, load
+from dlfa.config.grid import grid
 from dlfa.paths import study_dir
 from dlfa.orchestration.pipeline import RunsFailed, prepare_study, run_study
 from dlfa.report.page import build

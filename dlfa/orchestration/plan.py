@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from dlfa.typology.language_choice import choice_table, chosen
-from dlfa.config.params import KNOWN_SHAPES, TINY_MODEL, Params, grid, study_corpora
+from dlfa.config.params import KNOWN_SHAPES, TINY_MODEL, Params
+from dlfa.config.grid import grid, study_corpora
 from dlfa.analysis.results import PUBLISHED
 from dlfa.checkpoints import local_model
 from dlfa.paths import ROOT, resolve

@@ -21,7 +21,8 @@ from dlfa.config import tasks
 from dlfa.training import tiny
 from dlfa.io import write_csv, write_figure
 from dlfa.layout import StudyLayout
-from dlfa.config.params import Corpus, Params, study_corpora
+from dlfa.config.grid import Corpus, study_corpora
+from dlfa.config.params import Params
 from dlfa.training.pretrain import pretraining_text
 from dlfa.stages import data_figures as figures
 

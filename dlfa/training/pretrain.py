@@ -38,7 +38,7 @@ def pretraining_text(profiles: Iterable, sentences: int, seed: int = 0) -> list[
     for profile in profiles:
         rng = random.Random(f"dlfa.pretrain|{profile.code}|{seed}")
         for _ in range(sentences):
-            p = synthetic._sample_proposition(rng, adverb=rng.random() < 0.5)
+            p = synthetic.sample_proposition(rng, adverb=rng.random() < 0.5)
             text.append(synthetic.realise(p, passive=rng.random() < 0.5, adverb_first=rng.random() < 0.5,
                                           profile=profile))
     return text

@@ -32,7 +32,8 @@ from dlfa.config.fusion import DLFAConfig
 from dlfa.io import atomic_path, write_json
 from dlfa.layout import RunLayout, StudyLayout
 from dlfa.training.model import DLFAForSequenceClassification
-from dlfa.config.params import TINY_MODEL, Params, Run, dump
+from dlfa.config.params import TINY_MODEL, Params, dump
+from dlfa.config.grid import Run
 from dlfa.config.runs import (
     is_main_process, job_info, last_checkpoint, load_predictions, remove_checkpoints, run_config, run_dir,
     start_afresh_if_reconfigured, world_size, write_failure)
