@@ -6,7 +6,7 @@ import pytest
 from scipy import stats as sps
 
 from dlfa import analysis
-from dlfa.analysis import replication, stats, summary
+from dlfa.analysis import per_run, replication, stats, summary
 from dlfa.analysis.results import RESULT_COLUMNS
 
 TARGETS = ["de", "es", "fr", "ja", "ko", "zh"]
@@ -74,7 +74,7 @@ def test_main_effects_alone_give_no_slope_where_pooling_would_find_one():
     row = analysis.typology_effect(results, make_distances(DIST)).iloc[0]
     assert row.estimate == pytest.approx(0.0, abs=1e-9)
     gains, _ = analysis.seed_gains(results)
-    pooled = stats.correlation(gains.merge(make_distances(DIST), left_on=["intermediate_language", "language"],
+    pooled = per_run.correlation(gains.merge(make_distances(DIST), left_on=["intermediate_language", "language"],
                                            right_on=["lang_a", "lang_b"]).distance, gains.gain)
     assert pooled["statistic"] > 0.3  # the old pooled correlation reads headroom as a distance effect
 

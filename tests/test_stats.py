@@ -9,7 +9,7 @@ import statsmodels.formula.api as smf
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
-from dlfa.analysis import stats
+from dlfa.analysis import per_run, stats
 
 
 def test_wilson_interval_by_hand():
@@ -17,7 +17,7 @@ def test_wilson_interval_by_hand():
     z = sps.norm.ppf(0.975)
     centre = (90 + z * z / 2) / (100 + z * z)
     half = z / (100 + z * z) * np.sqrt(90 * 10 / 100 + z * z / 4)
-    assert stats.accuracy_ci(0.9, 100) == pytest.approx((centre - half, centre + half), abs=1e-9)
+    assert per_run.accuracy_ci(0.9, 100) == pytest.approx((centre - half, centre + half), abs=1e-9)
 
 
 def test_mean_ci_is_the_t_interval_not_the_min_max_range():
@@ -37,7 +37,7 @@ def test_the_seed_interval_covers_the_mean_95_percent_of_the_time_with_three_see
 
 def test_correlation_matches_scipy_and_permutation_is_exact_for_small_n():
     x, y = [1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5]
-    r = stats.correlation(x, y, "spearman")
+    r = per_run.correlation(x, y, "spearman")
     assert r["statistic"] == pytest.approx(sps.spearmanr(x, y).statistic)
     # 6! = 720 pairings < n_resamples: scipy enumerates them, so the p-value is exact.
     rho = np.array([sps.spearmanr(x, p).statistic for p in itertools.permutations(y)])
@@ -45,30 +45,30 @@ def test_correlation_matches_scipy_and_permutation_is_exact_for_small_n():
     exact = min(1.0, 2 * min(np.mean(rho >= obs - 1e-12), np.mean(rho <= obs + 1e-12)))
     assert r["p_value"] == pytest.approx(exact)
     assert r["ci_low"] <= r["statistic"] <= r["ci_high"] and r["n"] == 6
-    p = stats.correlation(x, y, "pearson")
+    p = per_run.correlation(x, y, "pearson")
     assert p["statistic"] == pytest.approx(sps.pearsonr(x, y).statistic)
 
 
 def test_correlation_interval_has_bounds_at_small_n_with_ties():
     # 4 points with ties: many bootstrap resamples are constant; they used to make the bounds NaN
-    r = stats.correlation([0.1, 0.1, 0.5, 0.9], [0.6, 0.7, 0.5, 0.4])
+    r = per_run.correlation([0.1, 0.1, 0.5, 0.9], [0.6, 0.7, 0.5, 0.4])
     assert np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"]) and r["n_degenerate"] > 0
     assert -1 <= r["ci_low"] <= r["statistic"] <= r["ci_high"] <= 1
 
 
 def test_correlation_degenerate_and_bad_input():
-    assert np.isnan(stats.correlation([1, 2], [3, 4])["statistic"])
-    assert np.isnan(stats.correlation([1, 1, 1], [1, 2, 3])["statistic"])
+    assert np.isnan(per_run.correlation([1, 2], [3, 4])["statistic"])
+    assert np.isnan(per_run.correlation([1, 1, 1], [1, 2, 3])["statistic"])
     with pytest.raises(ValueError, match="method must be"):
-        stats.correlation([1, 2, 3], [1, 2, 3], "kendall")
+        per_run.correlation([1, 2, 3], [1, 2, 3], "kendall")
     with pytest.raises(ValueError, match="equal length"):
-        stats.correlation([1, 2, 3], [1, 2])
+        per_run.correlation([1, 2, 3], [1, 2])
 
 
 def test_paired_difference_is_the_exact_mcnemar_test_on_few_examples():
     a = np.array([1, 1, 0, 1, 0, 1, 1, 0, 1, 1], bool)
     b = np.array([1, 1, 1, 1, 1, 1, 0, 1, 1, 1], bool)  # B alone right on 3 examples, A alone on 1
-    r = stats.paired_difference(a, b)
+    r = per_run.paired_difference(a, b)
     assert r["difference"] == pytest.approx(0.2) and r["n"] == 10 and (r["b_only"], r["a_only"]) == (3, 1)
     assert r["p_value"] == pytest.approx(0.625)  # 2 * P(X >= 3), X ~ Binomial(4, 1/2) = 2 * 5/16
     assert r["ci_low"] < 0.2 < r["ci_high"]
@@ -78,7 +78,7 @@ def test_the_mcnemar_p_value_is_exact_far_below_any_resampling_floor():
     # 150 examples right only for B, 30 only for A, 1,820 right or wrong for both
     a = np.r_[np.zeros(150, bool), np.ones(30, bool), np.ones(1500, bool), np.zeros(320, bool)]
     b = np.r_[np.ones(150, bool), np.zeros(30, bool), np.ones(1500, bool), np.zeros(320, bool)]
-    r = stats.paired_difference(a, b)
+    r = per_run.paired_difference(a, b)
     assert r["p_value"] == pytest.approx(sps.binomtest(150, 180, 0.5).pvalue, rel=1e-9)
     assert 1e-20 < r["p_value"] < 5e-20  # about 2.2e-20; a 5,000-resample test could not go below 2.0e-4
     assert r["difference"] == pytest.approx(120 / 2000)
@@ -88,17 +88,17 @@ def test_paired_difference_on_a_test_set_sized_sample():
     rng = np.random.default_rng(0)
     a = rng.random(2000) < 0.8
     b = np.where(rng.random(2000) < 0.1, ~a, a)  # 10% of outcomes flipped
-    r = stats.paired_difference(a, b)
+    r = per_run.paired_difference(a, b)
     d = b.astype(float) - a.astype(float)
     assert r["difference"] == pytest.approx(d.mean())
     half = 1.96 * d.std(ddof=1) / np.sqrt(len(d))  # the normal approximation's half-width
     assert r["ci_low"] == pytest.approx(d.mean() - half, abs=0.004)
     assert r["ci_high"] == pytest.approx(d.mean() + half, abs=0.004)
     assert r["p_value"] == pytest.approx(sps.binomtest(int((d > 0).sum()), int((d != 0).sum()), 0.5).pvalue)
-    assert stats.paired_difference(a, a) == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0,
+    assert per_run.paired_difference(a, a) == {"difference": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0,
                                              "n": 2000, "b_only": 0, "a_only": 0}
     with pytest.raises(ValueError, match="the same examples in the same order"):
-        stats.paired_difference(a, b[:-1])
+        per_run.paired_difference(a, b[:-1])
 
 
 def test_holm_and_benjamini_hochberg_are_statsmodels_and_skip_nan():
@@ -174,17 +174,17 @@ def test_slope_tests_equal_statsmodels_ols_with_fixed_effects():
 
 def test_collapse_rule_on_hand_made_predictions():
     gold = np.array([0] * 60 + [1] * 40)
-    one_class = stats.collapse(np.zeros(100, int), gold)
+    one_class = per_run.collapse(np.zeros(100, int), gold)
     assert one_class["collapsed"] and "100.0% of English dev predictions are one class" in one_class["reason"]
     assert one_class["majority_share"] == 0.6 and one_class["accuracy"] == 0.6
     almost = np.zeros(100, int)
     almost[[60, 61, 62, 63]] = 1  # 96% one class, accuracy 0.64: collapsed on the one-class rule alone
-    assert stats.collapse(almost, gold)["collapsed"]
+    assert per_run.collapse(almost, gold)["collapsed"]
     at_majority = np.where(np.arange(100) % 2 == 0, gold, 1 - gold)  # balanced predictions, accuracy 0.5 < 0.61
-    flagged = stats.collapse(at_majority, gold)
+    flagged = per_run.collapse(at_majority, gold)
     assert flagged["collapsed"] and "within 1% of the majority share" in flagged["reason"]
     learnt = gold.copy()
     learnt[:10] = 1  # accuracy 0.9
-    assert not stats.collapse(learnt, gold)["collapsed"] and stats.collapse(learnt, gold)["reason"] == ""
+    assert not per_run.collapse(learnt, gold)["collapsed"] and per_run.collapse(learnt, gold)["reason"] == ""
     with pytest.raises(ValueError, match="equal length"):
-        stats.collapse([0, 1], [0])
+        per_run.collapse([0, 1], [0])

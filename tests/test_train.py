@@ -329,7 +329,7 @@ def test_train_command_refuses_a_run_outside_the_grid(tmp_path):
 
 
 def test_paired_tests_align_runs_by_example_id(tmp_path):
-    from dlfa.analysis import stats
+    from dlfa.analysis import per_run
     from dlfa.analysis import PAIRED_COLUMNS, paired_tests
     params = tiny_params({"targets": ["de", "ja"], "fusion_layers": [None, 1]})
     runs = [Run(None, None, None, 1), Run(1, None, None, 1)]
@@ -350,7 +350,7 @@ def test_paired_tests_align_runs_by_example_id(tmp_path):
     table = paired_tests(tmp_path, results_table([_metrics(r, params) for r in runs]))
     assert list(table.columns) == PAIRED_COLUMNS and len(table) == 3  # d1 against the baseline, per language
     row = table[table.language == "ja"].iloc[0]
-    expected = stats.paired_difference(predicted["baseline__none__s1"] == gold, predicted["d1__none__s1"] == gold)
+    expected = per_run.paired_difference(predicted["baseline__none__s1"] == gold, predicted["d1__none__s1"] == gold)
     assert row.run_id == "d1__none__s1" and row.baseline_run_id == "baseline__none__s1"
     assert row.difference == pytest.approx(expected["difference"]) and row.p_value == pytest.approx(expected["p_value"])
     assert row.accuracy == pytest.approx(np.mean(predicted["d1__none__s1"] == gold))

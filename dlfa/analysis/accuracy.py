@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dlfa.analysis import stats
+from dlfa.analysis import per_run, stats
 from dlfa.layout import StudyLayout
 from dlfa.config.runs import load_predictions
 from dlfa.analysis.common import PRIMARY, check_protocol, with_collapsed
@@ -38,7 +38,7 @@ def accuracy_table(results: pd.DataFrame, study_dir: str | Path | None = None, s
         used = learnt if len(learnt) else group
         mean = float(used.accuracy.mean())
         if len(used) == 1:
-            low, high = stats.accuracy_ci(mean, int(used.n.iloc[0]))
+            low, high = per_run.accuracy_ci(mean, int(used.n.iloc[0]))
             interval = f"Wilson over {stats.EXAMPLES} (1 seed)"
         else:
             scores = _correct_table(Path(study_dir), used, selection, language, split) if study_dir else None
@@ -86,7 +86,7 @@ def paired_tests(study_dir: str | Path, results: pd.DataFrame, selection: str = 
             a = load_predictions(Path(study_dir, "runs", plain[run.seed]), selection, language, split)
             b = load_predictions(Path(study_dir, "runs", run.run_id), selection, language, split)
             pair = a.merge(b, on="id", suffixes=("_a", "_b"), validate="one_to_one")
-            test = stats.paired_difference(pair.correct_a, pair.correct_b)
+            test = per_run.paired_difference(pair.correct_a, pair.correct_b)
             rows.append({"run_id": run.run_id, "baseline_run_id": plain[run.seed], "variant": run.variant,
                          "intermediate_language": run.intermediate_language, "seed": run.seed,
                          "selection": selection, "language": language, "accuracy": pair.correct_b.mean(),

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dlfa.analysis import stats
+from dlfa.analysis import per_run, stats
 from dlfa.analysis import NONE, SOURCE, check_protocol, compare, protocol_rows
 
 DISTANCE_COLUMNS = ["kind", "metric", "n_targets", "pearson", "spearman", "ci_low", "ci_high", "p_value", "p_holm",
@@ -47,8 +47,8 @@ def distance_to_source(results: pd.DataFrame, distances: pd.DataFrame, selection
                    "every target has the same accuracy")
             out.append({**row, "note": f"not estimable: {why}"})
             continue
-        spearman = stats.correlation(d[ok], accuracy[ok], "spearman")
-        pearson = stats.correlation(d[ok], accuracy[ok], "pearson")
+        spearman = per_run.correlation(d[ok], accuracy[ok], "spearman")
+        pearson = per_run.correlation(d[ok], accuracy[ok], "pearson")
         out.append({**row, "pearson": pearson["statistic"], "spearman": spearman["statistic"],
                     "ci_low": spearman["ci_low"], "ci_high": spearman["ci_high"], "p_value": spearman["p_value"],
                     "note": f"{int(ok.sum())} targets: only a strong correlation can show"})

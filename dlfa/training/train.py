@@ -117,7 +117,7 @@ def intermediate_dev(trainer, study_dir: Path, run: Run) -> dict[str, Any]:
     if not (tokenized_path(study_dir, run.intermediate_task, run.intermediate_language, "validation")
             / "dlfa_key.json").is_file():
         return {}
-    from dlfa.analysis.stats import collapse
+    from dlfa.analysis.per_run import collapse
     dev = load_tokenized(study_dir, run.intermediate_task, run.intermediate_language, "validation")
     output = trainer.predict(dev, metric_key_prefix="dev")
     labels = np.asarray(output.label_ids)
@@ -263,7 +263,7 @@ def _stages(params: Params, run: Run, study_dir: Path, callbacks=()) -> dict[str
         with timed(seconds, "predictions"):
             save_selected_predictions(folder, study_dir, selected, languages, task=task)
         en_dev = load_predictions(folder, "en-dev", "en", "dev")
-        from dlfa.analysis.stats import collapse as collapsed
+        from dlfa.analysis.per_run import collapse as collapsed
         collapse = collapsed(en_dev.predicted, en_dev.label)  # did it learn anything?
         if collapse["collapsed"]:
             print(f"{run.run_id}: collapsed ({collapse['reason']}); the analysis leaves it out", flush=True)
