@@ -49,7 +49,7 @@ def prepare(params_file: Path, study_name: str, folder: Path) -> Path:
 
 def run(quick: bool = False, study: Path | None = None) -> dict[str, Any]:
     from dlfa.config.grid import Run
-    from dlfa.config.params import dump, validate
+    from dlfa.config.profiles import dump, validate
     from dlfa.training.train import train_run
     from dlfa.training.trainer import StudyTrainer
     raw_params = yaml.safe_load(PARAMS.read_text())

@@ -159,7 +159,7 @@ def measure(variant: int | None, mode: str, config_kwargs: dict, train_batches, 
 
 def paper_workload(params_path: Path = ROOT / "params" / "paper.yaml") -> dict[str, Any]:
     """Examples trained and evaluated by the paper profile's grid (the arithmetic behind the GPU hours)."""
-    from dlfa.config.params import load
+    from dlfa.config.profiles import load
     from dlfa.orchestration.plan import workload
     return workload(load(params_path))
 

@@ -34,7 +34,7 @@ from IPython.display import Image, display
 
 from dlfa.data.tokenization import tokenizer_fingerprint
 from dlfa.layout import StudyLayout
-from dlfa.config.params import load
+from dlfa.config.profiles import load
 from dlfa.stages import data as data_stage
 
 params = load(params_file)

@@ -35,7 +35,7 @@ import pandas as pd
 from IPython.display import Image, display
 
 from dlfa.layout import StudyLayout
-from dlfa.config.params import load
+from dlfa.config.profiles import load
 from dlfa.stages import typology as typology_stage
 
 params = load(params_file)

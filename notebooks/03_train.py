@@ -37,7 +37,7 @@ import pandas as pd
 from IPython.display import display
 
 from dlfa.io import save_figure
-from dlfa.config.params import load
+from dlfa.config.profiles import load
 from dlfa.paths import study_dir
 from dlfa.config.runs import existing_metrics, study_run
 from dlfa.training.train import launch_run, train_run

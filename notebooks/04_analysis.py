@@ -41,7 +41,7 @@ outputs_dir = None  # where study folders live (None: outputs/, or $DLFA_OUTPUTS
 from IPython.display import Image, display
 
 from dlfa.layout import StudyLayout
-from dlfa.config.params import load
+from dlfa.config.profiles import load
 from dlfa.analysis.results import interval_table
 from dlfa.stages import analysis as analysis_stage
 from dlfa.stages.analysis_figures import plain_similarity

@@ -55,5 +55,5 @@ STUDY_KEYS = {"study": "test", "model": "tiny", "data_source": "synthetic"}  # t
 
 def tiny_params(values=None, **changes):
     """A validated study of the tiny model on synthetic data: ``values`` and ``changes`` over the required keys."""
-    from dlfa.config.params import validate
+    from dlfa.config.profiles import validate
     return validate({**STUDY_KEYS, **(values or {}), **changes})

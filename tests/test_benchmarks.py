@@ -113,7 +113,7 @@ def test_the_end_to_end_runs_params_are_paper_yaml_with_one_dlfa_run_of_the_aske
 
     import yaml
     from benchmarks import gpu_run
-    from dlfa.config.params import validate
+    from dlfa.config.profiles import validate
     from dlfa.config.grid import grid
     raw = gpu_run.run_params(tmp_path / "model", tmp_path / "x-final", steps=400, precision="bf16")
     paper = yaml.safe_load((ROOT / "params" / "paper.yaml").read_text())

@@ -13,7 +13,8 @@ import yaml
 from dlfa.orchestration import executors
 from dlfa import lock
 from dlfa.config import runs
-from dlfa.config.params import ParamsError, validate
+from dlfa.config.params import ParamsError
+from dlfa.config.profiles import validate
 from dlfa.config.grid import grid
 from dlfa.paths import ROOT
 from dlfa.orchestration.pipeline import RunsFailed, prepare_study, run_study

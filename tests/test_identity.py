@@ -8,7 +8,7 @@ import pytest
 from conftest import tiny_params
 from dlfa.config.identity import SCHEMA, identity, migrate, same_run
 from dlfa.config.grid import grid
-from dlfa.config.params import load
+from dlfa.config.profiles import load
 from dlfa.paths import PARAMS
 from dlfa.config.runs import run_config
 

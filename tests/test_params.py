@@ -10,7 +10,8 @@ import yaml
 
 from conftest import STUDY_KEYS, tiny_params
 from dlfa.config.fusion import DLFAConfig
-from dlfa.config.params import PARAMS_KEYS, REQUIRED_KEYS, Params, ParamsError, defaults, dump, load, validate
+from dlfa.config.params import PARAMS_KEYS, REQUIRED_KEYS, Params, ParamsError, defaults
+from dlfa.config.profiles import dump, load, validate
 from dlfa.config.grid import Run, grid, study_corpora
 from dlfa.paths import PARAMS, ROOT
 
@@ -22,7 +23,7 @@ def test_shipped_params_files_are_valid_and_round_trip(path):
         pytest.skip(f"params/real.yaml reads ../shared/data/pawsx-mini and xnli-mini, absent at {shared}")
     p = load(path)
     assert isinstance(p, Params) and validate(yaml.safe_load(dump(p))) == p
-    assert set(p.to_dict()) == set(PARAMS_KEYS)
+    assert set(p.to_dict()) == set(PARAMS_KEYS) - ({"evals_per_epoch"} if p.eval_steps is not None else set())
 
 
 def test_the_study_keys_have_no_default_and_the_others_belong_to_no_profile():
@@ -33,7 +34,7 @@ def test_the_study_keys_have_no_default_and_the_others_belong_to_no_profile():
     assert (values["learning_rate"], values["effective_batch_size"], values["num_train_epochs"],
             values["max_length"], values["warmup_ratio"]) == (2e-5, 32, 5.0, 128, 0.0)
     assert values["learning_rate"] != smoke["learning_rate"] and values["max_length"] != smoke["max_length"]
-    assert values["evals_per_epoch"] != paper["evals_per_epoch"]
+    assert values["eval_steps"] is None and paper["eval_steps"] == 200 and "evals_per_epoch" not in paper
     with pytest.raises(dataclasses.FrozenInstanceError):
         load(PARAMS / "smoke.yaml").learning_rate = 1.0
 
@@ -300,3 +301,20 @@ def test_the_parameter_reference_is_generated_from_the_fields_and_current():
     assert all(f"| `{name}` |" in page for name in PARAMS_KEYS)
     assert "| `study` | required |" in page and "| `max_length` | `128` | tokens per pair |" in page
     assert (ROOT / reference.DOC).read_text() == page, "docs/parameters.md is stale: python -m dlfa.config.reference"
+
+
+def test_eval_steps_and_evals_per_epoch_are_one_choice():
+    with pytest.raises(ParamsError, match="'eval_steps' and 'evals_per_epoch' are one choice"):
+        tiny_params(eval_steps=50, evals_per_epoch=2)
+    assert tiny_params(eval_steps=50).evaluation_cadence(1000) == (50, 25)
+
+
+def test_a_params_file_is_read_once_while_it_is_unchanged(tmp_path):
+    import os
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({"study": "once", "model": "tiny", "data_source": "synthetic", "seeds": [1]}))
+    first = load(path)
+    assert load(path) is first  # the same object: not read again
+    path.write_text(yaml.safe_dump({"study": "once", "model": "tiny", "data_source": "synthetic", "seeds": [1, 2]}))
+    os.utime(path, ns=(1, 1))  # a new stamp even where the clock is coarse
+    assert load(path).seeds == (1, 2)

@@ -14,7 +14,7 @@ import yaml
 
 from dlfa.analysis import FUSION_COLUMNS, TYPOLOGY_COLUMNS
 from dlfa.orchestration.notebooks import STAGES, declared_parameters
-from dlfa.config.params import load
+from dlfa.config.profiles import load
 from dlfa.analysis.ranking import NDCG_COLUMNS
 from dlfa.paths import NOTEBOOKS, PARAMS, ROOT
 from dlfa.analysis.results import RESULT_COLUMNS

@@ -9,7 +9,7 @@ from conftest import tiny_params
 from transformers import BertConfig, BertModel
 
 from dlfa.orchestration import plan
-from dlfa.config.params import load
+from dlfa.config.profiles import load
 from dlfa.paths import PARAMS, ROOT
 
 

@@ -8,7 +8,8 @@ from conftest import tiny_params
 
 from dlfa.data import corpora as data, lexicon, synthetic
 from dlfa.training import pretrain, tiny
-from dlfa.config.params import ParamsError, validate
+from dlfa.config.params import ParamsError
+from dlfa.config.profiles import validate
 from dlfa.config.grid import grid
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlfa.config.params import load
+from dlfa.config.profiles import load
 from dlfa.paths import PARAMS, ROOT
 
 XNLI_MINI = ROOT.parent / "shared" / "data" / "xnli-mini"

@@ -15,7 +15,7 @@ from conftest import tiny_params
 from dlfa import lock
 from dlfa.orchestration.cli import EXIT_BAD_INPUT, EXIT_BUSY, main
 from dlfa.config.grid import Run
-from dlfa.config.params import validate
+from dlfa.config.profiles import validate
 from dlfa.paths import PARAMS, ROOT
 
 SMOKE = yaml.safe_load((PARAMS / "smoke.yaml").read_text())

@@ -89,7 +89,7 @@ def test_the_report_says_once_why_no_ranking_can_be_scored(tmp_path):
 
 
 def test_a_control_reports_what_it_plants_not_the_smoke_corpus(tmp_path):
-    from dlfa.config.params import load
+    from dlfa.config.profiles import load
     from dlfa.paths import ROOT
     from dlfa.orchestration.validation import CONTROLS
 

@@ -10,7 +10,7 @@ from dlfa.data.lexicon import ADJECTIVE_SYNONYMS, ADVERB_SYNONYMS, NOUN_SYNONYMS
 from dlfa.data.synthetic import (
     ADJECTIVES, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH, NOUNS, SYNONYMS, VERB_SYNONYMS, VERBS,
     LanguageProfile, nli_rows, pawsx_pairs, pawsx_rows)
-from dlfa.config.grid import PlantedSpec
+from dlfa.config.checks import PlantedSpec
 
 # Verb forms (both spellings) -> lemma; other synonym spellings -> their usual word.
 PAST = {**{past: lemma for lemma, (past, _) in VERBS.items()},

@@ -17,7 +17,7 @@ from conftest import tiny_params
 from dlfa.training import trainer as trainer_mod
 from dlfa.config.fusion import DLFAConfig
 from dlfa.training.model import DLFAForSequenceClassification
-from dlfa.config.grid import Run
+from dlfa.config.grid import Run, find_run
 from dlfa.paths import ROOT
 from dlfa.analysis.results import RESULT_COLUMNS, results_table
 from dlfa.config.runs import existing_metrics, last_checkpoint, run_config
@@ -88,11 +88,11 @@ def test_existing_metrics_requires_the_same_configuration(tmp_path):
 
 def test_a_run_is_looked_up_in_the_grid_by_its_id():
     params = tiny_params(fusion_layers=[None, 1], seeds=[1, 2], fusion=[{}, {"reduction": 8}])
-    assert params.run("d1-r8__xnli-hi__s2", ["hi"]) == Run(1, "xnli", "hi", 2, DLFAConfig(reduction=8))
-    assert params.run("d1-r8__xnli-hi__s2", ["hi"]).dlfa == DLFAConfig(fusion_layer=1, reduction=8)
-    assert params.run("baseline__none__s1", []).dlfa == DLFAConfig()
+    assert find_run(params, "d1-r8__xnli-hi__s2", ["hi"]) == Run(1, "xnli", "hi", 2, DLFAConfig(reduction=8))
+    assert find_run(params, "d1-r8__xnli-hi__s2", ["hi"]).dlfa == DLFAConfig(fusion_layer=1, reduction=8)
+    assert find_run(params, "baseline__none__s1", []).dlfa == DLFAConfig()
     with pytest.raises(ValueError, match="no run 'd6__xnli-de__s1' in its grid"):
-        params.run("d6__xnli-de__s1", ["hi"])
+        find_run(params, "d6__xnli-de__s1", ["hi"])
 
 
 def test_last_checkpoint_is_the_newest_complete_one(tmp_path):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from dlfa.orchestration import validation
-from dlfa.config.params import load
+from dlfa.config.profiles import load
 from dlfa.paths import ROOT
 
 

@@ -19,6 +19,10 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from dlfa.analysis import simulate, stats
+from dlfa.typology.distances import distance_matrix
+from dlfa.io import save_figure, write_text
+from dlfa.paths import resolve
+from dlfa.analysis.power import fusion_design_power, slope_power, typology_design
 
 # The noise every typology study has (accuracy units): a run's seed effect on all its targets and on
 # each, and each (L, T) cell's own effect, unrelated to distance.
@@ -150,7 +154,6 @@ def grids() -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """The real syntactic distance matrices the docs simulate (intermediate x targets, and between
     the intermediate languages): the paper profile's chosen XNLI languages, and the smoke profile's
     six candidates."""
-    from dlfa.typology.distances import distance_matrix
     return {name: (distance_matrix("syntactic", languages, columns=TARGETS),
                    distance_matrix("syntactic", languages, columns=languages))
             for name, languages in (("paper (7 x 6)", PAPER_LANGUAGES), ("smoke candidates (6 x 6)", SMOKE_CANDIDATES))}
@@ -165,9 +168,6 @@ def write_docs(doc: str = "docs/statistics.md", figure: str = "docs/figures/stat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dlfa.io import save_figure, write_text
-    from dlfa.paths import resolve
-    from dlfa.analysis.power import fusion_design_power, slope_power, typology_design
 
     lines = [MARKERS[0], "", f"Regenerate: `make statistics` (`python -m dlfa.analysis.calibration`, about 6 minutes on 2 CPU "
              f"cores); {n_sims:,} studies simulated example by example per row unless stated, seeds of the simulation "

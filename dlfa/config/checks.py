@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from dlfa.checkpoints import PACKAGE_PREFIX, local_model
 from dlfa.config.fusion import DLFAConfig
@@ -24,6 +24,19 @@ TYPOLOGY_SOURCES = ("lang2vec", "urielplus")
 STRATEGIES = ("extremes", "quantiles", "all")
 TRAIN_ORDERS = ("random", "length")
 PRECISIONS = ("fp32", "bf16")
+
+
+class PlantedSpec(NamedTuple):
+    """``planted_sharing`` as the synthetic corpus reads it: the distance (kind, metric) the sharing
+    follows and the ``PlantedSharing`` values (hashable: corpora are cached by it)."""
+
+    kind: str
+    metric: str
+    rate: float
+    permuted: bool
+    seed: int
+    english_share: float | None
+    crosslingual_share: float
 
 
 class ParamsError(ValueError):

@@ -4,28 +4,12 @@ from it and looked up in the grid, never parsed back) and the corpora they read 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
 
+from dlfa.config.checks import ParamsError, PlantedSpec
 from dlfa.config.fusion import DLFAConfig
+from dlfa.config.params import Params
 from dlfa.config.tasks import INTERMEDIATE, Task
 from dlfa.paths import resolve
-
-if TYPE_CHECKING:  # annotations only: Params builds its runs from this module
-    from dlfa.config.params import Params
-
-
-class PlantedSpec(NamedTuple):
-    """``planted_sharing`` as the synthetic corpus reads it: the distance (kind, metric) the sharing
-    follows and the ``PlantedSharing`` values (hashable: corpora are cached by it)."""
-
-    kind: str
-    metric: str
-    rate: float
-    permuted: bool
-    seed: int
-    english_share: float | None
-    crosslingual_share: float
-
 
 @dataclass(frozen=True)
 class Run:
@@ -69,6 +53,16 @@ def grid(params: Params, intermediate_languages: list[str]) -> list[Run]:
                 for options in (params.fusion if layer is not None else (DLFAConfig(),)):
                     runs.append(Run(layer, task if lang else None, lang, seed, options))
     return runs
+
+
+def find_run(params: Params, run_id: str, intermediate_languages: list[str]) -> Run:
+    """The run of the study's grid called ``run_id``; ParamsError if the grid has none."""
+    for run in grid(params, intermediate_languages):
+        if run.run_id == run_id:
+            return run
+    raise ParamsError(f"study '{params.study}'", [
+        f"no run {run_id!r} in its grid (fusion_layers {list(params.fusion_layers)}, seeds {list(params.seeds)}, "
+        f"intermediate languages {list(intermediate_languages) or 'none'}); e.g. {grid(params, [])[0].run_id}"])
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import MISSING, asdict, field, fields, dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import yaml
@@ -22,11 +21,9 @@ from dlfa.checkpoints import local_model
 from dlfa.config import checks
 from dlfa.config.checks import (
     INTERMEDIATE_TASKS, KNOWN_SHAPES, PRECISIONS, STRATEGIES, TINY_MODEL, TRAIN_ORDERS, TYPOLOGY_KINDS,
-    TYPOLOGY_SOURCES, URIELPLUS_ONLY_KINDS, NoisePriors, ParamsError, PlantedSharing, TinyModel)
+    TYPOLOGY_SOURCES, URIELPLUS_ONLY_KINDS, NoisePriors, ParamsError, PlantedSharing, PlantedSpec, TinyModel)
 from dlfa.config.fusion import DLFAConfig
-from dlfa.config.grid import PlantedSpec, Run, grid, local_file_problems
 from dlfa.config.tasks import INTERMEDIATE, TARGET, Task, target_task
-from dlfa.paths import resolve
 
 
 def key(default: Any = MISSING, check: Callable | None = None, doc: str = "") -> Any:
@@ -81,7 +78,7 @@ class Params:
     warmup_ratio: float = key(0.0, checks.number(0, 1, low_open=False), "share of steps warming up")
     weight_decay: float = key(0.0, checks.number(0, low_open=False), "AdamW weight decay")
     adam_beta2: float = key(0.999, checks.number(0, 1), "AdamW beta2")
-    evals_per_epoch: int = key(1, checks.integer(1), "evaluations of every dev set per epoch")
+    evals_per_epoch: int = key(1, checks.integer(1), "evaluations of every dev set per epoch (or eval_steps)")
     eval_steps: int | None = key(None, checks.integer(1, optional=True),
                                  "evaluate every N optimizer steps instead (XTREME: --save_steps 200)")
     train_order: str = key("random", checks.one_of(*TRAIN_ORDERS),
@@ -158,16 +155,9 @@ class Params:
         values["planted_sharing"] = None if self.planted_sharing is None else asdict(self.planted_sharing)
         values["noise_priors"] = asdict(self.noise_priors)
         values["fusion"] = [f.options for f in self.fusion]
+        if self.eval_steps is not None:  # one choice: the cadence that is used
+            del values["evals_per_epoch"]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
-
-    def run(self, run_id: str, intermediate_languages: list[str]) -> "Run":
-        """The run of this study's grid called ``run_id``; ParamsError if the grid has none."""
-        for run in grid(self, intermediate_languages):
-            if run.run_id == run_id:
-                return run
-        raise ParamsError(f"study '{self.study}'", [
-            f"no run {run_id!r} in its grid (fusion_layers {list(self.fusion_layers)}, seeds {list(self.seeds)}, "
-            f"intermediate languages {list(intermediate_languages) or 'none'}); e.g. {grid(self, [])[0].run_id}"])
 
 
 PARAMS_KEYS = tuple(f.name for f in fields(Params))
@@ -249,8 +239,9 @@ def _cross_checks(p: dict[str, Any]) -> list[str]:
     return found
 
 
-def validate(raw: Any, source: str = "params") -> Params:
-    """The study's ``Params``, or ParamsError naming every problem."""
+def checked_params(raw: Any, source: str = "params") -> Params:
+    """The study's ``Params`` from a mapping of keys, or ParamsError naming every problem of its keys and
+    values (``dlfa.config.profiles.validate`` checks the files they name too)."""
     if not isinstance(raw, dict):
         raise ParamsError(source, [f"the file must hold a YAML mapping of keys to values; got {type(raw).__name__}"])
     problems: list[str] = []
@@ -260,6 +251,9 @@ def validate(raw: Any, source: str = "params") -> Params:
         problems.append(f"unknown key '{name}'{hint}; allowed keys: {sorted(PARAMS_KEYS)}")
     problems += [f"'{name}' is required: {Params.__dataclass_fields__[name].metadata['doc']}"
                  for name in REQUIRED_KEYS if name not in raw]
+    if "eval_steps" in raw and "evals_per_epoch" in raw and raw["eval_steps"] is not None:
+        problems.append("'eval_steps' and 'evals_per_epoch' are one choice (evaluate every N steps, or N times an "
+                        "epoch): set one of them")
     p = {**defaults(), **{k: v for k, v in raw.items() if k in PARAMS_KEYS}}
     # defaults that follow another key: the target task gives the targets and the intermediate
     # task (XNLI's from PAWS-X translate-train), the intermediate task its candidate languages
@@ -286,8 +280,6 @@ def validate(raw: Any, source: str = "params") -> Params:
         raise ParamsError(source, problems)
     p["tiny_model"] = {**asdict(TinyModel()), **p["tiny_model"]}
     problems += _cross_checks(p)
-    if not problems:  # the files are checked once the keys naming them are known to be sound
-        problems += local_file_problems(_draft(p))
     if problems:
         raise ParamsError(source, problems)
     fusion = p["fusion"] if isinstance(p["fusion"], list) else [p["fusion"]]
@@ -296,39 +288,3 @@ def validate(raw: Any, source: str = "params") -> Params:
               "planted_sharing": None if p["planted_sharing"] is None else PlantedSharing(**p["planted_sharing"])}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return Params(**values)
-
-
-BASE_KEY = "base"  # a profile may state only what differs from another: base: paper.yaml
-
-
-def read_profile(path: str | Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A params file's keys, over those of the file its ``base`` names (relative to it, and so on),
-    without ``base``; ParamsError names the file and what is wrong."""
-    path = resolve(path)
-    if not path.is_file():
-        named = f" (the '{BASE_KEY}' of {seen[-1].name})" if seen else ""
-        raise ParamsError(str(path), [f"no such file{named}; the shipped ones are in params/ (e.g. params/smoke.yaml)"])
-    if path in seen:
-        raise ParamsError(str(path), [f"'{BASE_KEY}' goes round in a circle: "
-                                      + " -> ".join(p.name for p in (*seen, path))])
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ParamsError(str(path), [f"not valid YAML: {err}"]) from None
-    if not isinstance(raw, dict) or BASE_KEY not in raw:
-        return raw
-    base = raw.pop(BASE_KEY)
-    if not isinstance(base, str):
-        raise ParamsError(str(path), [f"'{BASE_KEY}' must name another params file; got {base!r}"])
-    return {**read_profile(path.parent / base, (*seen, path)), **raw}
-
-
-def load(path: str | Path) -> Params:
-    """Read and validate a params file (over its ``base``, if it names one); ParamsError names the
-    file and every problem."""
-    return validate(read_profile(path), str(resolve(path)))
-
-
-def dump(params: Params) -> str:
-    """The params as a params file (what ``load`` reads back equal)."""
-    return yaml.safe_dump(params.to_dict(), sort_keys=False)

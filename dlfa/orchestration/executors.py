@@ -19,7 +19,8 @@ from typing import Callable
 
 from dlfa.lock import Busy, run_lock
 from dlfa.orchestration.notebooks import NotebookFailed, ReusedKernel, execute, parameters
-from dlfa.config.params import Params, load
+from dlfa.config.params import Params
+from dlfa.config.profiles import load
 from dlfa.paths import ROOT, study_dir
 from dlfa.config.runs import existing_metrics, record_notebook_failure, run_dir, study_grid, study_run
 

@@ -22,6 +22,9 @@ from dlfa.analysis.results import PUBLISHED
 from dlfa.checkpoints import local_model
 from dlfa.paths import ROOT, resolve
 from dlfa.config.tasks import by_name
+from dlfa.data.corpora import SYNTHETIC_SIZES
+from dlfa.analysis import power
+from dlfa.typology.distances import distance_matrix
 
 GPU_RESULTS = ROOT / "benchmarks" / "results-gpu.json"
 # Full split sizes where a params file leaves a size unset (the hub's and the x-final release's).
@@ -51,7 +54,6 @@ def corpus_size(task: str, source: str, language: str, split: str, size: int | N
     if size:
         return size
     if source == "synthetic":
-        from dlfa.data.corpora import SYNTHETIC_SIZES
         return SYNTHETIC_SIZES[split]
     if source != "hub":
         for name in by_name(task).local_files(language, split) + (["en/train.tsv"] if (task, split) == ("pawsx", "train") else []):
@@ -246,7 +248,6 @@ def _seeds_text(seeds: int | None) -> str:
 def power_section(params: Params, languages: list[str], alpha: float = 0.05) -> list[str]:
     """What the grid can detect, before anything runs, from the params' ``noise_priors``: each
     question's primary test at stated effects, and the seeds each needs for 80% power."""
-    from dlfa.analysis import power
     priors, seeds = params.noise_priors, len(params.seeds)
     lines = [f"power, before any run, with {seeds} seed{'s' if seeds != 1 else ''} and the noise_priors (points: "
              f"seed SD {100 * priors.seed_sd:.1f} per run, a DLFA gain's test part shared by its seeds "
@@ -276,7 +277,6 @@ def power_section(params: Params, languages: list[str], alpha: float = 0.05) -> 
     if not languages:
         lines.append("  question 1 (typology): not estimable with this grid: it has no intermediate task")
         return lines
-    from dlfa.typology.distances import distance_matrix
     distance = distance_matrix(params.typology_kind, languages, metric=params.distance_metric,
                                columns=list(params.targets), source=params.typology_source)
     design = power.typology_design(distance)

@@ -22,10 +22,12 @@ from pathlib import Path
 import pandas as pd
 
 from dlfa.layout import StudyLayout
-from dlfa.config.params import Params, load
+from dlfa.config.params import Params
+from dlfa.config.profiles import load
 from dlfa.orchestration.plan import intermediate_languages, power_section
 from dlfa.paths import resolve, study_dir
 from dlfa.config.runs import study_runs
+from dlfa.io import save_figure, write_text
 
 FIGURES = ["accuracy_by_language.png", "typology_gain.png", "fusion_effect.png"]
 
@@ -39,7 +41,7 @@ def majority_shares(stats: pd.DataFrame) -> pd.Series:
 
 def alignment(params: Params, out: Path) -> pd.DataFrame:
     """``similarity.layer_alignment`` of the pretrained encoder on the study's cached dev rows."""
-    import torch
+    import torch  # torch and transformers: only where the alignment is measured again
     from transformers import DataCollatorWithPadding
 
     from dlfa.data.tokenization import load_tokenizer, tokenized_path
@@ -246,7 +248,6 @@ def write(params_file: str = "params/real.yaml", outputs: str | None = None, doc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dlfa.io import save_figure, write_text
     params = load(params_file)
     out = study_dir(params.study, outputs)
     if not (StudyLayout(out).summary_json).is_file():

@@ -22,6 +22,8 @@ import math
 import random
 from pathlib import Path
 from typing import Any, Iterable
+from dlfa.data import synthetic
+from dlfa.io import write_json
 
 MASK_SHARE = 0.15
 BATCH = 64
@@ -31,7 +33,6 @@ WARMUP_SHARE = 0.05
 
 def pretraining_text(profiles: Iterable, sentences: int, seed: int = 0) -> list[str]:
     """``sentences`` sentences in each language (``synthetic.LanguageProfile``), usual spellings only."""
-    from dlfa.data import synthetic
     if sentences < 1:
         raise ValueError(f"sentences must be >= 1; got {sentences!r}")
     text = []
@@ -53,7 +54,6 @@ def pretrain(model_dir: str | Path, tokenizer, texts: list[str], epochs: int, se
     from transformers import (BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling,
                               get_linear_schedule_with_warmup)
 
-    from dlfa.io import write_json
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs!r}")
     model_dir = Path(model_dir)

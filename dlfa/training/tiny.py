@@ -11,6 +11,7 @@ from typing import Iterable
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import BertConfig, BertTokenizerFast
+from dlfa.training.pretrain import pretrain
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -71,7 +72,6 @@ def prepare(model_dir: str | Path, texts: Iterable[str], tiny: dict, max_length:
     tokenizer.save_pretrained(str(tmp))
     config.save_pretrained(str(tmp))
     if tiny.get("mlm_epochs"):
-        from dlfa.training.pretrain import pretrain
         if not pretraining_text:
             raise ValueError("tiny_model.mlm_epochs is set but no pretraining text was given")
         pretrain(tmp, tokenizer, pretraining_text, tiny["mlm_epochs"], seed, max_length)

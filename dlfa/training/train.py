@@ -32,7 +32,8 @@ from dlfa.config.fusion import DLFAConfig
 from dlfa.io import atomic_path, write_json
 from dlfa.layout import RunLayout, StudyLayout
 from dlfa.training.model import DLFAForSequenceClassification
-from dlfa.config.params import TINY_MODEL, Params, dump
+from dlfa.config.params import TINY_MODEL, Params
+from dlfa.config.profiles import dump
 from dlfa.config.grid import Run
 from dlfa.config.runs import (
     is_main_process, job_info, last_checkpoint, load_predictions, remove_checkpoints, run_config, run_dir,
@@ -117,7 +118,7 @@ def intermediate_dev(trainer, study_dir: Path, run: Run) -> dict[str, Any]:
     if not (tokenized_path(study_dir, run.intermediate_task, run.intermediate_language, "validation")
             / "dlfa_key.json").is_file():
         return {}
-    from dlfa.analysis.per_run import collapse
+    from dlfa.analysis.per_run import collapse  # here: scipy costs every run's kernel a second
     dev = load_tokenized(study_dir, run.intermediate_task, run.intermediate_language, "validation")
     output = trainer.predict(dev, metric_key_prefix="dev")
     labels = np.asarray(output.label_ids)
