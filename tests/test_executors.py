@@ -1,4 +1,4 @@
-"""Executors: a study's grid trained by cooperating workers, on (faked) GPUs, or as a submitit job array."""
+"""Executors: a study's grid trained by cooperating workers and on (faked) GPUs; on Slurm: test_slurm.py."""
 
 import json
 import re
@@ -48,22 +48,6 @@ def test_a_run_held_by_another_worker_is_left_to_it(tmp_path):
     params.write_text(yaml.safe_dump(GRID_STUDY))
     with lock.hold(tmp_path / "grid" / "runs" / "d1__none__s2" / ".lock", "run"):  # another open file: busy
         assert executors.run_one(params, "d1__none__s2", tmp_path) == "busy"
-
-
-def test_slurm_jobs_ask_for_the_resources_given(tmp_path, monkeypatch):
-    """The sbatch script submitit would submit, with a stand-in ``srun`` (no cluster here)."""
-    (tmp_path / "bin").mkdir()
-    (tmp_path / "bin" / "srun").write_text("#!/bin/sh\nexit 0\n")
-    (tmp_path / "bin" / "srun").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{__import__('os').environ['PATH']}")
-    options = executors.SlurmOptions(partition="gpu", account="my-lab", time_min=240, mem_gb=48, cpus=6)
-    executor = executors.slurm_executor(tmp_path / "paper", 2, options)
-    assert executor.cluster == "slurm"
-    script = executor._executor._make_submission_file_text("python -m dlfa", "uid")  # submitit's own text
-    for line in ("--partition=gpu", "--account=my-lab", "--time=240", "--mem=48GB", "--cpus-per-task=6",
-                 "--gpus-per-node=2", "--job-name=dlfa-paper", f"--output={tmp_path / 'paper' / 'slurm'}"):
-        assert f"#SBATCH {line}" in script, line
-    assert "#SBATCH --signal=USR2@" in script  # pre-emption / timeout: submitit requeues the run
 
 
 def test_the_job_of_a_run_is_read_from_submitit_or_slurm(monkeypatch):
@@ -136,27 +120,6 @@ def test_the_gpus_executor_runs_one_worker_per_device(prepared, tmp_path, monkey
     trained = [set(re.search(r"^trained: (.*)$", log, re.M).group(1).split()) for log in logs]
     assert trained[0].isdisjoint(trained[1]) and trained[0] | trained[1] == RUN_IDS
     _assert_every_run_complete_with_its_notebook_and_log(study)
-
-
-@pytest.mark.slow
-def test_the_slurm_executor_submits_a_job_array_through_submitit(prepared, tmp_path):
-    """submitit's local executor stands in for Slurm: one job per run, the job id kept in its metrics."""
-    study = _copy(prepared, tmp_path)
-    (study / "runs").mkdir(exist_ok=True)
-    result = subprocess.run([sys.executable, "-m", "dlfa", "run", str(study / "params.yaml"), "--outputs",
-                             str(tmp_path), "--executor", "slurm", "--cluster", "local", "--time", "30"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert re.search(r"submitted 4 job\(s\) \(local\)", result.stdout)
-    jobs = set()
-    for run_id in RUN_IDS:
-        job = json.loads((study / "runs" / run_id / "metrics.json").read_text())["job"]
-        assert job["executor"] == "local" and job["job_id"], job
-        jobs.add(job["job_id"])
-    assert len(jobs) == 4  # one job per run
-    assert any((study / "slurm").rglob("*_log.out"))
-    _assert_every_run_complete_with_its_notebook_and_log(study)
-    assert (study / "report" / "index.html").is_file()
 
 
 def test_unknown_executor_is_refused(tmp_path):

@@ -203,7 +203,7 @@ KILLER = '''
 import os, signal, sys
 from pathlib import Path
 from transformers import TrainerCallback
-from dlfa.config import params
+from dlfa.config.profiles import load
 from dlfa.config.runs import study_run
 from dlfa.training.train import train_run
 
@@ -214,7 +214,7 @@ class KillAfterSave(TrainerCallback):  # SIGKILL right after the checkpoint at s
         if state.global_step >= self.step and args.output_dir.endswith(self.stage):
             os.kill(os.getpid(), signal.SIGKILL)
 
-p, out = params.load(sys.argv[1]), Path(sys.argv[2])
+p, out = load(sys.argv[1]), Path(sys.argv[2])
 run = study_run(out, p, sys.argv[3])
 step, stage = int(sys.argv[4]), sys.argv[5]
 train_run(p, run, out, callbacks=[KillAfterSave(step, stage)] if step else [])

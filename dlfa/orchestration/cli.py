@@ -60,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     slurm.add_argument("--cpus", type=int, default=defaults.cpus, help=f"CPUs per run (default {defaults.cpus})")
     slurm.add_argument("--max-parallel", type=int, default=defaults.max_parallel,
                        help=f"runs of the array running at once (default {defaults.max_parallel})")
-    slurm.add_argument("--cluster", choices=["slurm", "local", "debug"], default=None, help=argparse.SUPPRESS)
     prep = sub.add_parser("prepare", help="the data and typology stages only, so that workers can train the grid")
     prep.add_argument("params")
     prep.add_argument("--outputs")
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             options = SlurmOptions(partition=args.partition, time_min=args.time, mem_gb=args.mem, cpus=args.cpus,
-                                   account=args.account, max_parallel=args.max_parallel, cluster=args.cluster)
+                                   account=args.account, max_parallel=args.max_parallel)
             run_study(args.params, args.outputs, executor=args.executor, slurm=options)
         elif args.command == "prepare":
             print(f"prepared: {prepare_study(args.params, args.outputs)}")

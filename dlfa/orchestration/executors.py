@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from dlfa.paths import ROOT, study_dir
 from dlfa.config.runs import existing_metrics, record_notebook_failure, run_dir, study_grid, study_run
 
 EXECUTORS = ("local", "gpus", "slurm")
+NO_SLURM = ("Slurm's sbatch is not on PATH: run on a cluster's login node, or start a one-node cluster here with "
+            "`make cluster` (as root) and export the SLURM_CONF it prints")
 
 
 @dataclass
@@ -38,7 +42,8 @@ class SlurmOptions:
     cpus: int = 8
     account: str | None = None
     max_parallel: int = 64  # runs of the array running at once
-    cluster: str | None = None  # submitit's: None detects Slurm; "local" runs jobs as processes here (tests)
+    signal_delay_s: int = 90  # the job is told this long before its time limit, and requeued (submitit)
+    max_num_timeout: int = 3  # times a job may reach its time limit and be requeued
 
 
 def _study(params_path: str | Path, outputs: str | Path | None) -> tuple[Params, Path]:
@@ -158,7 +163,12 @@ class SlurmRun:
         self.params_path, self.outputs = params_path, outputs
 
     def __call__(self, run_id: str) -> str:
-        return run_one(self.params_path, run_id, self.outputs)
+        # Slurm signals every process of a job: SIGTERM when it stops or requeues it, SIGUSR2 before its
+        # time limit. Only this process answers them (submitit requeues the job); the notebook's kernel
+        # ignores them and trains on until the job ends, so a stopped job reports no result, never a
+        # failure, and its requeued successor resumes the run from its last checkpoint.
+        with ReusedKernel(ignored_signals=(signal.SIGTERM, signal.SIGUSR2)) as kernel:
+            return run_one(self.params_path, run_id, self.outputs, kernel)
 
     def checkpoint(self, run_id: str):  # submitit calls this on pre-emption / timeout
         import submitit
@@ -168,12 +178,15 @@ class SlurmRun:
 def slurm_executor(out: Path, gpus_per_run: int, options: SlurmOptions):
     """A submitit executor whose jobs train one run each, with logs under ``<study>/slurm/<job id>/``."""
     import submitit
-    executor = submitit.AutoExecutor(folder=str(out / "slurm" / "%j"), cluster=options.cluster)
+    if shutil.which("sbatch") is None:
+        raise RuntimeError(NO_SLURM)
+    executor = submitit.AutoExecutor(folder=str(out / "slurm" / "%j"), cluster="slurm",
+                                     slurm_max_num_timeout=options.max_num_timeout)
     executor.update_parameters(name=f"dlfa-{out.name}", timeout_min=options.time_min, mem_gb=options.mem_gb,
-                               cpus_per_task=options.cpus, tasks_per_node=1, nodes=1,
-                               gpus_per_node=0 if executor.cluster == "local" else gpus_per_run,
+                               cpus_per_task=options.cpus, tasks_per_node=1, nodes=1, gpus_per_node=gpus_per_run,
                                slurm_partition=options.partition, slurm_account=options.account,
-                               slurm_array_parallelism=options.max_parallel)
+                               slurm_array_parallelism=options.max_parallel,
+                               slurm_signal_delay_s=options.signal_delay_s)
     return executor
 
 
@@ -183,7 +196,7 @@ def run_on_slurm(params_path: Path, outputs: str | Path | None, run_ids: list[st
     _, out = _study(params_path, outputs)
     executor = slurm_executor(out, gpus_per_run, options)
     jobs = executor.map_array(SlurmRun(str(params_path), str(out.parent)), run_ids)
-    log(f"    submitted {len(jobs)} job(s) ({executor.cluster}): {', '.join(j.job_id for j in jobs)}; "
+    log(f"    submitted {len(jobs)} job(s): {', '.join(j.job_id for j in jobs)}; "
         f"logs in {out / 'slurm'}", flush=True)
     outcome = {}
     for run_id, job in zip(run_ids, jobs):

@@ -135,7 +135,8 @@ class Cluster:
     def node_state(self) -> str:
         r = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], env=self.environ(),
                            capture_output=True, text=True, timeout=20)
-        return r.stdout.strip() if r.returncode == 0 else ""
+        return ",".join(sorted(set(r.stdout.split()))) if r.returncode == 0 else ""  # a line per partition
+
     def _daemon_env(self) -> Dict[str, str]:
         env = self.environ()
         env["DLFA_LOCAL_SLURM"] = str(self.base_dir)
@@ -246,6 +247,10 @@ def start(base_dir, cpus: Optional[int] = None, mem_mb: Optional[int] = None,
     t_start = time.monotonic()
     base = Path(base_dir).resolve()
     base.mkdir(parents=True, exist_ok=True)
+    closed = [str(d) for d in base.parents if not os.stat(d).st_mode & 0o001]
+    if closed:  # munged refuses a socket below a folder others cannot enter
+        raise ClusterStartError(f"{base} lies in {closed[0]}, which others cannot enter (munged needs them to): "
+                                "start the cluster in a folder such as one made by tempfile.mkdtemp() in /tmp")
     # leftovers of an earlier cluster in the same dir (its owner died without stop())
     t0 = time.monotonic()
     stale = _cluster_pids(base)

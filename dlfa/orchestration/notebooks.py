@@ -13,6 +13,7 @@ import contextlib
 import functools
 import os
 import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,10 @@ class ReusedKernel:
     parent), so a killed study leaves no kernel behind.
     """
 
-    def __init__(self):
+    def __init__(self, ignored_signals: tuple[int, ...] = ()):
         self.manager = None
         self.used = False
+        self.ignored_signals = ignored_signals  # the kernel ignores these (it inherits SIG_IGN)
 
     def __enter__(self) -> "ReusedKernel":
         return self
@@ -102,7 +104,12 @@ class ReusedKernel:
 
             self.manager = _Manager(kernel_name="python3")
             self.manager.opened = []
-            self.manager.start_kernel(extra_arguments=KERNEL_ARGUMENTS, cwd=str(NOTEBOOKS))
+            handlers = {s: signal.signal(s, signal.SIG_IGN) for s in self.ignored_signals}
+            try:
+                self.manager.start_kernel(extra_arguments=KERNEL_ARGUMENTS, cwd=str(NOTEBOOKS))
+            finally:
+                for number, handler in handlers.items():
+                    signal.signal(number, handler)
         self.used = True
         return self.manager
 
