@@ -57,7 +57,7 @@ study: $(STAMP)  ## the offline smoke study (or PARAMS=...), then where its repo
 
 real: $(STAMP)  ## the study on a real multilingual encoder and real rows (about 80 min on 2 cores) -> docs/findings.md
 	@start=$$(date +%s); $(ENV_DIR)/bin/dlfa run params/real.yaml && \
-	$(PY) -m dlfa.report.findings params/real.yaml --minutes $$(( ($$(date +%s) - start) / 60 ))
+	$(PY) -m dlfa.orchestration.findings params/real.yaml --minutes $$(( ($$(date +%s) - start) / 60 ))
 
 bench: $(STAMP)  ## benchmarks -> benchmarks/results.json (QUICK=1: results-quick.json) and docs/benchmarks.md
 	$(PY) -m benchmarks $(if $(filter 1 yes true,$(QUICK)),--quick,) $(if $(ONLY),--only $(ONLY),)

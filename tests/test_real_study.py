@@ -54,7 +54,7 @@ def test_the_real_profile_runs_end_to_end_on_the_real_encoder_and_real_rows(tmp_
     assert "intermediate dev accuracy" in report and "layer 6 gain, zero-shot, no intermediate task" in report
     assert "<b>Not mBERT.</b> The encoder is multilingual-e5-small" in report
 
-    from dlfa.report import findings
+    from dlfa.orchestration import findings
     page = findings.write(str(params_file), outputs=str(tmp_path / "out"), doc=str(tmp_path / "docs" / "findings.md"))
     text = page.read_text()
     assert "**The encoder is not mBERT.**" in text and "64 English training pairs" in text

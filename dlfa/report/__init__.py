@@ -1,2 +1,1 @@
-"""What a reader sees: the study's HTML report (``page``, with its tables in ``sections``) and the
-real study's findings page (``findings``)."""
+"""What a reader sees of a study: its HTML report (``page``, with its tables in ``sections``)."""
