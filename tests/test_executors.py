@@ -125,3 +125,39 @@ def test_the_gpus_executor_runs_one_worker_per_device(prepared, tmp_path, monkey
 def test_unknown_executor_is_refused(tmp_path):
     with pytest.raises(ParamsError, match=r"unknown executor 'cloud'; choose from \['local', 'gpus', 'slurm'\]"):
         run_study(tmp_path / "nope.yaml", tmp_path, executor="cloud")
+
+
+def test_a_failed_jobs_error_is_told_in_one_line():
+    from submitit.core.utils import FailedJobError, UncompletedJobError
+    trace = ("Job (task=0) failed during processing with trace:\n----------------------\nTraceback (most recent call "
+             "last):\n  File \"x.py\", line 1\nnbclient.exceptions.DeadKernelError: Kernel died\n"
+             "----------------------\nYou can check full logs with 'job.stderr(0)' and 'job.stdout(0)'or at paths:\n"
+             "  - /tmp/s/1/1_0_log.err\n  - /tmp/s/1/1_0_log.out")
+    assert executors.job_error(FailedJobError(trace)) == "nbclient.exceptions.DeadKernelError: Kernel died"
+    cancelled = ("Job 8_0 (task: 0) with path /tmp/s/8_0/8_0_0_result.pkl\nhas not produced any output "
+                 "(state: CANCELLED by 0)\nNo output/error stream produced ! Check: /tmp/s/8_0/8_0_0_log.out")
+    assert executors.job_error(UncompletedJobError(cancelled)) == "has not produced any output (state: CANCELLED by 0)"
+    assert executors.job_error(RuntimeError()) == "RuntimeError"
+
+
+class _Job:
+    """What wait_for_job reads of a submitit job: done() after ``polls`` checks, its state, its result."""
+
+    def __init__(self, state, polls):
+        self.job_id, self.state, self.polls = "5_1", state, polls
+
+    def done(self):
+        self.polls -= 1
+        return self.polls < 0
+
+    def result(self):
+        return "done"
+
+
+def test_a_job_slurm_has_no_record_of_is_not_waited_for_forever(monkeypatch):
+    monkeypatch.setattr(executors, "queued", lambda job_id: False)
+    with pytest.raises(executors.JobVanished, match=r"Slurm has no record of job 5_1 \(cancelled before it started\?\)"):
+        executors.wait_for_job(_Job("UNKNOWN", polls=10 ** 6), poll_s=0.01, grace_s=0.05)
+    assert executors.wait_for_job(_Job("PENDING", polls=3), poll_s=0.01, grace_s=0.0) == "done"  # in accounting
+    monkeypatch.setattr(executors, "queued", lambda job_id: True)  # not yet in accounting, but in the queue
+    assert executors.wait_for_job(_Job("UNKNOWN", polls=20), poll_s=0.01, grace_s=0.05) == "done"

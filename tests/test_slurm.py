@@ -17,6 +17,7 @@ import time
 
 import pytest
 import yaml
+from submitit.core.utils import UncompletedJobError
 
 from dlfa.config.profiles import load
 from dlfa.config.runs import existing_metrics, last_checkpoint, study_run
@@ -37,8 +38,10 @@ LONG_RUN = {
     "evals_per_epoch": 8,
 }
 RUN_ID = "baseline__none__s1"
-# About a minute of training: longer than a job may run before its time limit's signal.
-LONGER_RUN = {**LONG_RUN, "study": "longer", "num_train_epochs": 6.0}
+# About a minute of training on 2 cores: longer than a one-minute job runs before its time limit's signal.
+LONGER_RUN = {**LONG_RUN, "study": "longer", "num_train_epochs": 12.0, "evals_per_epoch": 2,
+              "tiny_model": {"hidden_size": 128, "num_layers": 4, "num_heads": 4, "intermediate_size": 256,
+                             "vocab_size": 400}}
 TWO_RUNS = {**LONG_RUN, "study": "two", "train_size": 160, "num_train_epochs": 1.0, "evals_per_epoch": 1,
             "fusion_layers": [None, 1]}
 
@@ -132,8 +135,9 @@ def test_without_slurm_the_slurm_executor_is_refused_before_anything_runs(tmp_pa
 def test_the_smoke_study_on_slurm_gives_the_results_of_the_local_executor(slurm, tmp_path):
     smoke = ROOT / "params" / "smoke.yaml"
     assert main(["run", str(smoke), "--outputs", str(tmp_path / "local")]) == 0
+    # --cpus 2: the node's two CPUs, so one job at a time with the threads a local run uses
     assert main(["run", str(smoke), "--outputs", str(tmp_path / "slurm"), "--executor", "slurm",
-                 "--partition", "debug", "--cpus", "1", "--mem", "3", "--time", "30"]) == 0
+                 "--partition", "debug", "--cpus", "2", "--mem", "3", "--time", "30"]) == 0
     local, on_slurm = (tmp_path / where / "smoke" for where in ("local", "slurm"))
     assert (on_slurm / "results.csv").read_bytes() == (local / "results.csv").read_bytes()
     for folder in sorted((on_slurm / "runs").iterdir()):
@@ -179,19 +183,38 @@ def test_a_job_at_its_time_limit_is_requeued_and_finishes(slurm, tmp_path):
 def test_a_cancelled_job_leaves_its_run_unfinished_and_the_next_run_submits_only_it(slurm, tmp_path):
     path, out = prepared(tmp_path, TWO_RUNS)
     command = [sys.executable, "-m", "dlfa", "run", str(path), "--outputs", str(tmp_path), "--executor", "slurm",
-               "--partition", "debug", "--cpus", "1", "--mem", "3", "--time", "30"]
+               "--partition", "debug", "--cpus", "2", "--mem", "3", "--time", "30"]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
                              env=slurm.environ())
-    jobs = wait_for(lambda: sorted(slurm.run("squeue", "-h", "-r", "-o", "%i").split()), "the array's jobs")
-    slurm.run("scancel", jobs[0])
+    running = wait_for(lambda: slurm.run("squeue", "-h", "-r", "-t", "R", "-o", "%i").split(), "a running job")[0]
+    slurm.run("scancel", running)
     printed = first.communicate(timeout=600)[0]
     assert first.returncode == EXIT_FAILED, printed
     params = load(path)
     unfinished = [r for r in ("baseline__none__s1", "d1__none__s1")
                   if existing_metrics(out, params, study_run(out, params, r)) is None]
-    assert len(unfinished) == 1 and f"{unfinished[0]} (job {jobs[0]}): job {jobs[0]} failed" in printed, printed
+    assert len(unfinished) == 1 and f"{unfinished[0]} (job {running}): job {running} failed" in printed, printed
     assert "CANCELLED" in printed and f"1 of 2 runs have no metrics: {unfinished[0]}" in printed
     again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=slurm.environ(), timeout=600)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "2 runs, 1 done before, 1 to train" in again.stdout and "submitted 1 job(s)" in again.stdout
     assert (out / "report" / "index.html").is_file()
+
+
+def test_a_job_cancelled_before_it_started_is_not_waited_for_forever(slurm, tmp_path):
+    """An array task cancelled while pending is CANCELLED in accounting, or (when the array's first record
+    went to a task that started) not recorded at all: submitit alone would then wait on for ever."""
+    options = executors.SlurmOptions(partition="debug", cpus=2, mem_gb=1, time_min=5)  # one job at a time
+    jobs = executors.slurm_executor(tmp_path / "sleep", 0, options).map_array(time.sleep, [60, 60])
+    try:
+        wait_for(lambda: slurm.run("squeue", "-h", "-r", "-t", "R", "-o", "%i").split(), "a running job")
+        pending = next(job for job in jobs if slurm.run("squeue", "-h", "-j", job.job_id, "-o", "%T").strip() == "PENDING")
+        slurm.run("scancel", pending.job_id)
+        started = time.monotonic()
+        with pytest.raises((executors.JobVanished, UncompletedJobError)) as ended:
+            executors.wait_for_job(pending, poll_s=1, grace_s=5)
+        assert time.monotonic() - started < 60
+        assert re.search(rf"Slurm has no record of job {pending.job_id}|state: CANCELLED", str(ended.value))
+    finally:
+        for job in jobs:
+            job.cancel(check=False)

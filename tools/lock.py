@@ -5,8 +5,8 @@ it would install for ``torch==$TORCH_VERSION -e .[every extra]`` on this machine
 (``pip install --dry-run --report``), and writes
 
 - ``requirements/lock.txt``: ``name==version`` for every package but torch (chosen per machine: its
-  CPU or CUDA build, ``TORCH_VERSION``) and the project itself; ``make install`` passes it to pip
-  as constraints, so whatever extras it installs come at these versions;
+  CPU or CUDA build, ``TORCH_VERSION``), what only torch needs, and the project itself; ``make
+  install`` passes it to pip as constraints, so whatever extras it installs come at these versions;
 - ``environment.yml``: the same pins for a conda environment.
 
 The lock's first line is the digest of pyproject.toml's dependency lists it was resolved from; a
@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = ROOT / "pyproject.toml"
 LOCK = ROOT / "requirements" / "lock.txt"
 ENVIRONMENT = ROOT / "environment.yml"
-UNLOCKED = {"torch", "dlfa"}  # torch: per machine (TORCH_VERSION); dlfa: the project, installed editable
+# torch: per machine (TORCH_VERSION); dlfa: the project, installed editable; sympy and mpmath: only
+# torch needs them, and some torch releases pin sympy exactly (2.5.1: sympy==1.13.1)
+UNLOCKED = {"torch", "dlfa", "sympy", "mpmath"}
 CONDA_PYTHON = "3.11"
 
 

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -201,8 +202,44 @@ def run_on_slurm(params_path: Path, outputs: str | Path | None, run_ids: list[st
     outcome = {}
     for run_id, job in zip(run_ids, jobs):
         try:
-            outcome[run_id] = job.result()
+            outcome[run_id] = wait_for_job(job)
         except Exception as err:  # the job itself died (killed, out of memory, requeued too often)
-            outcome[run_id] = f"job {job.job_id} failed: {str(err).strip().splitlines()[-1] if str(err) else err}"
+            outcome[run_id] = f"job {job.job_id} failed: {job_error(err)}"
         log(f"    {run_id} (job {job.job_id}): {outcome[run_id]}", flush=True)
     return outcome
+
+
+def job_error(err: Exception) -> str:
+    """What a failed job's error says in one line: Slurm's state (``CANCELLED by 0``), or the last
+    line of the job's traceback, not the log paths submitit appends."""
+    lines = [line.strip() for line in str(err).split("You can check full logs")[0].splitlines()]
+    lines = [line for line in lines if line and not set(line) <= {"-"}]
+    state = next((line for line in lines if "(state:" in line), None)
+    return state or (lines[-1] if lines else type(err).__name__)
+
+
+class JobVanished(RuntimeError):
+    """Slurm keeps no record of a job that submitit still waits for."""
+
+
+def queued(job_id: str) -> bool:
+    """Whether Slurm's queue holds the job (pending, running, completing)."""
+    listed = subprocess.run(["squeue", "-h", "-r", "-j", job_id, "-o", "%i"], capture_output=True, text=True)
+    return listed.returncode == 0 and bool(listed.stdout.strip())
+
+
+def wait_for_job(job, poll_s: float = 5.0, grace_s: float = 60.0):
+    """A submitit job's result, waiting as ``job.result()`` does; but a job that neither the queue nor
+    accounting knows for ``grace_s`` (an array task cancelled while pending leaves no record, so
+    submitit would wait forever) raises JobVanished."""
+    unknown_since = None
+    while not job.done():
+        if job.state.upper().startswith("UNKNOWN") and not queued(job.job_id):
+            unknown_since = unknown_since or time.monotonic()
+            if time.monotonic() - unknown_since > grace_s:
+                raise JobVanished(f"Slurm has no record of job {job.job_id} (cancelled before it started?)")
+        else:
+            unknown_since = None
+        time.sleep(poll_s)
+    return job.result()
+
