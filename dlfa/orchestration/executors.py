@@ -32,6 +32,11 @@ NO_SLURM = ("Slurm's sbatch is not on PATH: run on a cluster's login node, or st
             "`make cluster` (as root) and export the SLURM_CONF it prints")
 
 
+def slurm_available() -> bool:
+    """Whether Slurm's sbatch is on PATH here."""
+    return shutil.which("sbatch") is not None
+
+
 @dataclass
 class SlurmOptions:
     """Resources of each run's job (``--partition``, ``--time``, ``--mem``, ``--account``, ``--cpus``);
@@ -179,7 +184,7 @@ class SlurmRun:
 def slurm_executor(out: Path, gpus_per_run: int, options: SlurmOptions):
     """A submitit executor whose jobs train one run each, with logs under ``<study>/slurm/<job id>/``."""
     import submitit
-    if shutil.which("sbatch") is None:
+    if not slurm_available():
         raise RuntimeError(NO_SLURM)
     executor = submitit.AutoExecutor(folder=str(out / "slurm" / "%j"), cluster="slurm",
                                      slurm_max_num_timeout=options.max_num_timeout)

@@ -11,7 +11,6 @@ so its start and the imports are paid once per study. Stages talk only through f
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def run_study(params_path: str | Path, outputs: str | Path | None = None, log=pr
     """
     if executor not in executors.EXECUTORS:
         raise ParamsError("--executor", [f"unknown executor {executor!r}; choose from {list(executors.EXECUTORS)}"])
-    if executor == "slurm" and shutil.which("sbatch") is None:
+    if executor == "slurm" and not executors.slurm_available():
         raise ParamsError("--executor slurm", [executors.NO_SLURM])
     params = load(params_path)
     out = study_dir(params.study, outputs)
