@@ -26,8 +26,9 @@ SETTINGS = {"full": dict(repeats=5), "quick": dict(repeats=3)}
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    from dlfa.data import corpora as data, tokenization
     from dlfa.config import tasks
+    from dlfa.data import corpora as data
+    from dlfa.data import tokenization
     from dlfa.training import tiny
     s = SETTINGS["quick" if quick else "full"]
     started = time.perf_counter()

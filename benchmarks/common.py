@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.json"
 QUICK_RESULTS = ROOT / "benchmarks" / "results-quick.json"
 from dlfa.orchestration.plan import GPU_RESULTS  # noqa: E402  (one spelling: dlfa plan reads what bench-gpu writes)
+
 DOCS = ROOT / "docs" / "benchmarks.md"
 SAMPLE = ROOT.parent / "shared" / "data" / "pawsx-sample"  # the real PAWS-X sample, beside the checkout
 

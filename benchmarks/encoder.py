@@ -51,10 +51,11 @@ def real_batch(tokenizer, batch: int, seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
+    from transformers import AutoTokenizer
+
     from dlfa.checkpoints import packed_checkpoint
     from dlfa.training.model import DLFAForSequenceClassification
     from dlfa.training.trainer import cpu_has_bf16
-    from transformers import AutoTokenizer
 
     setting = SETTINGS["quick" if quick else "full"]
     folder = packed_checkpoint()

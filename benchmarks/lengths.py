@@ -76,6 +76,7 @@ def english_lengths(root: Path = SAMPLE) -> dict[str, Any]:
     """Lengths of the sample's English dev pairs under the chosen tokenizer and the two bounds, with
     the tokenizer itself (the padding benchmark pads with it)."""
     from tokenizers import normalizers, pre_tokenizers
+
     from dlfa.data.corpora import read_official_tsv
     texts = _texts(root)
     english = read_official_tsv(Path(root) / "en" / "dev_2k.tsv")

@@ -85,9 +85,10 @@ def test_gpu_benchmark_says_it_needs_a_gpu(capsys):
 
 
 def test_the_end_to_end_runs_corpus_encodes_to_the_drawn_lengths_in_the_official_layout(tmp_path):
+    from transformers import AutoTokenizer
+
     from benchmarks import gpu_run
     from dlfa.data.corpora import load_pawsx
-    from transformers import AutoTokenizer
     config = dict(vocab_size=300, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
                   max_position_embeddings=512)
     model = gpu_run.write_model(tmp_path / "model", config)
@@ -112,9 +113,10 @@ def test_the_end_to_end_runs_params_are_paper_yaml_with_one_dlfa_run_of_the_aske
     import math
 
     import yaml
+
     from benchmarks import gpu_run
-    from dlfa.config.profiles import validate
     from dlfa.config.grid import grid
+    from dlfa.config.profiles import validate
     raw = gpu_run.run_params(tmp_path / "model", tmp_path / "x-final", steps=400, precision="bf16")
     paper = yaml.safe_load((ROOT / "params" / "paper.yaml").read_text())
     for key in ("learning_rate", "max_length", "train_order", "eval_steps", "eval_batch_size", "warmup_ratio"):

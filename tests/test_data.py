@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlfa.data import corpora as data, tokenization
 from dlfa.config import tasks
-from dlfa.config.params import ParamsError
 from dlfa.config.grid import study_corpora
+from dlfa.config.params import ParamsError
+from dlfa.data import corpora as data
+from dlfa.data import tokenization
 from dlfa.paths import ROOT
 from dlfa.training.tiny import train_tokenizer
 

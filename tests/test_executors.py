@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlfa.orchestration import executors
 from dlfa import lock
 from dlfa.config import runs
+from dlfa.config.grid import grid
 from dlfa.config.params import ParamsError
 from dlfa.config.profiles import validate
-from dlfa.config.grid import grid
-from dlfa.paths import ROOT
+from dlfa.orchestration import executors
 from dlfa.orchestration.pipeline import RunsFailed, prepare_study, run_study
+from dlfa.paths import ROOT
 
 GRID_STUDY = {  # four runs without an intermediate task: two variants x two seeds
     "study": "grid", "model": "tiny",

@@ -6,11 +6,11 @@ import dataclasses
 import pytest
 
 from conftest import tiny_params
-from dlfa.config.identity import SCHEMA, identity, migrate, same_run
 from dlfa.config.grid import grid
+from dlfa.config.identity import SCHEMA, identity, migrate, same_run
 from dlfa.config.profiles import load
-from dlfa.paths import PARAMS
 from dlfa.config.runs import run_config
+from dlfa.paths import PARAMS
 
 # What the smoke and control profiles' runs recorded as their configuration before the schema had a
 # version (the metrics.json of `make study` and `make validate`), taken as they were written.

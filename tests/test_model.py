@@ -6,8 +6,8 @@ from transformers import (BertConfig, BertForSequenceClassification, BertModel, 
                           XLMRobertaForSequenceClassification, XLMRobertaModel)
 
 from dlfa.config.fusion import DLFAConfig
-from dlfa.training.model import (
-    DLFAForSequenceClassification, DLFAForXLMRobertaSequenceClassification, configure_fusion, dlfa_config)
+from dlfa.training.model import (DLFAForSequenceClassification, DLFAForXLMRobertaSequenceClassification,
+                                 configure_fusion, dlfa_config)
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import yaml
 
 from conftest import STUDY_KEYS, tiny_params
 from dlfa.config.fusion import DLFAConfig
+from dlfa.config.grid import Run, grid, study_corpora
 from dlfa.config.params import PARAMS_KEYS, REQUIRED_KEYS, Params, ParamsError, defaults
 from dlfa.config.profiles import dump, load, validate
-from dlfa.config.grid import Run, grid, study_corpora
 from dlfa.paths import PARAMS, ROOT
 
 

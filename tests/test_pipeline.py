@@ -7,17 +7,17 @@ import sys
 import time
 
 import jupytext
-from jupytext.config import load_jupytext_config
 import pandas as pd
 import pytest
 import yaml
+from jupytext.config import load_jupytext_config
 
 from dlfa.analysis import FUSION_COLUMNS, TYPOLOGY_COLUMNS
-from dlfa.orchestration.notebooks import STAGES, declared_parameters
-from dlfa.config.profiles import load
 from dlfa.analysis.ranking import NDCG_COLUMNS
-from dlfa.paths import NOTEBOOKS, PARAMS, ROOT
 from dlfa.analysis.results import RESULT_COLUMNS
+from dlfa.config.profiles import load
+from dlfa.orchestration.notebooks import STAGES, declared_parameters
+from dlfa.paths import NOTEBOOKS, PARAMS, ROOT
 
 
 def test_every_notebook_takes_the_params_file_and_opens_ready_to_run():

@@ -5,11 +5,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import tiny_params
 from transformers import BertConfig, BertModel
 
-from dlfa.orchestration import plan
+from conftest import tiny_params
 from dlfa.config.profiles import load
+from dlfa.orchestration import plan
 from dlfa.paths import PARAMS, ROOT
 
 

@@ -160,7 +160,8 @@ def test_the_mde_has_80_percent_power_and_its_range_brackets_it():
 
 
 def test_slope_power_is_finite_and_rising_at_small_df_and_holm_alphas():
-    from dlfa.analysis.power import two_sided_power, slope_mde
+    from dlfa.analysis.power import slope_mde, two_sided_power
+
     # 2 intermediate languages x 6 targets leave df 4; at alpha 0.05 / 6 scipy's nct.cdf gave NaN at ncp 8
     for df in (2, 4, 8, 100):
         for alpha in (0.05, 0.05 / 6, 0.001):

@@ -4,13 +4,14 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_params
 
-from dlfa.data import corpora as data, lexicon, synthetic
-from dlfa.training import pretrain, tiny
+from conftest import tiny_params
+from dlfa.config.grid import grid
 from dlfa.config.params import ParamsError
 from dlfa.config.profiles import validate
-from dlfa.config.grid import grid
+from dlfa.data import corpora as data
+from dlfa.data import lexicon, synthetic
+from dlfa.training import pretrain, tiny
 
 
 def test_pretraining_text_is_each_languages_usual_spellings_drawn_reproducibly():

@@ -13,9 +13,9 @@ import yaml
 
 from conftest import tiny_params
 from dlfa import lock
-from dlfa.orchestration.cli import EXIT_BAD_INPUT, EXIT_BUSY, main
 from dlfa.config.grid import Run
 from dlfa.config.profiles import validate
+from dlfa.orchestration.cli import EXIT_BAD_INPUT, EXIT_BUSY, main
 from dlfa.paths import PARAMS, ROOT
 
 SMOKE = yaml.safe_load((PARAMS / "smoke.yaml").read_text())
@@ -177,8 +177,8 @@ def test_checkpoints_of_another_configuration_are_never_resumed(tmp_path, capsys
 
 
 def test_the_grid_sorts_runs_into_complete_failed_and_not_run(tmp_path):
-    from dlfa.io import write_json
     from dlfa.config.runs import run_config, study_runs
+    from dlfa.io import write_json
     p = tiny_params(intermediate_task=None, fusion_layers=[None, 1], seeds=[1, 2])
     runs = {r: Run(*r) for r in [(None, None, None, 1), (1, None, None, 1), (None, None, None, 2), (1, None, None, 2)]}
     ok, failed, stale, _ = runs.values()

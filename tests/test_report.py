@@ -4,13 +4,13 @@ collapse rates with the sensitivity rows, and per-run paired tests without stars
 import json
 
 import pandas as pd
-from conftest import tiny_params
 from test_analysis import DIST, layered, make_distances, make_results
 
+from conftest import tiny_params
 from dlfa import analysis
-from dlfa.report import page as report
 from dlfa.analysis import summary
 from dlfa.io import write_csv
+from dlfa.report import page as report
 
 
 def _study(tmp_path, results):
@@ -90,8 +90,8 @@ def test_the_report_says_once_why_no_ranking_can_be_scored(tmp_path):
 
 def test_a_control_reports_what_it_plants_not_the_smoke_corpus(tmp_path):
     from dlfa.config.profiles import load
-    from dlfa.paths import ROOT
     from dlfa.orchestration.validation import CONTROLS
+    from dlfa.paths import ROOT
 
     def note(params):  # the report's note on what the numbers are evidence of
         page = report.build(tmp_path / params.study, params).read_text()

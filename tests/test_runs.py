@@ -4,8 +4,8 @@ import numpy as np
 
 
 def test_the_runs_table_says_when_an_intermediate_stage_learnt_nothing():
-    from dlfa.config.runs import intermediate_unlearnt
     from dlfa.analysis.per_run import collapse
+    from dlfa.config.runs import intermediate_unlearnt
     gold = np.array([0] * 66 + [1] * 34)
     unlearnt = collapse(np.zeros(100, int), gold, what="intermediate stage: hi dev")  # the rule of a run's collapse
     assert unlearnt["reason"] == ("100.0% of intermediate stage: hi dev predictions are one class; intermediate "

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_params
-from dlfa.layout import StudyLayout
 from dlfa.config.grid import grid
 from dlfa.config.runs import run_config
+from dlfa.layout import StudyLayout
 from dlfa.stages import analysis as analysis_stage
 from dlfa.typology.distances import distance_table
 
@@ -112,8 +112,8 @@ def test_the_analysis_stage_refuses_a_study_without_finished_runs(tmp_path):
 
 
 def test_the_typology_stage_chooses_what_the_plan_chooses_and_writes_its_products(tmp_path):
-    from dlfa.orchestration.plan import intermediate_languages
     from dlfa.config.runs import chosen_languages
+    from dlfa.orchestration.plan import intermediate_languages
     from dlfa.stages import typology as typology_stage
     params = tiny_params(candidate_languages=["bg", "el", "hi", "ru", "tr", "ur", "vi"])
     layout = StudyLayout(tmp_path / "study")

@@ -6,11 +6,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from dlfa.data.lexicon import ADJECTIVE_SYNONYMS, ADVERB_SYNONYMS, NOUN_SYNONYMS, ORDERS, WORDS, lexicon
-from dlfa.data.synthetic import (
-    ADJECTIVES, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH, NOUNS, SYNONYMS, VERB_SYNONYMS, VERBS,
-    LanguageProfile, nli_rows, pawsx_pairs, pawsx_rows)
 from dlfa.config.checks import PlantedSpec
+from dlfa.data.lexicon import ADJECTIVE_SYNONYMS, ADVERB_SYNONYMS, NOUN_SYNONYMS, ORDERS, WORDS, lexicon
+from dlfa.data.synthetic import (ADJECTIVES, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH, NOUNS, SYNONYMS,
+                                 VERB_SYNONYMS, VERBS, LanguageProfile, nli_rows, pawsx_pairs, pawsx_rows)
 
 # Verb forms (both spellings) -> lemma; other synonym spellings -> their usual word.
 PAST = {**{past: lemma for lemma, (past, _) in VERBS.items()},
@@ -501,7 +500,8 @@ def test_cognate_spellings_are_shared_with_probability_exp_minus_rate_times_tree
 
 
 def test_planted_languages_keep_english_word_order_and_their_english_share_unless_given_one():
-    from dlfa.data import corpora as data, lexicon
+    from dlfa.data import corpora as data
+    from dlfa.data import lexicon
     planted = PlantedSpec("syntactic", "cosine", 3.5, False, 0, None, 0.0)
     plain, control = data.synthetic_profile("ja"), data.synthetic_profile("ja", planted)
     assert plain.order == "SOV" and control.order == "SVO" and control.adj_before_noun
@@ -533,7 +533,8 @@ def test_the_null_control_plants_the_same_sharing_unrelated_to_distance():
 
 
 def test_crosslingual_rows_put_the_first_sentence_in_english_and_change_nothing_else():
-    from dlfa.data import corpora as data, lexicon, synthetic
+    from dlfa.data import corpora as data
+    from dlfa.data import lexicon, synthetic
     de = data.synthetic_profile("de", PlantedSpec("syntactic", "cosine", 3.5, False, 0, 0.1, 0.0))
     kwargs = dict(passive_share=0.2, lexical_share=1.0, lexical_words=None)
     mono = synthetic.pawsx_rows(de, 400, 3, "train", **kwargs)

@@ -14,14 +14,14 @@ import yaml
 from transformers import BertConfig, TrainingArguments
 
 from conftest import tiny_params
-from dlfa.training import trainer as trainer_mod
-from dlfa.config.fusion import DLFAConfig
-from dlfa.training.model import DLFAForSequenceClassification
-from dlfa.config.grid import Run, find_run
-from dlfa.paths import ROOT
 from dlfa.analysis.results import RESULT_COLUMNS, results_table
+from dlfa.config.fusion import DLFAConfig
+from dlfa.config.grid import Run, find_run
 from dlfa.config.runs import existing_metrics, last_checkpoint, run_config
+from dlfa.paths import ROOT
+from dlfa.training import trainer as trainer_mod
 from dlfa.training.checkpoint_selection import evaluation_table, select_checkpoints
+from dlfa.training.model import DLFAForSequenceClassification
 
 
 def _history():
@@ -329,8 +329,7 @@ def test_train_command_refuses_a_run_outside_the_grid(tmp_path):
 
 
 def test_paired_tests_align_runs_by_example_id(tmp_path):
-    from dlfa.analysis import per_run
-    from dlfa.analysis import PAIRED_COLUMNS, paired_tests
+    from dlfa.analysis import PAIRED_COLUMNS, paired_tests, per_run
     params = tiny_params({"targets": ["de", "ja"], "fusion_layers": [None, 1]})
     runs = [Run(None, None, None, 1), Run(1, None, None, 1)]
     rng = np.random.default_rng(0)
@@ -516,8 +515,8 @@ def test_length_grouped_training_evaluates_dlfa_with_statistics_from_a_shuffled_
 
 
 def test_the_encoders_similarity_before_fine_tuning_is_computed_once_per_encoder_and_dev_sets(tmp_path, monkeypatch):
-    from dlfa.training import train
     from dlfa.data.tokenization import tokenized_path
+    from dlfa.training import train
     for lang in ("en", "de"):
         path = tokenized_path(tmp_path, "pawsx", lang, "validation")
         path.mkdir(parents=True)

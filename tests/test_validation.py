@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlfa.orchestration import validation
 from dlfa.config.profiles import load
+from dlfa.orchestration import validation
 from dlfa.paths import ROOT
 
 

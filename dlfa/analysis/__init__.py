@@ -37,15 +37,15 @@ measured accuracy instead (the sensitivity analysis: failure is an outcome too).
 the contract's columns (no ``collapsed`` column) are taken as having no collapsed run.
 """
 
+from dlfa.analysis.accuracy import (PAIRED_COLUMNS, PRIMARY_COLUMNS, accuracy_table, paired_tests, primary_rows,
+                                    setting_label)
 # The package's face: the public names of its parts (common, typology_slope, fusion_gain, accuracy).
-from dlfa.analysis.common import (
-    ALL, CHOICE_COLUMNS, COLLAPSED_CHOICES, COUNTED, EN_DEV, EXAMPLES_METHOD, FUSION_COLUMNS, LEFT_OUT,
-    LEFT_OUT_SAME, NONE, OLS_METHOD, ORACLE, PRIMARY, SAME_LANGUAGE, SOURCE, TYPOLOGY_COLUMNS, ZERO_SHOT,
-    check_protocol, collapsed_runs, protocol_rows, with_collapsed)
-from dlfa.analysis.typology_slope import cell_gains, seed_gains, typology_effect
+from dlfa.analysis.common import (ALL, CHOICE_COLUMNS, COLLAPSED_CHOICES, COUNTED, EN_DEV, EXAMPLES_METHOD,
+                                  FUSION_COLUMNS, LEFT_OUT, LEFT_OUT_SAME, NONE, OLS_METHOD, ORACLE, PRIMARY,
+                                  SAME_LANGUAGE, SOURCE, TYPOLOGY_COLUMNS, ZERO_SHOT, check_protocol, collapsed_runs,
+                                  protocol_rows, with_collapsed)
 from dlfa.analysis.fusion_gain import collapse_rates, compare, fusion_choice, fusion_effect
-from dlfa.analysis.accuracy import (
-    PAIRED_COLUMNS, PRIMARY_COLUMNS, accuracy_table, paired_tests, primary_rows, setting_label)
+from dlfa.analysis.typology_slope import cell_gains, seed_gains, typology_effect
 
 __all__ = [
     "ALL", "CHOICE_COLUMNS", "COLLAPSED_CHOICES", "COUNTED", "EN_DEV", "EXAMPLES_METHOD", "FUSION_COLUMNS",

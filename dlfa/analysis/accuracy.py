@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 
 from dlfa.analysis import per_run, stats
-from dlfa.layout import StudyLayout
-from dlfa.config.runs import load_predictions
 from dlfa.analysis.common import PRIMARY, check_protocol, with_collapsed
-
+from dlfa.config.runs import load_predictions
+from dlfa.layout import StudyLayout
 
 # ------------------------------------------------------------------------- accuracy and paired tests
 

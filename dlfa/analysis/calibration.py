@@ -19,10 +19,10 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from dlfa.analysis import simulate, stats
-from dlfa.typology.distances import distance_matrix
+from dlfa.analysis.power import fusion_design_power, slope_power, typology_design
 from dlfa.io import save_figure, write_text
 from dlfa.paths import resolve
-from dlfa.analysis.power import fusion_design_power, slope_power, typology_design
+from dlfa.typology.distances import distance_matrix
 
 # The noise every typology study has (accuracy units): a run's seed effect on all its targets and on
 # each, and each (L, T) cell's own effect, unrelated to distance.

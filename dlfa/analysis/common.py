@@ -9,7 +9,6 @@ import pandas as pd
 from dlfa.analysis import stats
 from dlfa.analysis.power import mde_range, two_part_mde
 
-
 ALL, ZERO_SHOT = "all", "zero-shot"
 SOURCE = "en"  # the fine-tuning language; every other language is a zero-shot target
 NONE = "none"  # the intermediate setting of runs without an intermediate task

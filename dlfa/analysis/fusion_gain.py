@@ -10,12 +10,11 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from dlfa.analysis import stats
-from dlfa.layout import StudyLayout
+from dlfa.analysis.common import (ALL, CHOICE_COLUMNS, EN_DEV, FUSION_COLUMNS, NONE, ORACLE, PRIMARY, SOURCE, ZERO_SHOT,
+                                  _collapsed_label, _holm_by_family, _mde, check_protocol, protocol_rows,
+                                  with_collapsed)
 from dlfa.config.runs import load_predictions
-from dlfa.analysis.common import (
-    ALL, CHOICE_COLUMNS, EN_DEV, FUSION_COLUMNS, NONE, ORACLE, PRIMARY, SOURCE, ZERO_SHOT, _collapsed_label,
-    _holm_by_family, _mde, check_protocol, protocol_rows, with_collapsed)
-
+from dlfa.layout import StudyLayout
 
 # --------------------------------------------------------------------------------------- question 2
 

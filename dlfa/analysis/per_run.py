@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+
 def accuracy_ci(accuracy: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson interval for an accuracy measured on ``n`` independent test examples."""
     k = int(round(accuracy * n))

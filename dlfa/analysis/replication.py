@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dlfa.analysis import per_run, stats
-from dlfa.analysis import NONE, SOURCE, check_protocol, compare, protocol_rows
+from dlfa.analysis import NONE, SOURCE, check_protocol, compare, per_run, protocol_rows, stats
 
 DISTANCE_COLUMNS = ["kind", "metric", "n_targets", "pearson", "spearman", "ci_low", "ci_high", "p_value", "p_holm",
                     "note"]

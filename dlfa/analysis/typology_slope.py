@@ -9,12 +9,11 @@ import pandas as pd
 import statsmodels.formula.api as smf
 
 from dlfa.analysis import stats
-from dlfa.layout import StudyLayout
+from dlfa.analysis.common import (ALL, EXAMPLES_METHOD, LEFT_OUT_SAME, NONE, OLS_METHOD, PRIMARY, SAME_LANGUAGE, SOURCE,
+                                  TYPOLOGY_COLUMNS, _collapsed_label, _holm_by_family, _mde, check_protocol,
+                                  protocol_rows, with_collapsed)
 from dlfa.config.runs import load_predictions
-from dlfa.analysis.common import (
-    ALL, EXAMPLES_METHOD, LEFT_OUT_SAME, NONE, OLS_METHOD, PRIMARY, SAME_LANGUAGE, SOURCE, TYPOLOGY_COLUMNS,
-    _collapsed_label, _holm_by_family, _mde, check_protocol, protocol_rows, with_collapsed)
-
+from dlfa.layout import StudyLayout
 
 # --------------------------------------------------------------------------------------- question 1
 

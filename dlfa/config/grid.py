@@ -11,6 +11,7 @@ from dlfa.config.params import Params
 from dlfa.config.tasks import INTERMEDIATE, Task
 from dlfa.paths import resolve
 
+
 @dataclass(frozen=True)
 class Run:
     """One point of the grid: variant (fusion layer and options) x intermediate (task, language or none) x seed."""

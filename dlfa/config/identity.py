@@ -16,8 +16,8 @@ from dataclasses import asdict
 from typing import Any
 
 from dlfa.config.fusion import DLFAConfig
-from dlfa.config.params import TINY_MODEL, Params, PlantedSharing, TinyModel
 from dlfa.config.grid import Run
+from dlfa.config.params import TINY_MODEL, Params, PlantedSharing, TinyModel
 
 SCHEMA = 2
 # every value of the params that determines a run's result, whatever the run

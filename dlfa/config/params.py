@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import MISSING, asdict, field, fields, dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Callable
 
 import yaml
 
 from dlfa.checkpoints import local_model
 from dlfa.config import checks
-from dlfa.config.checks import (
-    INTERMEDIATE_TASKS, KNOWN_SHAPES, PRECISIONS, STRATEGIES, TINY_MODEL, TRAIN_ORDERS, TYPOLOGY_KINDS,
-    TYPOLOGY_SOURCES, URIELPLUS_ONLY_KINDS, NoisePriors, ParamsError, PlantedSharing, PlantedSpec, TinyModel)
+from dlfa.config.checks import (INTERMEDIATE_TASKS, KNOWN_SHAPES, PRECISIONS, STRATEGIES, TINY_MODEL, TRAIN_ORDERS,
+                                TYPOLOGY_KINDS, TYPOLOGY_SOURCES, URIELPLUS_ONLY_KINDS, NoisePriors, ParamsError,
+                                PlantedSharing, PlantedSpec, TinyModel)
 from dlfa.config.fusion import DLFAConfig
 from dlfa.config.tasks import INTERMEDIATE, TARGET, Task, target_task
 

@@ -9,8 +9,8 @@ from dataclasses import MISSING, asdict, fields, is_dataclass
 import yaml
 
 from dlfa.config.params import Params
-from dlfa.paths import resolve
 from dlfa.io import write_text
+from dlfa.paths import resolve
 
 DOC = "docs/parameters.md"
 SECTIONS = {

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dlfa.config.grid import Run, find_run, grid
 from dlfa.config.identity import resolved_config, same_run
+from dlfa.config.params import Params
 from dlfa.io import write_json
 from dlfa.layout import RunLayout, StudyLayout
-from dlfa.config.params import Params
-from dlfa.config.grid import Run, find_run, grid
 
 
 def run_dir(study_dir: str | Path, run: Run | str) -> Path:

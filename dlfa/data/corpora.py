@@ -26,10 +26,10 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from dlfa.paths import resolve
-from dlfa.data import lexicon, synthetic
 from dlfa.config.checks import PlantedSpec
 from dlfa.config.tasks import INTERMEDIATE, PAWSX, Task, intermediate_task
+from dlfa.data import lexicon, synthetic
+from dlfa.paths import resolve
 from dlfa.typology import distances as typology
 
 SPLITS = ("train", "validation", "test")

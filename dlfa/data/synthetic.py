@@ -70,10 +70,8 @@ import operator
 import random
 from typing import NamedTuple
 
-from dlfa.data.lexicon import (
-    ADJECTIVES, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH, NOUNS, SYNONYMS, VERB_LEMMAS, VERB_SYNONYMS, VERBS,
-    LanguageProfile, cached_lexicon)
-
+from dlfa.data.lexicon import (ADJECTIVES, ADVERBS, AGENT_MARKER, AUX, DETERMINERS, ENGLISH, NOUNS, SYNONYMS,
+                               VERB_LEMMAS, VERB_SYNONYMS, VERBS, LanguageProfile, cached_lexicon)
 
 SPLITS = ("train", "validation", "test")
 ENTAILMENT, NEUTRAL, CONTRADICTION = 0, 1, 2

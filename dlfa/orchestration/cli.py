@@ -12,18 +12,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dlfa.orchestration.executors import EXECUTORS, SlurmOptions, work
-from dlfa.lock import Busy, run_lock, study_lock
-from dlfa.orchestration.notebooks import NotebookFailed
+from dlfa.checkpoints import write_model
+from dlfa.config.grid import grid
 from dlfa.config.params import ParamsError
 from dlfa.config.profiles import load
-from dlfa.config.grid import grid
-from dlfa.paths import study_dir
-from dlfa.orchestration.pipeline import RunsFailed, prepare_study, run_study
-from dlfa.report.page import build
 from dlfa.config.runs import existing_metrics, study_run, world_size
+from dlfa.lock import Busy, run_lock, study_lock
+from dlfa.orchestration.executors import EXECUTORS, SlurmOptions, work
+from dlfa.orchestration.notebooks import NotebookFailed
+from dlfa.orchestration.pipeline import RunsFailed, prepare_study, run_study
 from dlfa.orchestration.plan import plan
-from dlfa.checkpoints import write_model
+from dlfa.paths import study_dir
+from dlfa.report.page import build
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 1, 2, 3  # dlfa's exit codes besides 0
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from dlfa.lock import Busy, run_lock
-from dlfa.orchestration.notebooks import NotebookFailed, ReusedKernel, execute, parameters
 from dlfa.config.params import Params
 from dlfa.config.profiles import load
-from dlfa.paths import ROOT, study_dir
 from dlfa.config.runs import existing_metrics, record_notebook_failure, run_dir, study_grid, study_run
+from dlfa.lock import Busy, run_lock
+from dlfa.orchestration.notebooks import NotebookFailed, ReusedKernel, execute, parameters
+from dlfa.paths import ROOT, study_dir
 
 EXECUTORS = ("local", "gpus", "slurm")
 NO_SLURM = ("Slurm's sbatch is not on PATH: run on a cluster's login node, or start a one-node cluster here with "

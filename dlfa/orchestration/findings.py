@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from dlfa.layout import StudyLayout
 from dlfa.config.params import Params
 from dlfa.config.profiles import load
-from dlfa.orchestration.plan import intermediate_languages, power_section
-from dlfa.paths import resolve, study_dir
 from dlfa.config.runs import study_runs
 from dlfa.io import save_figure, write_text
+from dlfa.layout import StudyLayout
+from dlfa.orchestration.plan import intermediate_languages, power_section
+from dlfa.paths import resolve, study_dir
 
 FIGURES = ["accuracy_by_language.png", "typology_gain.png", "fusion_effect.png"]
 
@@ -44,9 +44,9 @@ def alignment(params: Params, out: Path) -> pd.DataFrame:
     import torch  # torch and transformers: only where the alignment is measured again
     from transformers import DataCollatorWithPadding
 
+    from dlfa.checkpoints import local_model
     from dlfa.data.tokenization import load_tokenizer, tokenized_path
     from dlfa.training.model import DLFAForSequenceClassification
-    from dlfa.checkpoints import local_model
     from dlfa.training.similarity import layer_alignment
 
     model = DLFAForSequenceClassification.from_pretrained(local_model(params.model), num_labels=2).eval()

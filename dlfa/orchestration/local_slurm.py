@@ -23,9 +23,9 @@ import weakref
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from dlfa.orchestration.local_slurm_setup import (
-    INSTALL, ClusterStartError, SlurmNotInstalled, ensure_installed, free_ports, mem_total_mb, missing_binaries, port_open,
-    slurm_conf, slurmdbd_conf, which, write)
+from dlfa.orchestration.local_slurm_setup import (INSTALL, ClusterStartError, SlurmNotInstalled, ensure_installed,
+                                                  free_ports, mem_total_mb, missing_binaries, port_open, slurm_conf,
+                                                  slurmdbd_conf, which, write)
 
 
 def _tail(path: Path, n: int = 30) -> str:

@@ -14,16 +14,16 @@ import os
 import time
 from pathlib import Path
 
-from dlfa.orchestration import executors
+from dlfa.config.params import Params, ParamsError
+from dlfa.config.profiles import dump, load
+from dlfa.config.runs import existing_metrics, study_grid, study_runs
 from dlfa.io import write_text
 from dlfa.layout import StudyLayout
 from dlfa.lock import remove_stale_temporaries, study_lock
+from dlfa.orchestration import executors
 from dlfa.orchestration.notebooks import NotebookFailed, ReusedKernel, execute, parameters
-from dlfa.config.params import Params, ParamsError
-from dlfa.config.profiles import dump, load
 from dlfa.paths import study_dir
 from dlfa.report.page import build
-from dlfa.config.runs import existing_metrics, study_grid, study_runs
 
 
 class RunsFailed(RuntimeError):

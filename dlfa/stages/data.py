@@ -16,15 +16,16 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm  # text bar: tqdm.auto warns without ipywidgets
 
-from dlfa.data import corpora as data, tokenization
 from dlfa.config import tasks
-from dlfa.training import tiny
-from dlfa.io import write_csv, write_figure
-from dlfa.layout import StudyLayout
 from dlfa.config.grid import Corpus, study_corpora
 from dlfa.config.params import Params
-from dlfa.training.pretrain import pretraining_text
+from dlfa.data import corpora as data
+from dlfa.data import tokenization
+from dlfa.io import write_csv, write_figure
+from dlfa.layout import StudyLayout
 from dlfa.stages import data_figures as figures
+from dlfa.training import tiny
+from dlfa.training.pretrain import pretraining_text
 
 Key = tuple[str, str, str]  # (task name, language, split)
 

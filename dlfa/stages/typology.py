@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from dlfa.typology import distances as typology
-from dlfa.io import write_csv, write_figure
-from dlfa.typology.language_choice import choice_table, chosen
-from dlfa.layout import StudyLayout
 from dlfa.config.params import Params
+from dlfa.io import write_csv, write_figure
+from dlfa.layout import StudyLayout
 from dlfa.stages import typology_figures as figures
+from dlfa.typology import distances as typology
+from dlfa.typology.language_choice import choice_table, chosen
 
 
 @dataclass

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from dlfa.typology import distances as typology
 from dlfa.config.params import Params
+from dlfa.typology import distances as typology
 
 
 def distances(params: Params, candidates: list[str], kinds: list[str]):

@@ -24,11 +24,10 @@ import torch
 from torch import nn
 from transformers import AutoConfig, BertConfig, BertModel, BertPreTrainedModel, XLMRobertaModel
 from transformers.modeling_outputs import SequenceClassifierOutput
-from transformers.models.xlm_roberta.modeling_xlm_roberta import (XLMRobertaClassificationHead,
-                                                                  XLMRobertaPreTrainedModel)
+from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaClassificationHead, XLMRobertaPreTrainedModel
 
-from dlfa.training.aif import DLFA
 from dlfa.config.fusion import DLFAConfig
+from dlfa.training.aif import DLFA
 
 _KEEP = object()  # "not given": keep what the loaded config says
 ROBERTA_TYPES = ("xlm-roberta", "roberta")  # model types built as DLFAForXLMRobertaSequenceClassification

@@ -22,6 +22,7 @@ import math
 import random
 from pathlib import Path
 from typing import Any, Iterable
+
 from dlfa.data import synthetic
 from dlfa.io import write_json
 

@@ -27,24 +27,22 @@ import transformers
 from safetensors.torch import load_file, save_file
 from transformers import BertConfig, DataCollatorWithPadding, set_seed
 
-from dlfa.data.tokenization import load_tokenized, load_tokenizer, model_source, tokenized_path
 from dlfa.config.fusion import DLFAConfig
-from dlfa.io import atomic_path, write_json
-from dlfa.layout import RunLayout, StudyLayout
-from dlfa.training.model import DLFAForSequenceClassification
+from dlfa.config.grid import Run
 from dlfa.config.params import TINY_MODEL, Params
 from dlfa.config.profiles import dump
-from dlfa.config.grid import Run
-from dlfa.config.runs import (
-    is_main_process, job_info, last_checkpoint, load_predictions, remove_checkpoints, run_config, run_dir,
-    start_afresh_if_reconfigured, world_size, write_failure)
-from dlfa.training.checkpoint_selection import (
-    EVAL_SPLITS, evaluation_table, save_selected_predictions, select_checkpoints)
-from dlfa.training.similarity import layer_similarity
+from dlfa.config.runs import (is_main_process, job_info, last_checkpoint, load_predictions, remove_checkpoints,
+                              run_config, run_dir, start_afresh_if_reconfigured, world_size, write_failure)
 from dlfa.config.tasks import intermediate_task
-from dlfa.training.trainer import (
-    EvaluateAtEnd, LogLines, StopOnNonFiniteLoss, StudyTrainer, TrainingDiverged, accuracy, no_checkpoint_bars,
-    run_autocast, training_arguments, uses_bf16)
+from dlfa.data.tokenization import load_tokenized, load_tokenizer, model_source, tokenized_path
+from dlfa.io import atomic_path, write_json
+from dlfa.layout import RunLayout, StudyLayout
+from dlfa.training.checkpoint_selection import (EVAL_SPLITS, evaluation_table, save_selected_predictions,
+                                                select_checkpoints)
+from dlfa.training.model import DLFAForSequenceClassification
+from dlfa.training.similarity import layer_similarity
+from dlfa.training.trainer import (EvaluateAtEnd, LogLines, StopOnNonFiniteLoss, StudyTrainer, TrainingDiverged,
+                                   accuracy, no_checkpoint_bars, run_autocast, training_arguments, uses_bf16)
 
 
 @contextlib.contextmanager

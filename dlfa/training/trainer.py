@@ -21,9 +21,9 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.utils import logging as hf_logging
 
-from dlfa.io import atomic_path
 from dlfa.config.params import Params
 from dlfa.config.runs import world_size
+from dlfa.io import atomic_path
 
 
 class EpochSeededLengthSampler(LengthGroupedSampler):
