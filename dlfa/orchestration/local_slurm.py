@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     _live.discard(cluster)  # it outlives this command
     print(f"a one-node Slurm cluster runs from {args.folder} (started in {cluster.timings['start']:.1f} s).\n"
           f"Use it:   export SLURM_CONF={cluster.conf}\n"
-          f"          dlfa run params/smoke.yaml --executor slurm --partition debug --cpus 1 --mem 2\n"
+          f"          dlfa run params/smoke.yaml --executor slurm --partition debug --cpus {os.cpu_count()} --mem 3\n"
           f"Stop it:  make cluster-stop")
     return 0
 
