@@ -56,7 +56,7 @@ _LOADED: dict[Path, tuple[tuple, Params]] = {}  # path -> (its files' stamps, it
 
 
 def _stamps(paths: list[Path]) -> tuple:
-    return tuple((p, os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in paths)
+    return tuple((p, s.st_mtime_ns, s.st_size) for p, s in ((p, os.stat(p)) for p in paths))
 
 
 def load(path: str | Path) -> Params:

@@ -28,6 +28,9 @@ from dlfa.orchestration.local_slurm_setup import (INSTALL, ClusterStartError, Sl
                                                   slurmdbd_conf, which, write)
 
 
+MARKER = "DLFA_LOCAL_SLURM"  # in every daemon's environment: <folder>, to find the cluster's processes
+
+
 def _tail(path: Path, n: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
@@ -60,7 +63,7 @@ def _cluster_pids(base: Path) -> List[int]:
     DLFA_LOCAL_SLURM=<base>), and job processes (SLURM_JOB_ID set and
     SLURM_CONF=<base>/etc/slurm.conf). Client processes that merely have SLURM_CONF (a shell,
     the test runner) are left alone. Excludes this process and its ancestors."""
-    marker = f"DLFA_LOCAL_SLURM={base}".encode()
+    marker = f"{MARKER}={base}".encode()
     conf = f"SLURM_CONF={base / 'etc' / 'slurm.conf'}".encode()
     skip = _ancestors()
     pids = []
@@ -104,6 +107,8 @@ def _set_pdeathsig() -> None:  # runs in the child between fork and exec
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except Exception:
         pass
+
+
 class Cluster:
     """A running cluster. ``env`` holds the variables a client needs (SLURM_CONF)."""
 
@@ -116,10 +121,10 @@ class Cluster:
         self.ports: Dict[str, int] = {}
         self.procs: Dict[str, subprocess.Popen] = {}
         self.logs: Dict[str, Path] = {}
-        self.marker = f"DLFA_LOCAL_SLURM={base_dir}"
         self.env: Dict[str, str] = {"SLURM_CONF": str(self.conf)}
         self.timings: Dict[str, float] = {}
         self._stopped = False
+
     def environ(self, base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         """os.environ (or ``base``) without stray SLURM_* vars, plus ``self.env``."""
         env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("SLURM_")}
@@ -139,7 +144,7 @@ class Cluster:
 
     def _daemon_env(self) -> Dict[str, str]:
         env = self.environ()
-        env["DLFA_LOCAL_SLURM"] = str(self.base_dir)
+        env[MARKER] = str(self.base_dir)
         return env
 
     def _spawn(self, name: str, cmd: List[str]) -> subprocess.Popen:
